@@ -1,0 +1,105 @@
+"""The `edgespeed` command: run, validate, nodes, graph, schema.
+
+Exit codes: 0 success; 1 a node failed (or a runtime error); 2 bad input (an invalid graph,
+a bad flag, a missing file); 130 stopped by Ctrl-C. A clean stop by SIGTERM exits 0: the
+service was asked to stop and drained. Errors print one line each; `--debug` adds tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="edgespeed", description="Run streaming ML pipelines declared as YAML dataflow graphs.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    p.add_argument("--version", action="version", version=_version())
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run a graph", description="Run a graph until its sources end, Ctrl-C, SIGTERM or --duration.")
+    r.add_argument("graph", metavar="GRAPH", help="a graph file, or the name of a built-in graph (e.g. quickstart)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a param (YAML value); repeatable")
+    r.add_argument("--report", metavar="FILE", help="write a JSON report at exit")
+    r.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
+    r.add_argument("--drain-timeout", type=float, default=10.0, metavar="S", help="after a stop, abort if not drained in S seconds (default 10)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no live table and no summary")
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    v = sub.add_parser("validate", help="check graphs without running them")
+    v.add_argument("graphs", nargs="+", metavar="GRAPH")
+    v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    n = sub.add_parser("nodes", help="list node types, or describe one")
+    n.add_argument("type", nargs="?", metavar="TYPE", help="a node type to describe in full")
+    n.add_argument("--describe", action="store_true", help="describe every node in full")
+    n.add_argument("--json", action="store_true", help="machine-readable output")
+    n.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    g = sub.add_parser("graph", help="draw a graph (.svg, .png, .dot, .mmd)")
+    g.add_argument("graph", metavar="GRAPH")
+    g.add_argument("-o", "--output", required=True, metavar="FILE", help="output file; the format follows the extension")
+    g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    s = sub.add_parser("schema", help="print the JSON Schema of the graph format")
+    s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"edgespeed {version('edgespeed')}"
+    except PackageNotFoundError:
+        return "edgespeed (not installed)"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `edgespeed` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="%(levelname)s: %(message)s"
+                        if args.debug else "%(message)s", stream=sys.stderr)
+    from ..errors import EdgeSpeedError, GraphErrors
+
+    try:
+        if args.command == "run":
+            from .run import cmd_run as cmd
+        elif args.command == "validate":
+            from .validate import cmd_validate as cmd
+        elif args.command == "nodes":
+            from .nodes import cmd_nodes as cmd
+        elif args.command == "graph":
+            from .graph import cmd_graph as cmd
+        else:
+            from .schema import cmd_schema as cmd
+        return cmd(args)
+    except GraphErrors as e:
+        if args.debug:
+            raise
+        for err in e.errors:
+            print(str(err), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except EdgeSpeedError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED

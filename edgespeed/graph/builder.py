@@ -1,0 +1,193 @@
+"""Build a graph in Python. The result is the same `GraphSpec` YAML loading gives.
+
+Example:
+    >>> g = Graph("quickstart")
+    >>> cam = g.add("video.synthetic", id="cam", width=320, height=240, frames=30)
+    >>> small = g.add("image.resize", id="small", image=cam.frame, width=160, height=120)
+    >>> _ = g.add("sink.null", id="out", data=small.image)
+    >>> spec = g.spec()          # validated; errors point at the lines above
+    >>> text = g.to_yaml()       # load_text(text) == spec
+
+Port references (`cam.frame`) passed as keyword arguments wire inputs; other keyword arguments
+are params. `g.connect(src, dst, queue=..., policy=...)` wires with ring options.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Location
+from ..node import Node
+from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec
+
+
+def _caller() -> Location:
+    frame = sys._getframe(2)
+    here = __file__
+    while frame is not None and frame.f_code.co_filename == here:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return Location("<builder>")
+    return Location(frame.f_code.co_filename, frame.f_lineno)
+
+
+@dataclass(frozen=True)
+class PortRef:
+    """`node_id/port`, as produced by `handle.port` or `handle["port"]`."""
+
+    node: str
+    port: str
+
+    def __str__(self) -> str:
+        return f"{self.node}/{self.port}"
+
+
+class NodeHandle:
+    """What `Graph.add` returns: attribute access names a port of the node."""
+
+    def __init__(self, graph: Graph, node_id: str) -> None:
+        self._graph = graph
+        self.id = node_id
+
+    def __getattr__(self, port: str) -> PortRef:
+        if port.startswith("_"):
+            raise AttributeError(port)
+        return PortRef(self.id, port)
+
+    def __getitem__(self, port: str) -> PortRef:
+        return PortRef(self.id, port)
+
+
+@dataclass
+class _Draft:
+    id: str
+    type: str
+    params: dict[str, Any]
+    inputs: dict[str, InputSpec]
+    device: str | None
+    on_error: str
+    sync: str | None
+    sync_tolerance_ms: float | None
+    locs: dict[str, Location] = field(default_factory=dict)
+
+
+class Graph:
+    """A graph under construction.
+
+    Args:
+        name: the graph's name.
+        description: free text.
+    """
+
+    def __init__(self, name: str, description: str = "") -> None:
+        self.name = name
+        self.description = description
+        self._nodes: list[_Draft] = []
+        self._devices: list[DeviceSpec] = []
+        self._default_device: str | None = None
+        self._loc = _caller()
+
+    def device(self, name: str, endpoint: str | None = None, *, trusted: bool = False, default: bool = False) -> str:
+        """Declare a device nodes can be placed on; returns its name."""
+        self._devices.append(DeviceSpec(name, endpoint, trusted, loc=_caller()))
+        if default:
+            self._default_device = name
+        return name
+
+    def add(
+        self,
+        type: str | type[Node],  # noqa: A002 - mirrors the YAML key
+        *,
+        id: str | None = None,  # noqa: A002
+        params: dict[str, Any] | None = None,
+        device: str | None = None,
+        on_error: str = "stop",
+        sync: str | None = None,
+        sync_tolerance_ms: float | None = None,
+        **kwargs: Any,
+    ) -> NodeHandle:
+        """Add a node; keyword arguments that are `PortRef`s wire inputs, the rest are params.
+
+        Args:
+            type: a type name (`image.resize`, `pkg.mod:Class`) or a Node class.
+            id: the node id (default: derived from the type, made unique).
+            params: params as a dict (merged with keyword params).
+        """
+        loc = _caller()
+        type_name = type if isinstance(type, str) else _class_path(type)
+        node_id = id or self._fresh_id(type_name)
+        draft = _Draft(node_id, type_name, dict(params or {}), {}, device, on_error, sync, sync_tolerance_ms)
+        for key in ("", "id", "type", "params", "device", "on_error", "sync"):
+            draft.locs[key] = loc
+        for k, v in kwargs.items():
+            if isinstance(v, (PortRef, NodeHandle)):
+                self._wire(draft, k, v, None, None, loc)
+            else:
+                draft.params[k] = v
+        for k in draft.params:
+            draft.locs[f"params.{k}"] = draft.locs[f"params.{k}:key"] = loc
+        self._nodes.append(draft)
+        return NodeHandle(self, node_id)
+
+    def connect(self, src: PortRef | NodeHandle, dst: PortRef, *, queue: int | None = None, policy: str | None = None) -> None:
+        """Wire `src` (an output) into `dst` (an input), with optional ring size and policy."""
+        loc = _caller()
+        for d in self._nodes:
+            if d.id == dst.node:
+                self._wire(d, dst.port, src, queue, policy, loc)
+                return
+        d = _Draft(dst.node, "?", {}, {}, None, "stop", None, None, {"": loc})
+        self._wire(d, dst.port, src, queue, policy, loc)
+        self._nodes.append(d)  # validation reports the unknown node at this line
+
+    def _wire(self, d: _Draft, port: str, src: PortRef | NodeHandle, queue: int | None, policy: str | None, loc: Location) -> None:
+        node, out = (src.id, None) if isinstance(src, NodeHandle) else (src.node, src.port)
+        d.inputs[port] = InputSpec(port, node, out, queue, policy, loc=loc)
+        d.locs[f"inputs.{port}"] = d.locs[f"inputs.{port}:key"] = loc
+
+    def _fresh_id(self, type_name: str) -> str:
+        base = type_name.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower() or "node"
+        taken = {d.id for d in self._nodes}
+        if base not in taken:
+            return base
+        i = 2
+        while f"{base}_{i}" in taken:
+            i += 1
+        return f"{base}_{i}"
+
+    def build(self) -> GraphSpec:
+        """The GraphSpec, not validated."""
+        nodes = tuple(
+            NodeSpec(d.id, d.type, dict(d.params), dict(d.inputs), d.device, d.on_error, d.sync, d.sync_tolerance_ms, locs=dict(d.locs))
+            for d in self._nodes
+        )
+        return GraphSpec(self.name, nodes, tuple(self._devices), self._default_device, self.description,
+                         file=self._loc.file, locs={"": self._loc})
+
+    def spec(self) -> GraphSpec:
+        """The validated GraphSpec.
+
+        Raises:
+            GraphErrors: every problem, located at the builder call that caused it.
+        """
+        from .validate import check
+
+        spec = self.build()
+        check(spec)
+        return spec
+
+    def to_yaml(self) -> str:
+        """YAML for this graph; loading it gives a spec equal to `build()`."""
+        return self.build().to_yaml()
+
+    def run(self, **options: Any) -> Any:
+        """Validate and run this graph in this process; returns the run's report."""
+        from ..runtime.scheduler import run_spec
+
+        return run_spec(self.spec(), **options)
+
+
+def _class_path(cls: type[Node]) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"

@@ -1,0 +1,251 @@
+"""Load graph YAML into a `GraphSpec`, keeping the line and column of every field.
+
+Structural problems (YAML syntax, unknown keys, wrong shapes) are collected, not raised one by
+one: `load` raises one `GraphErrors` holding all of them. Semantic checks (types, params, wiring,
+cycles) are `validate.check`'s job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import GraphError, GraphErrors, Location
+from ..node import POLICIES, SYNC_MODES, did_you_mean
+from .spec import ON_ERROR, DeviceSpec, GraphSpec, InputSpec, NodeSpec
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+TOP_KEYS = ("name", "description", "nodes", "devices", "default_device")
+NODE_KEYS = ("id", "type", "params", "inputs", "device", "on_error", "sync", "sync_tolerance_ms")
+INPUT_KEYS = ("from", "queue", "policy")
+DEVICE_KEYS = ("endpoint", "trusted")
+
+
+class _Doc:
+    """Plain values from a YAML node tree, and where each value and key stood."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.errors: list[GraphError] = []
+        self.loader: Any = None
+
+    def loc(self, node: yaml.Node) -> Location:
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def plain(self, node: yaml.Node, locs: dict[str, Location], path: str) -> Any:
+        """Convert `node` to plain Python, recording `locs[path]` and `locs[path + ':key']`."""
+        locs[path] = self.loc(node)
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)
+            out: dict[Any, Any] = {}
+            for knode, vnode in node.value:
+                key = self.loader.construct_object(knode, deep=True)
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    self.errors.append(GraphError(f"mapping keys must be plain names, got {key!r}", location=self.loc(knode)))
+                    continue
+                sub = f"{path}.{key}" if path else str(key)
+                if key in out:
+                    self.errors.append(GraphError(f"duplicate key {key!r}", location=self.loc(knode), field=sub))
+                locs[sub + ":key"] = self.loc(knode)
+                out[key] = self.plain(vnode, locs, sub)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.plain(v, locs, f"{path}[{i}]") for i, v in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+
+def load(path: str | Path) -> GraphSpec:
+    """Read and parse a graph file.
+
+    Raises:
+        GraphErrors: every structural problem found, each located at file:line:col.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise GraphErrors([GraphError(f"cannot read graph: {e.strerror or e}", location=Location(str(path)))]) from None
+    except UnicodeDecodeError:
+        raise GraphErrors([GraphError("cannot read graph: not UTF-8 text", location=Location(str(path)))]) from None
+    return load_text(text, file=str(path))
+
+
+def load_text(text: str, file: str = "<string>") -> GraphSpec:
+    """Parse graph YAML from a string (see `load`)."""
+    doc = _Doc(file)
+    loader = _Loader(text)
+    doc.loader = loader
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        problem = e.problem or e.context or "syntax error"
+        raise GraphErrors([GraphError(f"invalid YAML: {problem}", location=loc)]) from None
+    except yaml.YAMLError as e:
+        raise GraphErrors([GraphError(f"invalid YAML: {e}", location=Location(file))]) from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise GraphErrors([GraphError("the graph is empty; expected a mapping with 'nodes:'", location=Location(file, 1, 1))])
+    locs: dict[str, Location] = {}
+    try:
+        data = doc.plain(root, locs, "")
+    except yaml.YAMLError as e:
+        raise GraphErrors([GraphError(f"invalid YAML: {e}", location=Location(file))]) from None
+    spec = _graph(doc, data, locs, file)
+    if doc.errors:
+        raise GraphErrors(doc.errors)
+    return spec
+
+
+def _unknown_keys(doc: _Doc, data: dict, allowed: tuple[str, ...], locs: dict, path: str, what: str, node_id: str | None = None) -> None:
+    for key in data:
+        if key not in allowed:
+            loc = locs.get(f"{path}.{key}:key" if path else f"{key}:key")
+            doc.errors.append(GraphError(f"unknown key {key!r} in {what}{did_you_mean(str(key), allowed)}", node_id=node_id, location=loc))
+
+
+def _graph(doc: _Doc, data: Any, locs: dict[str, Location], file: str) -> GraphSpec:
+    if not isinstance(data, dict):
+        doc.errors.append(GraphError(f"expected a mapping with 'nodes:' at the top, got {type(data).__name__}", location=locs.get("")))
+        return GraphSpec(name=Path(file).stem, file=file)
+    _unknown_keys(doc, data, TOP_KEYS, locs, "", "the graph")
+    name = data.get("name", Path(file).stem)
+    if not isinstance(name, str) or not name:
+        doc.errors.append(GraphError(f"'name' must be a non-empty string, got {name!r}", location=locs.get("name")))
+        name = Path(file).stem
+    nodes_data = data.get("nodes")
+    nodes: list[NodeSpec] = []
+    if nodes_data is None:
+        doc.errors.append(GraphError("missing 'nodes:'; a graph needs at least one node", location=locs.get("")))
+    elif not isinstance(nodes_data, list):
+        doc.errors.append(GraphError(f"'nodes' must be a list of nodes, got {type(nodes_data).__name__}", location=locs.get("nodes")))
+    else:
+        for i, nd in enumerate(nodes_data):
+            spec = _node(doc, nd, locs, f"nodes[{i}]")
+            if spec is not None:
+                nodes.append(spec)
+    devices = _devices(doc, data.get("devices"), locs)
+    default = data.get("default_device")
+    if default is not None and not isinstance(default, str):
+        doc.errors.append(GraphError(f"'default_device' must be a device name, got {default!r}", location=locs.get("default_device")))
+        default = None
+    description = data.get("description", "")
+    glocs = {k: v for k, v in locs.items() if not k.startswith("nodes[")}
+    return GraphSpec(name=name, nodes=tuple(nodes), devices=devices, default_device=default,
+                     description=str(description or ""), file=file, locs=glocs)
+
+
+def _sub_locs(locs: dict[str, Location], prefix: str) -> dict[str, Location]:
+    out: dict[str, Location] = {}
+    n = len(prefix)
+    for k, v in locs.items():
+        if k == prefix:
+            out[""] = v
+        elif k.startswith(prefix) and k[n] in ".:":
+            out[k[n + 1:] if k[n] == "." else k[n:]] = v
+    return out
+
+
+def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpec | None:
+    nlocs = _sub_locs(locs, path)
+    if not isinstance(data, dict):
+        doc.errors.append(GraphError(f"{path}: expected a mapping with 'id' and 'type', got {data!r}", location=nlocs.get("")))
+        return None
+    node_id = data.get("id")
+    who = node_id if isinstance(node_id, str) else None
+    _unknown_keys(doc, data, NODE_KEYS, locs, path, "a node", who)
+    ok = True
+    for key in ("id", "type"):
+        if key not in data:
+            doc.errors.append(GraphError(f"{path}: missing {key!r}", node_id=who, location=nlocs.get("")))
+            ok = False
+        elif not isinstance(data[key], str) or not data[key]:
+            doc.errors.append(GraphError(f"{path}.{key}: expected a string, got {data[key]!r}", node_id=who, location=nlocs.get(key)))
+            ok = False
+    params = data.get("params") or {}
+    if not isinstance(params, dict):
+        doc.errors.append(GraphError(f"'params' must be a mapping of name: value, got {params!r}", node_id=who, location=nlocs.get("params")))
+        params = {}
+    inputs = _inputs(doc, data.get("inputs") or {}, nlocs, who)
+    on_error = data.get("on_error", "stop")
+    if on_error not in ON_ERROR:
+        doc.errors.append(GraphError(f"'on_error' must be one of {', '.join(ON_ERROR)}, got {on_error!r}", node_id=who, location=nlocs.get("on_error")))
+        on_error = "stop"
+    sync = data.get("sync")
+    if sync is not None and sync not in SYNC_MODES:
+        doc.errors.append(GraphError(f"'sync' must be one of {', '.join(SYNC_MODES)}, got {sync!r}", node_id=who, location=nlocs.get("sync")))
+        sync = None
+    tol = data.get("sync_tolerance_ms")
+    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0):
+        doc.errors.append(GraphError(f"'sync_tolerance_ms' must be a number >= 0, got {tol!r}", node_id=who, location=nlocs.get("sync_tolerance_ms")))
+        tol = None
+    device = data.get("device")
+    if device is not None and not isinstance(device, str):
+        doc.errors.append(GraphError(f"'device' must be a device name, got {device!r}", node_id=who, location=nlocs.get("device")))
+        device = None
+    if not ok:
+        return None
+    return NodeSpec(id=data["id"], type=data["type"], params=params, inputs=inputs, device=device, on_error=on_error,
+                    sync=sync, sync_tolerance_ms=None if tol is None else float(tol), locs=nlocs)
+
+
+def _inputs(doc: _Doc, data: Any, nlocs: dict[str, Location], who: str | None) -> dict[str, InputSpec]:
+    if not isinstance(data, dict):
+        doc.errors.append(GraphError(f"'inputs' must be a mapping of port: node/port, got {data!r}", node_id=who, location=nlocs.get("inputs")))
+        return {}
+    out: dict[str, InputSpec] = {}
+    for port, value in data.items():
+        path = f"inputs.{port}"
+        queue = policy = None
+        if isinstance(value, dict):
+            _unknown_keys(doc, value, INPUT_KEYS, nlocs, path, f"input {port!r}", who)
+            queue, policy = value.get("queue"), value.get("policy")
+            if "from" not in value:
+                doc.errors.append(GraphError(f"input {port!r}: missing 'from: node/port'", node_id=who, location=nlocs.get(path)))
+                continue
+            value, path = value["from"], path + ".from"
+            if queue is not None and (isinstance(queue, bool) or not isinstance(queue, int) or queue < 1):
+                doc.errors.append(GraphError(f"input {port!r}: 'queue' must be an integer >= 1, got {queue!r}", node_id=who, location=nlocs.get(f"inputs.{port}.queue")))
+                queue = None
+            if policy is not None and policy not in POLICIES:
+                doc.errors.append(GraphError(f"input {port!r}: 'policy' must be one of {', '.join(POLICIES)}, got {policy!r}", node_id=who, location=nlocs.get(f"inputs.{port}.policy")))
+                policy = None
+        if not isinstance(value, str) or not value or value.count("/") > 1 or value.startswith("/") or value.endswith("/"):
+            doc.errors.append(GraphError(f"input {port!r}: expected 'node/port', got {value!r}", node_id=who, location=nlocs.get(path)))
+            continue
+        src, _, out_port = value.partition("/")
+        out[str(port)] = InputSpec(str(port), src, out_port or None, queue, policy, loc=nlocs.get(path))
+    return out
+
+
+def _devices(doc: _Doc, data: Any, locs: dict[str, Location]) -> tuple[DeviceSpec, ...]:
+    if data is None:
+        return ()
+    if not isinstance(data, dict):
+        doc.errors.append(GraphError(f"'devices' must be a mapping of name: {{endpoint: ...}}, got {type(data).__name__}", location=locs.get("devices")))
+        return ()
+    out = []
+    for name, d in data.items():
+        path = f"devices.{name}"
+        d = {} if d is None else d
+        if isinstance(d, str):
+            d = {"endpoint": d}
+        if not isinstance(d, dict):
+            doc.errors.append(GraphError(f"device {name!r}: expected a mapping with 'endpoint', got {d!r}", location=locs.get(path)))
+            continue
+        _unknown_keys(doc, d, DEVICE_KEYS, locs, path, f"device {name!r}")
+        endpoint = d.get("endpoint")
+        if endpoint is not None and (not isinstance(endpoint, str) or "://" not in endpoint):
+            doc.errors.append(GraphError(f"device {name!r}: 'endpoint' must be a URL such as 'tcp://10.0.0.2:5555', got {endpoint!r}", location=locs.get(path + ".endpoint")))
+            endpoint = None
+        trusted = d.get("trusted", False)
+        if not isinstance(trusted, bool):
+            doc.errors.append(GraphError(f"device {name!r}: 'trusted' must be true or false, got {trusted!r}", location=locs.get(path + ".trusted")))
+            trusted = False
+        out.append(DeviceSpec(str(name), endpoint, trusted, loc=locs.get(path + ":key")))
+    return tuple(out)

@@ -1,0 +1,155 @@
+"""Frozen dataclasses describing a graph, as loaded from YAML or built with `Graph`.
+
+Locations are kept beside the values (`locs`, keyed by field path such as `params.fps` for a
+value or `params.fps:key` for its key) and never take part in equality, so a spec built in
+Python equals the one loaded from its YAML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Location
+
+ON_ERROR = ("stop", "skip", "restart")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One wired input: `port` of this node reads `node/output`.
+
+    `output` is None when the YAML names only the node (allowed when it has one output).
+    `queue` and `policy` are None where the YAML leaves them to the port's defaults.
+    """
+
+    port: str
+    node: str
+    output: str | None = None
+    queue: int | None = None
+    policy: str | None = None
+    loc: Location | None = field(default=None, compare=False)
+
+    @property
+    def source(self) -> str:
+        return self.node if self.output is None else f"{self.node}/{self.output}"
+
+    def to_yaml_value(self) -> Any:
+        if self.queue is None and self.policy is None:
+            return self.source
+        out: dict[str, Any] = {"from": self.source}
+        if self.queue is not None:
+            out["queue"] = self.queue
+        if self.policy is not None:
+            out["policy"] = self.policy
+        return out
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of the graph."""
+
+    id: str
+    type: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    inputs: Mapping[str, InputSpec] = field(default_factory=dict)
+    device: str | None = None
+    on_error: str = "stop"
+    sync: str | None = None
+    sync_tolerance_ms: float | None = None
+    locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
+
+    def where(self, key: str = "") -> Location | None:
+        """The location of field `key`, falling back to its parents and then the node."""
+        while True:
+            if key in self.locs:
+                return self.locs[key]
+            if not key:
+                return None
+            key = key.rsplit(".", 1)[0] if "." in key else ("" if ":" not in key else key.split(":")[0])
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.params:
+            out["params"] = dict(self.params)
+        if self.inputs:
+            out["inputs"] = {k: v.to_yaml_value() for k, v in self.inputs.items()}
+        if self.device is not None:
+            out["device"] = self.device
+        if self.on_error != "stop":
+            out["on_error"] = self.on_error
+        if self.sync is not None:
+            out["sync"] = self.sync
+        if self.sync_tolerance_ms is not None:
+            out["sync_tolerance_ms"] = self.sync_tolerance_ms
+        return out
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """A device that nodes can be placed on, and the endpoint its links listen on."""
+
+    name: str
+    endpoint: str | None = None
+    trusted: bool = False
+    loc: Location | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.endpoint is not None:
+            out["endpoint"] = self.endpoint
+        if self.trusted:
+            out["trusted"] = True
+        return out
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """A whole graph: nodes in declaration order, devices, and where it came from."""
+
+    name: str
+    nodes: tuple[NodeSpec, ...] = ()
+    devices: tuple[DeviceSpec, ...] = ()
+    default_device: str | None = None
+    description: str = ""
+    file: str = field(default="<graph>", compare=False)
+    locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
+
+    def node(self, node_id: str) -> NodeSpec:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.description:
+            out["description"] = self.description
+        if self.devices:
+            out["devices"] = {d.name: d.to_dict() for d in self.devices}
+        if self.default_device is not None:
+            out["default_device"] = self.default_device
+        out["nodes"] = [n.to_dict() for n in self.nodes]
+        return out
+
+    def to_yaml(self) -> str:
+        """YAML text that `load_text` turns back into an equal spec."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+
+    def with_params(self, overrides: Mapping[tuple[str, str], tuple[Any, Location]]) -> GraphSpec:
+        """A copy with `(node, param) -> (value, location)` applied (`--set node.param=value`)."""
+        from dataclasses import replace
+
+        nodes = []
+        for n in self.nodes:
+            mine = {p: v for (nid, p), v in overrides.items() if nid == n.id}
+            if mine:
+                params = dict(n.params) | {p: v for p, (v, _) in mine.items()}
+                locs = dict(n.locs) | {f"params.{p}": loc for p, (_, loc) in mine.items()}
+                locs |= {f"params.{p}:key": loc for p, (_, loc) in mine.items()}
+                n = replace(n, params=params, locs=locs)
+            nodes.append(n)
+        return replace(self, nodes=tuple(nodes))

@@ -1,0 +1,180 @@
+"""Check a GraphSpec before anything is opened, reporting every problem at once.
+
+Checks: ids (format, duplicates), node types (with "did you mean"), params (type, range,
+required, unknown), wiring (missing nodes and ports, unconnected required inputs), port
+contracts where both ends declare them, cycles (with their path), and devices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import GraphError, GraphErrors, Location
+from ..node import ID_RE, Node, did_you_mean
+from ..registry import Registry, UnknownType, default_registry
+from .spec import GraphSpec, InputSpec, NodeSpec
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A validated graph: the spec, each node's class and checked params, and resolved wiring."""
+
+    spec: GraphSpec
+    classes: dict[str, type[Node]]
+    params: dict[str, dict]
+    inputs: dict[str, dict[str, InputSpec]]  # node id -> port -> spec with `output` filled in
+
+
+def validate(spec: GraphSpec, registry: Registry | None = None) -> list[GraphError]:
+    """Every problem in `spec`, sorted by location (empty when valid)."""
+    try:
+        check(spec, registry)
+    except GraphErrors as e:
+        return list(e.errors)
+    return []
+
+
+def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
+    """Validate `spec` and resolve it.
+
+    Raises:
+        GraphErrors: all problems found.
+    """
+    reg = registry or default_registry()
+    errors: list[GraphError] = []
+    by_id = _ids(spec, errors)
+    classes = _types(spec, reg, errors)
+    params = _params(spec, classes, errors)
+    inputs = _wiring(spec, by_id, classes, errors)
+    _cycles(spec, inputs, errors)
+    _devices(spec, errors)
+    if errors:
+        raise GraphErrors(errors)
+    return Resolved(spec, classes, params, inputs)
+
+
+def _ids(spec: GraphSpec, errors: list[GraphError]) -> dict[str, NodeSpec]:
+    by_id: dict[str, NodeSpec] = {}
+    if not spec.nodes and not any(e for e in errors):
+        errors.append(GraphError("the graph has no nodes", location=spec.locs.get("nodes") or Location(spec.file)))
+    for n in spec.nodes:
+        if not ID_RE.match(n.id):
+            errors.append(GraphError(f"malformed id {n.id!r}: expected lowercase letters, digits and _, starting with a letter (e.g. 'cam_1')", node_id=n.id, location=n.where("id")))
+        if n.id in by_id:
+            first = by_id[n.id].where("id")
+            errors.append(GraphError(f"duplicate id {n.id!r} (first defined at {first}); give each node its own id", node_id=n.id, location=n.where("id")))
+        else:
+            by_id[n.id] = n
+    return by_id
+
+
+def _types(spec: GraphSpec, reg: Registry, errors: list[GraphError]) -> dict[str, type[Node]]:
+    classes: dict[str, type[Node]] = {}
+    for n in spec.nodes:
+        try:
+            classes[n.id] = reg.resolve(n.type)
+        except UnknownType as e:
+            errors.append(GraphError(str(e), node_id=n.id, location=n.where("type")))
+        except ImportError as e:
+            errors.append(GraphError(str(e).splitlines()[0], node_id=n.id, location=n.where("type")))
+    return classes
+
+
+def _params(spec: GraphSpec, classes: dict[str, type[Node]], errors: list[GraphError]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for n in spec.nodes:
+        cls = classes.get(n.id)
+        if cls is None:
+            continue
+        values, problems = cls.check_params(dict(n.params))
+        for name, msg in problems:
+            if name not in n.params:
+                loc = n.where("params") if "params" in n.locs else n.where("type")
+            elif name not in cls.params:
+                loc = n.where(f"params.{name}:key")
+            else:
+                loc = n.where(f"params.{name}")
+            errors.append(GraphError(msg, node_id=n.id, location=loc, field=f"params.{name}"))
+        out[n.id] = values
+    return out
+
+
+def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], classes: dict[str, type[Node]], errors: list[GraphError]) -> dict[str, dict[str, InputSpec]]:
+    from dataclasses import replace
+
+    resolved: dict[str, dict[str, InputSpec]] = {}
+    for n in spec.nodes:
+        cls = classes.get(n.id)
+        mine: dict[str, InputSpec] = {}
+        for port, inp in n.inputs.items():
+            loc = inp.loc or n.where(f"inputs.{port}")
+            if cls is not None and port not in cls.inputs:
+                has = ", ".join(cls.inputs) or "no inputs (it is a source)"
+                errors.append(GraphError(f"unknown input {port!r}{did_you_mean(port, cls.inputs) if cls.inputs else ''}; it has: {has}", node_id=n.id, location=n.where(f"inputs.{port}:key")))
+                continue
+            src = by_id.get(inp.node)
+            if src is None:
+                errors.append(GraphError(f"input {port!r}: no node {inp.node!r}{did_you_mean(inp.node, by_id)}", node_id=n.id, location=loc))
+                continue
+            src_cls = classes.get(src.id)
+            if src_cls is None:
+                continue
+            out_port = inp.output
+            if out_port is None:
+                if len(src_cls.outputs) != 1:
+                    has = ", ".join(f"{src.id}/{o}" for o in src_cls.outputs) or "none"
+                    errors.append(GraphError(f"input {port!r}: node {src.id!r} has {len(src_cls.outputs)} outputs; name one: {has}", node_id=n.id, location=loc))
+                    continue
+                out_port = next(iter(src_cls.outputs))
+            if out_port not in src_cls.outputs:
+                has = ", ".join(src_cls.outputs) or "no outputs (it is a sink)"
+                errors.append(GraphError(f"input {port!r}: node {src.id!r} has no output {out_port!r}; it has: {has}", node_id=n.id, location=loc))
+                continue
+            if cls is not None:
+                why = src_cls.outputs[out_port].type.mismatch(cls.inputs[port].type)
+                if why:
+                    errors.append(GraphError(f"input {port!r}: {src.id}/{out_port} does not fit: {why}", node_id=n.id, location=loc))
+            mine[port] = replace(inp, output=out_port)
+        if cls is not None:
+            for port, decl in cls.inputs.items():
+                if port not in n.inputs and not decl.optional:
+                    errors.append(GraphError(f"input {port!r} is not connected; wire it as '{port}: node/port'", node_id=n.id, location=n.where("inputs") or n.where("id")))
+        resolved[n.id] = mine
+    return resolved
+
+
+def _cycles(spec: GraphSpec, inputs: dict[str, dict[str, InputSpec]], errors: list[GraphError]) -> None:
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(n.id for n in spec.nodes)
+    g.add_edges_from((inp.node, nid) for nid, ports in inputs.items() for inp in ports.values())
+    if nx.is_directed_acyclic_graph(g):
+        return
+    for k, cycle in enumerate(nx.simple_cycles(g)):
+        if k >= 10:
+            break
+        first = min(cycle, key=lambda c: next(i for i, n in enumerate(spec.nodes) if n.id == c))
+        i = cycle.index(first)
+        path = cycle[i:] + cycle[:i] + [first]
+        closer = spec.node(first)
+        back = next((p for p, inp in inputs[first].items() if inp.node == path[-2]), None)
+        loc = closer.where(f"inputs.{back}") if back else closer.where("id")
+        errors.append(GraphError(f"cycle: {' -> '.join(path)}; a graph must be acyclic", node_id=first, location=loc))
+
+
+def _devices(spec: GraphSpec, errors: list[GraphError]) -> None:
+    names = [d.name for d in spec.devices]
+    seen = set()
+    for d in spec.devices:
+        if d.name in seen:
+            errors.append(GraphError(f"device {d.name!r} is declared twice", location=d.loc))
+        seen.add(d.name)
+        if not ID_RE.match(d.name):
+            errors.append(GraphError(f"malformed device name {d.name!r}: expected lowercase letters, digits and _", location=d.loc))
+    if spec.default_device is not None and spec.default_device not in names:
+        errors.append(GraphError(f"default_device {spec.default_device!r} is not in devices:{did_you_mean(spec.default_device, names) if names else '; declare it under devices:'}", location=spec.locs.get("default_device")))
+    for n in spec.nodes:
+        if n.device is not None and n.device not in names:
+            hint = did_you_mean(n.device, names) if names else "; no devices: are declared"
+            errors.append(GraphError(f"unknown device {n.device!r}{hint}", node_id=n.id, location=n.where("device")))

@@ -1,0 +1,399 @@
+"""The node contract: `Node`, `Input`, `Output`, `Param` and the `@node` shorthand.
+
+A node declares its ports and params as class attributes; the engine does the rest.
+
+Example:
+    >>> class Gain(Node):
+    ...     '''Multiply samples by `factor`.'''
+    ...     kind = "audio.gain"
+    ...     audio = Input(Audio)
+    ...     out = Output(Audio)
+    ...     factor: float = Param(1.0, ge=0)
+    ...     def process(self, audio):
+    ...         return {"out": audio * self.factor}
+
+Guarantees the runtime gives every node:
+- `process` never runs twice at once on the same instance;
+- `teardown` runs if and only if `setup` returned, also on error;
+- a source ends by returning from `generate()`;
+- inputs are read-only views of ring slots: copy anything kept past `process`;
+- sequence numbers and timestamps travel in the packet envelope, never in node code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from .errors import GraphError, GraphErrors
+from .params import Bounds, ParamValueError, check, describe
+from .types import ANY, PortType
+
+POLICIES = ("block", "latest", "drop_oldest")
+SYNC_MODES = ("any", "latest", "timestamp")
+ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class Envelope(NamedTuple):
+    """A packet's envelope: sequence number on its edge, source wall-clock stamp, media time."""
+
+    seq: int
+    ts_ns: int
+    pts_ns: int
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+def _port_type(type_: PortType | None, dtype: str | None, ndim: int | None, shape: tuple | None) -> PortType:
+    base = type_ if type_ is not None else (PortType("Array") if (dtype or ndim is not None or shape) else ANY)
+    if dtype is None and ndim is None and shape is None:
+        return base
+    if shape is not None and ndim is None:
+        ndim = len(shape)
+    return PortType(
+        base.name, dtype or base.dtype, base.ndim if ndim is None else ndim,
+        tuple(shape) if shape is not None else base.shape, kind="array", doc=base.doc,
+    )
+
+
+class Input:
+    """An input port.
+
+    Args:
+        type: a `PortType` (`Frame`, `Audio`, ...); None accepts anything.
+        dtype, ndim, shape: array contract, refining `type`.
+        optional: the node runs without it being wired (receives None).
+        queue: default ring size for edges into this port (the YAML `queue:` overrides).
+        policy: default backpressure policy (`block`, `latest`, `drop_oldest`).
+        doc: one line for `edgespeed nodes`.
+    """
+
+    def __init__(
+        self,
+        type: PortType | None = None,  # noqa: A002 - reads best at the call site
+        *,
+        dtype: str | None = None,
+        ndim: int | None = None,
+        shape: tuple[int | None, ...] | None = None,
+        optional: bool = False,
+        queue: int | None = None,
+        policy: str | None = None,
+        doc: str = "",
+    ) -> None:
+        if policy is not None and policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        self.type = _port_type(type, dtype, ndim, shape)
+        self.optional = optional
+        self.queue = queue
+        self.policy = policy
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Input({self.type.describe()})"
+
+
+class Output:
+    """An output port.
+
+    Args:
+        type: a `PortType`; None declares nothing about the values.
+        dtype, ndim, shape: array contract, refining `type`.
+        doc: one line for `edgespeed nodes`.
+    """
+
+    def __init__(
+        self,
+        type: PortType | None = None,  # noqa: A002
+        *,
+        dtype: str | None = None,
+        ndim: int | None = None,
+        shape: tuple[int | None, ...] | None = None,
+        doc: str = "",
+    ) -> None:
+        self.type = _port_type(type, dtype, ndim, shape)
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Output({self.type.describe()})"
+
+
+class Param:
+    """A typed param, checked against its class annotation when the graph is loaded.
+
+    Args:
+        default: the value when YAML leaves it out; omit it to make the param required.
+        ge, gt, le, lt: numeric bounds (for tuples and lists, every item).
+        doc: one line, with units, for `edgespeed nodes`.
+    """
+
+    def __init__(
+        self,
+        default: Any = REQUIRED,
+        *,
+        ge: float | None = None,
+        gt: float | None = None,
+        le: float | None = None,
+        lt: float | None = None,
+        doc: str = "",
+    ) -> None:
+        self.default = default
+        self.bounds = Bounds(ge, gt, le, lt)
+        self.doc = doc
+        self.name = ""
+        self.annotation: Any = Any
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type) -> Any:
+        # Reached only when an instance has no value of its own (Node.__init__ sets them all).
+        return self if obj is None else self.default
+
+    def check(self, value: Any) -> Any:
+        """Convert and check `value`; raises ParamValueError (`expected ..., got ...`)."""
+        return check(self.annotation, value, self.bounds or None)
+
+    def describe(self) -> str:
+        text = describe(self.annotation)
+        return f"{text} ({self.bounds.describe()})" if self.bounds else text
+
+    def __repr__(self) -> str:
+        return f"Param({self.default!r})"
+
+
+def _annotations(obj: Any) -> dict[str, Any]:
+    try:
+        return inspect.get_annotations(obj, eval_str=True)
+    except Exception:  # an annotation naming something only imported for type checkers
+        return inspect.get_annotations(obj)
+
+
+class Node:
+    """Base class of every node. Subclasses declare ports and params as class attributes.
+
+    Class attributes:
+        kind: the YAML `type` (family plus name, e.g. `image.resize`).
+        sync: how a multi-input node matches inputs: `any` (each packet as it arrives, the
+            other inputs None), `latest` (on each packet of the first input, the newest of the
+            others), `timestamp` (inputs whose `pts` agree within `sync_tolerance_ms`).
+        sync_tolerance_ms: tolerance of `sync: timestamp`.
+    """
+
+    kind: ClassVar[str] = ""
+    sync: ClassVar[str] = "any"
+    sync_tolerance_ms: ClassVar[float] = 0.0
+    inputs: ClassVar[dict[str, Input]] = {}
+    outputs: ClassVar[dict[str, Output]] = {}
+    params: ClassVar[dict[str, Param]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        inputs: dict[str, Input] = {}
+        outputs: dict[str, Output] = {}
+        params: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            ann = _annotations(klass) if klass is not object else {}
+            for name, value in vars(klass).items():
+                if isinstance(value, Input):
+                    inputs[name] = value
+                elif isinstance(value, Output):
+                    outputs[name] = value
+                elif isinstance(value, Param):
+                    if name in ann:
+                        value.annotation = ann[name]
+                    elif value.default is not REQUIRED and value.default is not None:
+                        value.annotation = type(value.default)
+                    params[name] = value
+        cls.inputs, cls.outputs, cls.params = inputs, outputs, params
+        if cls.sync not in SYNC_MODES:
+            raise TypeError(f"{cls.__name__}.sync must be one of {SYNC_MODES}, got {cls.sync!r}")
+
+    def __init__(self, node_id: str = "node", **params: Any) -> None:
+        self.id = node_id
+        self.log = logging.getLogger(f"edgespeed.node.{node_id}")
+        self._pools: dict[str, Any] = {}
+        self._stop = threading.Event()
+        self._env: Any = None
+        values, errors = self.check_params(params)
+        if errors:
+            raise GraphErrors(GraphError(msg, node_id=node_id) for _, msg in errors)
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def check_params(cls, given: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        """Check `given` against the declared params.
+
+        Returns:
+            (values with defaults filled in, [(param name, message)] for every problem).
+        """
+        values: dict[str, Any] = {}
+        errors: list[tuple[str, str]] = []
+        for name in given:
+            if name not in cls.params:
+                errors.append((name, f"unknown param {name!r}{did_you_mean(name, cls.params)}"))
+        for name, p in cls.params.items():
+            if name not in given:
+                if p.required:
+                    errors.append((name, f"param {name!r}: missing; expected {p.describe()}"))
+                else:
+                    values[name] = p.default
+                continue
+            try:
+                values[name] = p.check(given[name])
+            except ParamValueError as e:
+                errors.append((name, f"param {name!r}: {e}"))
+        return values, errors
+
+    @classmethod
+    def is_source(cls) -> bool:
+        """True for nodes with no inputs that produce data from `generate()`."""
+        return not cls.inputs and cls.generate is not Node.generate
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Open devices, load models. Runs once, in the node's worker, before any data."""
+
+    def process(self, **inputs: Any) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
+        """Handle one matched set of inputs; return a dict of outputs, None, or yield dicts."""
+        raise TypeError(f"{type(self).__name__} has inputs but does not implement process()")
+
+    def generate(self) -> Iterator[dict[str, Any]]:
+        """Sources only: yield dicts of outputs (or `Stamped`); return to end the stream."""
+        raise TypeError(f"{type(self).__name__} has no inputs and does not implement generate()")
+
+    def teardown(self) -> None:
+        """Release what `setup` opened. Runs if and only if `setup` returned."""
+
+    # -- helpers for node code ------------------------------------------------------------
+    @property
+    def envelope(self) -> Envelope | None:
+        """The envelope of the packet being processed (read-only), e.g. for a sink that logs
+        times. None outside `process`. Sequence numbers and stamps are the engine's to set."""
+        pkt = self._env
+        return None if pkt is None else Envelope(pkt.seq, pkt.ts_ns, pkt.pts_ns)
+
+    @property
+    def stopping(self) -> bool:
+        """True once the graph is shutting down: a source polls it between blocking reads."""
+        return self._stop.is_set()
+
+    def buffer(self, port: str, shape: tuple[int, ...], dtype: Any = np.uint8) -> np.ndarray:
+        """A writable array for output `port`, reused once every consumer has released it.
+
+        A steady-state pipeline that fills these instead of allocating allocates no new frame
+        memory. Write it fully (it holds an earlier frame), then return it from `process`.
+        """
+        pool = self._pools.get(port)
+        if pool is None:
+            if port not in self.outputs:
+                raise KeyError(f"node {self.id!r} has no output {port!r}; it has: {', '.join(self.outputs)}")
+            from .runtime.pool import BufferPool
+
+            pool = self._pools[port] = BufferPool()
+        return pool.take(tuple(shape), np.dtype(dtype))
+
+
+def did_you_mean(name: str, choices: Any) -> str:
+    """`; did you mean 'x'?` for the closest choice, or `; valid: a, b, c` when none is close."""
+    import difflib
+
+    options = sorted(str(c) for c in choices)
+    close = difflib.get_close_matches(str(name), options, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    if not options:
+        return ""
+    shown = ", ".join(options[:12]) + (", ..." if len(options) > 12 else "")
+    return f"; valid: {shown}"
+
+
+def node(
+    fn: Callable[..., Any] | None = None,
+    *,
+    kind: str | None = None,
+    sync: str | None = None,
+    sync_tolerance_ms: float = 0.0,
+) -> Any:
+    """Make a node class from a function.
+
+    Positional parameters are inputs (annotate them with a `PortType`), keyword-only parameters
+    are params (annotation and default), the return value goes to output `out` (None emits
+    nothing; a generator function emits each value it yields). A function with several inputs
+    matches them by `timestamp` unless `sync` says otherwise.
+
+    Example:
+        >>> @node
+        ... def denoise(frame: Frame, *, kernel_px: int = 5) -> Frame:
+        ...     '''Smooth sensor noise with a Gaussian blur of side `kernel_px` (odd).'''
+        ...     return cv2.GaussianBlur(frame, (kernel_px, kernel_px), 0)
+    """
+    if fn is None:
+        return lambda f: node(f, kind=kind, sync=sync, sync_tolerance_ms=sync_tolerance_ms)
+    return _function_node(fn, kind, sync, sync_tolerance_ms)
+
+
+def _function_node(fn: Callable[..., Any], kind: str | None, sync: str | None, tol: float) -> type[Node]:
+    sig = inspect.signature(fn)
+    hints = _annotations(fn)
+    body: dict[str, Any] = {"__doc__": fn.__doc__, "__module__": fn.__module__, "__qualname__": fn.__name__}
+    in_names: list[str] = []
+    param_names: list[str] = []
+    annotations: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        hint = hints.get(p.name)
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            body[p.name] = Input(hint if isinstance(hint, PortType) else None, optional=p.default is not p.empty)
+            in_names.append(p.name)
+        elif p.kind is p.KEYWORD_ONLY:
+            body[p.name] = Param(REQUIRED if p.default is p.empty else p.default)
+            annotations[p.name] = hint if hint is not None else Any
+            param_names.append(p.name)
+        else:
+            raise TypeError(f"@node {fn.__name__}: *args and **kwargs cannot be ports or params")
+    ret = hints.get("return")
+    body["out"] = Output(ret if isinstance(ret, PortType) else None)
+    body["__annotations__"] = annotations
+    body["kind"] = kind or f"{fn.__module__.rsplit('.', 1)[-1]}.{fn.__name__}"
+    body["sync"] = sync or ("timestamp" if len(in_names) > 1 else "any")
+    body["sync_tolerance_ms"] = tol
+    body["function"] = staticmethod(fn)
+
+    if inspect.isgeneratorfunction(fn):
+        def process(self: Node, **inputs: Any) -> Iterator[dict[str, Any]]:
+            kw = {n: getattr(self, n) for n in param_names}
+            for value in fn(*[inputs.get(n) for n in in_names], **kw):
+                if value is not None:
+                    yield {"out": value}
+    else:
+        def process(self: Node, **inputs: Any) -> dict[str, Any] | None:  # type: ignore[misc]
+            value = fn(*[inputs.get(n) for n in in_names], **{n: getattr(self, n) for n in param_names})
+            return None if value is None else {"out": value}
+
+    body["process"] = process
+    cls = type(fn.__name__, (Node,), body)
+    return cls

@@ -1,0 +1,1 @@
+"""The runtime: packets, rings, buffer pools, one worker per node, and the scheduler."""

@@ -1,0 +1,120 @@
+"""Bounded rings: one per edge, from a producer's output port to one consumer input.
+
+A ring holds references (the producer's frozen array, never a copy). All rings into one node
+share that node's lock and condition, so the node sleeps on one condition whatever input its
+next packet arrives on.
+
+Policies (set per input in YAML: `{from: cam/frame, queue: 2, policy: latest}`):
+- `block`: lossless; a full ring makes the producer wait (backpressure). Default for files.
+- `drop_oldest`: a full ring drops its oldest packet to take the new one (bounded latency,
+  every packet kept until it is pushed out). Counted in `dropped`.
+- `latest`: like `drop_oldest`, and the consumer always takes the newest packet, dropping any
+  backlog it finds (the freshest frame for a slow consumer; a live preview). Counted in `dropped`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from .packet import Packet
+
+
+class Ring:
+    """A bounded FIFO of packets with a backpressure policy.
+
+    Args:
+        name: `producer/port -> consumer.input`, for metrics and errors.
+        capacity: slots (>= 1).
+        policy: `block`, `latest` or `drop_oldest`.
+        cond: the consumer's condition (its lock is shared by all rings into the consumer).
+    """
+
+    __slots__ = ("name", "capacity", "policy", "_buf", "_cond", "_not_full", "closed", "dead",
+                 "dropped", "peak", "puts", "_block", "_latest")
+
+    def __init__(self, name: str, capacity: int, policy: str, cond: threading.Condition | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"ring {name!r}: capacity must be >= 1, got {capacity}")
+        self.name = name
+        self.capacity = capacity
+        self.policy = policy
+        self._buf: deque[Packet] = deque()
+        self._cond = cond or threading.Condition(threading.Lock())
+        self._not_full = threading.Condition(self._cond._lock)  # type: ignore[attr-defined]
+        self._block = policy == "block"
+        self._latest = policy == "latest"
+        self.closed = False   # the producer sent end-of-stream
+        self.dead = False     # the consumer is gone: puts are discarded, producers never block
+        self.dropped = 0
+        self.peak = 0
+        self.puts = 0
+
+    @property
+    def cond(self) -> threading.Condition:
+        return self._cond
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    # -- producer side -----------------------------------------------------------------------
+    def put(self, pkt: Packet) -> bool:
+        """Enqueue `pkt`; under `block` wait for room. Returns False if it was discarded."""
+        with self._cond:
+            buf = self._buf
+            if len(buf) >= self.capacity and not self.dead:
+                if self._block:
+                    while len(buf) >= self.capacity and not self.dead:
+                        self._not_full.wait()
+                else:
+                    buf.popleft()
+                    self.dropped += 1
+            if self.dead:
+                self.dropped += 1
+                return False
+            buf.append(pkt)
+            self.puts += 1
+            n = len(buf)
+            if n > self.peak:
+                self.peak = n
+            self._cond.notify()
+            return True
+
+    def close(self) -> None:
+        """End-of-stream: the consumer sees it once the ring is drained."""
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    # -- consumer side (call with `cond` held) -------------------------------------------------
+    def ready(self) -> bool:
+        return bool(self._buf)
+
+    def finished(self) -> bool:
+        """Closed and drained: nothing more will come."""
+        return self.closed and not self._buf
+
+    def pop(self) -> Packet:
+        """Take the next packet (the newest under `latest`). The ring must be non-empty."""
+        buf = self._buf
+        if self._latest and len(buf) > 1:
+            self.dropped += len(buf) - 1
+            pkt = buf.pop()
+            buf.clear()
+        else:
+            pkt = buf.popleft()
+        if self._block:
+            self._not_full.notify()
+        return pkt
+
+    def peek(self) -> Packet:
+        return self._buf[0]
+
+    def kill(self) -> None:
+        """The consumer stopped for good: drop what is queued and never block producers again."""
+        with self._cond:
+            self.dead = True
+            self.dropped += len(self._buf)
+            self._buf.clear()
+            self._not_full.notify_all()
+            self._cond.notify_all()

@@ -1,0 +1,340 @@
+"""One node's life in its worker thread: setup, the data loop, teardown, and error policy.
+
+- `teardown` runs if and only if `setup` returned, also when the loop failed.
+- `process` is only ever called from this thread, so never twice at once.
+- `on_error`: `stop` ends this node and asks the graph to stop (the run exits non-zero);
+  `skip` counts the error and goes on with the next packet (a source's stream ends, since a
+  generator cannot resume after raising); `restart` tears down, waits (backoff 0.1 s doubling to
+  5 s), sets up again and goes on (a source starts `generate()` again).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import types
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import NodeError
+from ..metrics import NodeStats
+from ..node import Node
+from ..types import Stamped
+from .packet import Packet, freeze
+from .ring import Ring
+
+if TYPE_CHECKING:
+    import threading
+
+log = logging.getLogger("edgespeed.run")
+_perf = time.perf_counter_ns
+_now = time.time_ns
+
+
+class Worker:
+    """Runs one node. Built by the scheduler, which owns the rings and the thread."""
+
+    def __init__(
+        self,
+        node: Node,
+        *,
+        on_error: str,
+        stats: NodeStats,
+        inputs: dict[str, Ring],
+        outputs: dict[str, list[Ring]],
+        sync: str,
+        sync_tolerance_ms: float,
+        stopping: threading.Event,
+        aborted: threading.Event,
+        on_failure: Callable[[NodeError], None],
+    ) -> None:
+        self.node = node
+        self.id = node.id
+        self.on_error = on_error
+        self.stats = stats
+        self.inputs = inputs
+        self.outputs = outputs
+        self.sync = sync
+        self.tol_ns = int(sync_tolerance_ms * 1e6)
+        self.stopping = stopping
+        self.aborted = aborted
+        self.on_failure = on_failure
+        self.is_sink = not any(outputs.values())
+        cls = type(node)
+        self._labels = {port: r.name.split(" -> ")[0] for port, r in inputs.items()}
+        self._absent = {p: None for p in cls.inputs if p not in inputs}
+        self._contracts = {p: o.type for p, o in cls.outputs.items() if o.type.kind == "array" and (o.type.dtype or o.type.ndim is not None)}
+        self._seq = dict.fromkeys(cls.outputs, 0)
+        self._order = list(inputs)
+        self._rr = 0
+        self._held: dict[str, Packet] = {}
+        self.failure: NodeError | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Thread body: never raises; failures go to `on_failure`."""
+        try:
+            self._lifecycle()
+        except NodeError as e:
+            self._fail(e)
+        except BaseException as e:  # a bug in the engine itself: still report it per node
+            self._fail(NodeError(self.id, "run", e))
+        finally:
+            for rings in self.outputs.values():
+                for r in rings:
+                    r.close()
+            for r in self.inputs.values():
+                r.kill()
+            if self.stats.state not in ("failed",):
+                self.stats.state = "done"
+
+    def _lifecycle(self) -> None:
+        delay = 0.1
+        while True:
+            self.stats.state = "setup"
+            try:
+                self._call("setup", self.node.setup)
+            except NodeError as e:
+                if self._retry(e, delay):
+                    delay = min(delay * 2, 5.0)
+                    continue
+                raise
+            self.stats.state = "running"
+            failure: NodeError | None = None
+            try:
+                if self.inputs or not type(self.node).is_source():
+                    self._consume()
+                else:
+                    self._produce()
+            except NodeError as e:
+                failure = e
+            finally:
+                teardown_error = self._teardown()
+            if failure is None:
+                if teardown_error is not None:
+                    raise teardown_error
+                return
+            if self._retry(failure, delay):
+                delay = min(delay * 2, 5.0)
+                continue
+            raise failure
+
+    def _retry(self, e: NodeError, delay: float) -> bool:
+        if self.on_error != "restart" or self.stopping.is_set():
+            return False
+        self.stats.errors += 1
+        self.stats.restarts += 1
+        self.stats.last_error = str(e)
+        self.stats.state = "restarting"
+        log.warning("%s; restarting in %.1f s", e, delay)
+        return not self.aborted.wait(delay)
+
+    def _teardown(self) -> NodeError | None:
+        try:
+            self._call("teardown", self.node.teardown)
+        except NodeError as e:
+            return e
+        return None
+
+    def _call(self, method: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except NodeError:
+            raise
+        except Exception as e:
+            raise NodeError(self.id, method, e) from e
+
+    def _fail(self, e: NodeError) -> None:
+        self.failure = e
+        self.stats.state = "failed"
+        self.stats.errors += 1
+        self.stats.last_error = str(e)
+        self.on_failure(e)
+
+    # -- sources ------------------------------------------------------------------------------
+    def _produce(self) -> None:
+        try:
+            gen = self.node.generate()
+        except Exception as e:
+            raise NodeError(self.id, "generate", e) from e
+        if not isinstance(gen, types.GeneratorType) and not hasattr(gen, "__next__"):
+            gen = iter(gen or ())
+        stats, stop = self.stats, self.stopping
+        try:
+            while not stop.is_set():
+                t0 = _perf()
+                try:
+                    item = next(gen)
+                except StopIteration:
+                    return
+                except Exception as e:
+                    err = NodeError(self.id, "generate", e, seq=self.stats.packets_out)
+                    if self.on_error == "skip":
+                        self._count_skip(err)
+                        return
+                    raise err from e
+                ts = _now()
+                if type(item) is Stamped:
+                    item, pts = item.outputs, item.pts_ns
+                else:
+                    pts = ts
+                stats.process.add(_perf() - t0)
+                if item is not None:
+                    self._emit(item, ts, pts, "generate", None, None)
+        finally:
+            gen.close() if hasattr(gen, "close") else None
+
+    # -- everything else ------------------------------------------------------------------------
+    def _consume(self) -> None:
+        if len(self.inputs) == 1:
+            self._consume_one()
+            return
+        while True:
+            got = self._next_set()
+            if got is None:
+                return
+            self._handle(got)
+
+    def _consume_one(self) -> None:
+        (port, ring), = self.inputs.items()
+        cond, buf, aborted = ring.cond, ring._buf, self.aborted
+        while True:
+            with cond:
+                while not buf:
+                    if ring.closed or ring.dead or aborted.is_set():
+                        return
+                    cond.wait()
+                pkt = ring.pop()
+            self._handle({port: pkt})
+
+    def _handle(self, pkts: dict[str, Packet]) -> None:
+        first_port, first = next(iter(pkts.items()))
+        ts = min(p.ts_ns for p in pkts.values()) if len(pkts) > 1 else first.ts_ns
+        kwargs = {p: k.value for p, k in pkts.items()}
+        if self._absent:
+            kwargs = {**self._absent, **kwargs}
+        stats = self.stats
+        stats.packets_in += len(pkts)
+        node = self.node
+        node._env = first
+        t0 = _perf()
+        try:
+            out = node.process(**kwargs)
+            if out is not None:
+                if type(out) is dict:
+                    self._emit(out, ts, first.pts_ns, "process", first_port, first.seq)
+                elif isinstance(out, types.GeneratorType) or hasattr(out, "__next__"):
+                    for item in out:
+                        if item is not None:
+                            self._emit(item, ts, first.pts_ns, "process", first_port, first.seq)
+                else:
+                    raise TypeError(f"returned {type(out).__name__}; expected a dict of outputs, None, or yielded dicts")
+        except Exception as e:
+            err = e if isinstance(e, NodeError) else NodeError(self.id, "process", e, port=self._labels[first_port], seq=first.seq)
+            if err is not e:
+                err.__cause__ = e
+            if self.on_error != "skip":
+                raise err from err.__cause__
+            self._count_skip(err)
+        finally:
+            node._env = None
+        stats.process.add(_perf() - t0)
+        if self.is_sink:
+            stats.latency.add(_now() - ts)
+
+    def _count_skip(self, err: NodeError) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = str(err)
+        if self.stats.errors <= 10 or self.stats.errors % 1000 == 0:
+            log.warning("%s (skipped; %d errors so far)", err, self.stats.errors)
+
+    def _emit(self, out: Any, ts: int, pts: int, method: str, port: str | None, seq: int | None) -> None:
+        if type(out) is not dict:
+            raise NodeError(self.id, method, f"yielded {type(out).__name__}; expected a dict of outputs",
+                            port=self._labels.get(port) if port else None, seq=seq)
+        seqs = self._seq
+        for name, value in out.items():
+            rings = self.outputs.get(name)
+            if rings is None:
+                raise NodeError(self.id, method, f"returned unknown output {name!r}; it has: {', '.join(self.outputs) or 'no outputs'}",
+                                port=self._labels.get(port) if port else None, seq=seq)
+            if value is None:
+                continue
+            contract = self._contracts.get(name)
+            if contract is not None:
+                why = contract.check_value(value)
+                if why:
+                    raise NodeError(self.id, method, f"output {name!r}: {why}", port=self._labels.get(port) if port else None, seq=seq)
+            n = seqs[name]
+            seqs[name] = n + 1
+            self.stats.packets_out += 1
+            if rings:
+                pkt = Packet(n, ts, pts, freeze(value))
+                for r in rings:
+                    r.put(pkt)
+
+    # -- matching several inputs ------------------------------------------------------------
+    def _next_set(self) -> dict[str, Packet] | None:
+        cond = next(iter(self.inputs.values())).cond
+        match = {"any": self._match_any, "latest": self._match_latest, "timestamp": self._match_timestamp}[self.sync]
+        with cond:
+            while True:
+                if self.aborted.is_set():
+                    return None
+                got, done = match()
+                if got is not None:
+                    return got
+                if done:
+                    return None
+                cond.wait()
+
+    def _match_any(self) -> tuple[dict[str, Packet] | None, bool]:
+        order, n = self._order, len(self._order)
+        for k in range(n):
+            port = order[(self._rr + k) % n]
+            ring = self.inputs[port]
+            if ring.ready():
+                self._rr = (self._rr + k + 1) % n
+                return {port: ring.pop()}, False
+        return None, all(r.finished() or r.dead for r in self.inputs.values())
+
+    def _match_latest(self) -> tuple[dict[str, Packet] | None, bool]:
+        trigger = self._order[0]
+        for port in self._order[1:]:
+            ring = self.inputs[port]
+            while ring.ready():
+                self._held[port] = ring.pop()
+        ring = self.inputs[trigger]
+        if not ring.ready():
+            return None, ring.finished() or ring.dead
+        pkt = ring.pop()
+        missing = [p for p in self._order[1:] if p not in self._held and not type(self.node).inputs[p].optional]
+        if missing:
+            self.stats.dropped += 1  # nothing yet to pair this packet with
+            return None, False
+        got = {trigger: pkt}
+        got.update(self._held)
+        return got, False
+
+    def _match_timestamp(self) -> tuple[dict[str, Packet] | None, bool]:
+        rings = self.inputs
+        while True:
+            if any(r.finished() or r.dead for r in rings.values()):
+                leftover = sum(len(r) for r in rings.values())
+                self.stats.dropped += leftover  # can never be matched now
+                for r in rings.values():
+                    while r.ready():
+                        r.pop()
+                return None, True
+            if not all(r.ready() for r in rings.values()):
+                return None, False
+            heads = {p: r.peek() for p, r in rings.items()}
+            lo = min(heads.values(), key=lambda k: k.pts_ns)
+            hi = max(k.pts_ns for k in heads.values())
+            if hi - lo.pts_ns <= self.tol_ns:
+                return {p: rings[p].pop() for p in self._order}, False
+            for p, k in heads.items():  # the oldest head can no longer match: drop it
+                if k is lo:
+                    rings[p].pop()
+                    self.stats.dropped += 1
+                    break

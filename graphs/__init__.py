@@ -1,0 +1,1 @@
+"""Ready graphs, installed as `edgespeed.graphs` so `edgespeed run quickstart` works anywhere."""
