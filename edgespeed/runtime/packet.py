@@ -17,16 +17,28 @@ import numpy as np
 class Packet:
     """One value on an edge, with its envelope."""
 
-    __slots__ = ("seq", "ts_ns", "pts_ns", "value")
+    __slots__ = ("seq", "ts_ns", "pts_ns", "value", "nbytes")
 
-    def __init__(self, seq: int, ts_ns: int, pts_ns: int, value: Any) -> None:
+    def __init__(self, seq: int, ts_ns: int, pts_ns: int, value: Any, nbytes: int = 0) -> None:
         self.seq = seq
         self.ts_ns = ts_ns
         self.pts_ns = pts_ns
         self.value = value
+        self.nbytes = nbytes  # bytes of array data it refers to (for rings' byte limits)
 
     def __repr__(self) -> str:
         return f"Packet(#{self.seq}, pts={self.pts_ns}, {type(self.value).__name__})"
+
+
+def payload_bytes(value: Any) -> int:
+    """Bytes of array data `value` refers to (arrays, and arrays in a dict, list or tuple)."""
+    if type(value) is np.ndarray:
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(v.nbytes for v in value.values() if isinstance(v, np.ndarray))
+    if isinstance(value, (list, tuple)):
+        return sum(v.nbytes for v in value if isinstance(v, np.ndarray))
+    return 0
 
 
 def freeze(value: Any) -> Any:

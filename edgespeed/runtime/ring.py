@@ -28,12 +28,16 @@ class Ring:
         capacity: slots (>= 1).
         policy: `block`, `latest` or `drop_oldest`.
         cond: the consumer's condition (its lock is shared by all rings into the consumer).
+        max_bytes: also full once the queued arrays hold this many bytes (always room for one
+            packet). Like GStreamer's queue limits, this lets small packets flow in large
+            batches while big frames stay bounded in memory.
     """
 
     __slots__ = ("name", "capacity", "policy", "_buf", "_cond", "_not_full", "closed", "dead",
-                 "dropped", "peak", "puts", "_block", "_latest")
+                 "dropped", "peak", "puts", "_block", "_latest", "_low", "_lock", "max_bytes", "bytes")
 
-    def __init__(self, name: str, capacity: int, policy: str, cond: threading.Condition | None = None) -> None:
+    def __init__(self, name: str, capacity: int, policy: str, cond: threading.Condition | None = None,
+                 max_bytes: int | None = None) -> None:
         if capacity < 1:
             raise ValueError(f"ring {name!r}: capacity must be >= 1, got {capacity}")
         self.name = name
@@ -41,9 +45,15 @@ class Ring:
         self.policy = policy
         self._buf: deque[Packet] = deque()
         self._cond = cond or threading.Condition(threading.Lock())
-        self._not_full = threading.Condition(self._cond._lock)  # type: ignore[attr-defined]
+        self._lock = self._cond._lock  # type: ignore[attr-defined]
+        self._not_full = threading.Condition(self._lock)
         self._block = policy == "block"
         self._latest = policy == "latest"
+        # A blocked producer is woken once the ring is half empty, not on every pop: it then
+        # refills a batch in one go instead of trading the GIL with its consumer per packet.
+        self._low = capacity // 2
+        self.max_bytes = max_bytes if max_bytes is not None else 1 << 62
+        self.bytes = 0
         self.closed = False   # the producer sent end-of-stream
         self.dead = False     # the consumer is gone: puts are discarded, producers never block
         self.dropped = 0
@@ -58,26 +68,33 @@ class Ring:
         return len(self._buf)
 
     # -- producer side -----------------------------------------------------------------------
+    def _full(self) -> bool:
+        return len(self._buf) >= self.capacity or (self.bytes >= self.max_bytes and bool(self._buf))
+
     def put(self, pkt: Packet) -> bool:
         """Enqueue `pkt`; under `block` wait for room. Returns False if it was discarded."""
-        with self._cond:
+        cond = self._cond
+        with self._lock:
             buf = self._buf
-            if len(buf) >= self.capacity and not self.dead:
+            if not self.dead and self._full():
                 if self._block:
-                    while len(buf) >= self.capacity and not self.dead:
+                    while not self.dead and self._full():
                         self._not_full.wait()
                 else:
-                    buf.popleft()
-                    self.dropped += 1
+                    while self._full():
+                        self.bytes -= buf.popleft().nbytes
+                        self.dropped += 1
             if self.dead:
                 self.dropped += 1
                 return False
             buf.append(pkt)
+            self.bytes += pkt.nbytes
             self.puts += 1
             n = len(buf)
             if n > self.peak:
                 self.peak = n
-            self._cond.notify()
+            if cond._waiters:  # type: ignore[attr-defined]  # skip notify()'s checks when nobody waits
+                cond.notify()
             return True
 
     def close(self) -> None:
@@ -101,11 +118,23 @@ class Ring:
             self.dropped += len(buf) - 1
             pkt = buf.pop()
             buf.clear()
+            self.bytes = 0
         else:
             pkt = buf.popleft()
-        if self._block:
+            self.bytes -= pkt.nbytes
+        if self._block and self._not_full._waiters and (len(buf) <= self._low or self.bytes < self.max_bytes // 2):  # type: ignore[attr-defined]
             self._not_full.notify()
         return pkt
+
+    def pop_all(self) -> list[Packet]:
+        """Take every queued packet at once (`block` rings only: nothing may be dropped, so the
+        consumer works through the batch outside the lock while the producer refills)."""
+        batch = list(self._buf)
+        self._buf.clear()
+        self.bytes = 0
+        if self._not_full._waiters:  # type: ignore[attr-defined]
+            self._not_full.notify()
+        return batch
 
     def peek(self) -> Packet:
         return self._buf[0]
@@ -116,5 +145,6 @@ class Ring:
             self.dead = True
             self.dropped += len(self._buf)
             self._buf.clear()
+            self.bytes = 0
             self._not_full.notify_all()
             self._cond.notify_all()

@@ -31,10 +31,13 @@ from .worker import Worker
 
 log = logging.getLogger("edgespeed.run")
 
-DEFAULT_QUEUE = 8
-"""Ring slots when neither the YAML nor the input port says: enough to absorb jitter between
-threads and let a consumer work through a short burst, few enough that a 1080p pipeline holds
-at most ~50 MB per edge in flight."""
+DEFAULT_QUEUE = 32
+"""Ring slots when neither the YAML nor the input port says. Small packets then move between
+threads in batches (the GIL is traded per batch, not per packet), and DEFAULT_MAX_BYTES keeps
+frames bounded: 1080p BGR frames stop at 10 per edge."""
+
+DEFAULT_MAX_BYTES = 64 << 20
+"""Byte limit of a ring whose size the YAML does not set (an explicit `queue: N` is exact)."""
 
 
 @dataclass
@@ -87,9 +90,10 @@ class Run:
             cls = r.classes[n.id]
             for port, inp in r.inputs[n.id].items():
                 decl = cls.inputs[port]
-                cap = inp.queue or decl.queue or DEFAULT_QUEUE
+                cap = inp.queue or decl.queue
                 policy = inp.policy or decl.policy or "block"
-                ring = Ring(f"{inp.node}/{inp.output} -> {n.id}.{port}", cap, policy, conds[n.id])
+                ring = Ring(f"{inp.node}/{inp.output} -> {n.id}.{port}", cap or DEFAULT_QUEUE, policy, conds[n.id],
+                            max_bytes=None if cap else DEFAULT_MAX_BYTES)
                 ins[n.id][port] = ring
                 outs[inp.node][inp.output or ""].append(ring)  # type: ignore[index]
                 self.rings.append(ring)

@@ -20,7 +20,7 @@ from ..errors import NodeError
 from ..metrics import NodeStats
 from ..node import Node
 from ..types import Stamped
-from .packet import Packet, freeze
+from .packet import Packet, freeze, payload_bytes
 from .ring import Ring
 
 if TYPE_CHECKING:
@@ -193,28 +193,39 @@ class Worker:
             got = self._next_set()
             if got is None:
                 return
-            self._handle(got)
+            (port, pkt), *rest = got.items()
+            self._handle(port, pkt, dict(rest) if rest else None)
 
     def _consume_one(self) -> None:
         (port, ring), = self.inputs.items()
         cond, buf, aborted = ring.cond, ring._buf, self.aborted
+        batch_ok = ring.policy == "block"
+        handle = self._handle
         while True:
             with cond:
                 while not buf:
                     if ring.closed or ring.dead or aborted.is_set():
                         return
                     cond.wait()
-                pkt = ring.pop()
-            self._handle({port: pkt})
+                batch = ring.pop_all() if batch_ok else (ring.pop(),)
+            for pkt in batch:
+                if aborted.is_set():
+                    return
+                handle(port, pkt, None)
+            batch = ()  # drop references now: pooled buffers are free once no packet holds them
 
-    def _handle(self, pkts: dict[str, Packet]) -> None:
-        first_port, first = next(iter(pkts.items()))
-        ts = min(p.ts_ns for p in pkts.values()) if len(pkts) > 1 else first.ts_ns
-        kwargs = {p: k.value for p, k in pkts.items()}
+    def _handle(self, first_port: str, first: Packet, others: dict[str, Packet] | None) -> None:
+        if others:
+            ts = min(first.ts_ns, *(p.ts_ns for p in others.values()))
+            kwargs = {first_port: first.value, **{p: k.value for p, k in others.items()}}
+            n_in = 1 + len(others)
+        else:
+            ts, n_in = first.ts_ns, 1
+            kwargs = {first_port: first.value}
         if self._absent:
             kwargs = {**self._absent, **kwargs}
         stats = self.stats
-        stats.packets_in += len(pkts)
+        stats.packets_in += n_in
         node = self.node
         node._env = first
         t0 = _perf()
@@ -252,24 +263,24 @@ class Worker:
         if type(out) is not dict:
             raise NodeError(self.id, method, f"yielded {type(out).__name__}; expected a dict of outputs",
                             port=self._labels.get(port) if port else None, seq=seq)
-        seqs = self._seq
+        seqs, outputs, contracts, stats = self._seq, self.outputs, self._contracts, self.stats
         for name, value in out.items():
-            rings = self.outputs.get(name)
+            rings = outputs.get(name)
             if rings is None:
-                raise NodeError(self.id, method, f"returned unknown output {name!r}; it has: {', '.join(self.outputs) or 'no outputs'}",
+                raise NodeError(self.id, method, f"returned unknown output {name!r}; it has: {', '.join(outputs) or 'no outputs'}",
                                 port=self._labels.get(port) if port else None, seq=seq)
             if value is None:
                 continue
-            contract = self._contracts.get(name)
-            if contract is not None:
-                why = contract.check_value(value)
+            if contracts:
+                contract = contracts.get(name)
+                why = contract.check_value(value) if contract is not None else None
                 if why:
                     raise NodeError(self.id, method, f"output {name!r}: {why}", port=self._labels.get(port) if port else None, seq=seq)
             n = seqs[name]
             seqs[name] = n + 1
-            self.stats.packets_out += 1
+            stats.packets_out += 1
             if rings:
-                pkt = Packet(n, ts, pts, freeze(value))
+                pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value))
                 for r in rings:
                     r.put(pkt)
 
