@@ -106,7 +106,7 @@ def _number(ann: type, value: Any, bounds: Bounds | None) -> Any:
     kind = "an integer" if ann is int else "a number"
     desc = kind + (f" {bounds.describe()}" if bounds else "")
     ok = isinstance(value, int) if ann is int else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok:
+    if isinstance(value, bool) or not ok or value != value:  # `value != value`: NaN fits no bound
         if ann is int and isinstance(value, float) and value.is_integer() and not isinstance(value, bool):
             value = int(value)
         else:
@@ -123,20 +123,22 @@ def _container(ann: Any, origin: Any, value: Any, bounds: Bounds | None) -> Any:
             raise ParamValueError(f"expected a mapping, {_got(value)}")
         kt, vt = args if args else (Any, Any)
         return {_convert(kt, k, None): _convert(vt, v, bounds) for k, v in value.items()}
+    # Bounds apply to every item: `size_wh: tuple[int, int] = Param(ge=1)`.
+    want = describe(ann) + (f" (each {bounds.describe()})" if bounds else "")
     if not isinstance(value, (list, tuple)):
-        raise ParamValueError(f"expected {describe(ann)}, {_got(value)}")
+        raise ParamValueError(f"expected {want}, {_got(value)}")
     if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
         if len(value) != len(args):
-            raise ParamValueError(f"expected {describe(ann)}, {_got(value)}")
+            raise ParamValueError(f"expected {want}, {_got(value)}")
         try:
             return tuple(_convert(a, v, bounds) for a, v in zip(args, value))
         except ParamValueError:
-            raise ParamValueError(f"expected {describe(ann)}, {_got(value)}") from None
+            raise ParamValueError(f"expected {want}, {_got(value)}") from None
     item = args[0] if args else Any
     try:
         items = [_convert(item, v, bounds) for v in value]
     except ParamValueError:
-        raise ParamValueError(f"expected {describe(ann)}, {_got(value)}") from None
+        raise ParamValueError(f"expected {want}, {_got(value)}") from None
     return tuple(items) if origin is tuple else items
 
 

@@ -4,22 +4,25 @@ Example:
     >>> g = Graph("quickstart")
     >>> cam = g.add("video.synthetic", id="cam", width=320, height=240, frames=30)
     >>> small = g.add("image.resize", id="small", image=cam.frame, width=160, height=120)
-    >>> _ = g.add("sink.null", id="out", data=small.image)
+    >>> _ = g.add("sink.null", id="out", data=small.out)
     >>> spec = g.spec()          # validated; errors point at the lines above
     >>> text = g.to_yaml()       # load_text(text) == spec
 
 Port references (`cam.frame`) passed as keyword arguments wire inputs; other keyword arguments
-are params. `g.connect(src, dst, queue=..., policy=...)` wires with ring options.
+are params, stored as YAML would give them (tuples become lists, paths strings) so that the
+spec equals the one loaded from `to_yaml()`. `g.connect(src, dst, queue=..., policy=...)`
+wires with ring options.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
-from ..errors import Location
-from ..node import Node
+from ..errors import GraphError, GraphErrors, Location
+from ..node import Node, did_you_mean
 from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec
 
 
@@ -87,6 +90,7 @@ class Graph:
         self._nodes: list[_Draft] = []
         self._devices: list[DeviceSpec] = []
         self._default_device: str | None = None
+        self._errors: list[GraphError] = []  # found while building; reported by spec() with the rest
         self._loc = _caller()
 
     def device(self, name: str, endpoint: str | None = None, *, trusted: bool = False, default: bool = False) -> str:
@@ -118,14 +122,14 @@ class Graph:
         loc = _caller()
         type_name = type if isinstance(type, str) else _class_path(type)
         node_id = id or self._fresh_id(type_name)
-        draft = _Draft(node_id, type_name, dict(params or {}), {}, device, on_error, sync, sync_tolerance_ms)
+        draft = _Draft(node_id, type_name, _plain(dict(params or {})), {}, device, on_error, sync, sync_tolerance_ms)
         for key in ("", "id", "type", "params", "device", "on_error", "sync"):
             draft.locs[key] = loc
         for k, v in kwargs.items():
             if isinstance(v, (PortRef, NodeHandle)):
                 self._wire(draft, k, v, None, None, loc)
             else:
-                draft.params[k] = v
+                draft.params[k] = _plain(v)
         for k in draft.params:
             draft.locs[f"params.{k}"] = draft.locs[f"params.{k}:key"] = loc
         self._nodes.append(draft)
@@ -138,9 +142,9 @@ class Graph:
             if d.id == dst.node:
                 self._wire(d, dst.port, src, queue, policy, loc)
                 return
-        d = _Draft(dst.node, "?", {}, {}, None, "stop", None, None, {"": loc})
-        self._wire(d, dst.port, src, queue, policy, loc)
-        self._nodes.append(d)  # validation reports the unknown node at this line
+        ids = [d.id for d in self._nodes]
+        msg = f"connect: no node {dst.node!r}{did_you_mean(dst.node, ids)}; add it with g.add(...) before connecting"
+        self._errors.append(GraphError(msg, location=loc))
 
     def _wire(self, d: _Draft, port: str, src: PortRef | NodeHandle, queue: int | None, policy: str | None, loc: Location) -> None:
         node, out = (src.id, None) if isinstance(src, NodeHandle) else (src.node, src.port)
@@ -172,10 +176,12 @@ class Graph:
         Raises:
             GraphErrors: every problem, located at the builder call that caused it.
         """
-        from .validate import check
+        from .validate import validate
 
         spec = self.build()
-        check(spec)
+        errors = self._errors + validate(spec)
+        if errors:
+            raise GraphErrors(errors)
         return spec
 
     def to_yaml(self) -> str:
@@ -187,6 +193,17 @@ class Graph:
         from ..runtime.scheduler import run_spec
 
         return run_spec(self.spec(), **options)
+
+
+def _plain(value: Any) -> Any:
+    """`value` as loading its YAML gives it back: tuples as lists, paths as strings."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
 
 
 def _class_path(cls: type[Node]) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 
 from ..errors import GraphError, GraphErrors, Location
-from ..node import POLICIES, SYNC_MODES, did_you_mean
-from .spec import ON_ERROR, DeviceSpec, GraphSpec, InputSpec, NodeSpec
+from ..node import did_you_mean
+from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, option_problem
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -48,7 +48,9 @@ class _Doc:
                     continue
                 sub = f"{path}.{key}" if path else str(key)
                 if key in out:
-                    self.errors.append(GraphError(f"duplicate key {key!r}", location=self.loc(knode), field=sub))
+                    first = locs[sub + ":key"]
+                    msg = f"duplicate key {key!r} (first at line {first.line}); keep one, or merge the two"
+                    self.errors.append(GraphError(msg, location=self.loc(knode), field=sub))
                 locs[sub + ":key"] = self.loc(knode)
                 out[key] = self.plain(vnode, locs, sub)
             return out
@@ -81,10 +83,7 @@ def load_text(text: str, file: str = "<string>") -> GraphSpec:
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        problem = e.problem or e.context or "syntax error"
-        raise GraphErrors([GraphError(f"invalid YAML: {problem}", location=loc)]) from None
+        raise GraphErrors([_syntax_error(e, text, file)]) from None
     except yaml.YAMLError as e:
         raise GraphErrors([GraphError(f"invalid YAML: {e}", location=Location(file))]) from None
     finally:
@@ -102,6 +101,23 @@ def load_text(text: str, file: str = "<string>") -> GraphSpec:
     return spec
 
 
+def _syntax_error(e: yaml.MarkedYAMLError, text: str, file: str) -> GraphError:
+    """`invalid YAML: while parsing a flow mapping at 6:13, did not find expected ',' or '}'`."""
+    mark = e.problem_mark or e.context_mark
+    loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+    problem = e.problem or "syntax error"
+    cm = e.context_mark
+    if e.context and cm and (not mark or (cm.line, cm.column) != (mark.line, mark.column)):
+        problem = f"{e.context} at {cm.line + 1}:{cm.column + 1}, {problem}"
+    if mark and text[mark.index:mark.index + 1] == "\t":
+        problem += "; indent with spaces, not tabs"
+    return GraphError(f"invalid YAML: {problem}", location=loc)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list"}.get(type(value), repr(value))
+
+
 def _unknown_keys(doc: _Doc, data: dict, allowed: tuple[str, ...], locs: dict, path: str, what: str, node_id: str | None = None) -> None:
     for key in data:
         if key not in allowed:
@@ -111,7 +127,7 @@ def _unknown_keys(doc: _Doc, data: dict, allowed: tuple[str, ...], locs: dict, p
 
 def _graph(doc: _Doc, data: Any, locs: dict[str, Location], file: str) -> GraphSpec:
     if not isinstance(data, dict):
-        doc.errors.append(GraphError(f"expected a mapping with 'nodes:' at the top, got {type(data).__name__}", location=locs.get("")))
+        doc.errors.append(GraphError(f"expected a mapping with 'nodes:' at the top, got {_kind(data)}", location=locs.get("")))
         return GraphSpec(name=Path(file).stem, file=file)
     _unknown_keys(doc, data, TOP_KEYS, locs, "", "the graph")
     name = data.get("name", Path(file).stem)
@@ -121,9 +137,11 @@ def _graph(doc: _Doc, data: Any, locs: dict[str, Location], file: str) -> GraphS
     nodes_data = data.get("nodes")
     nodes: list[NodeSpec] = []
     if nodes_data is None:
-        doc.errors.append(GraphError("missing 'nodes:'; a graph needs at least one node", location=locs.get("")))
+        what = "'nodes:' is empty" if "nodes" in data else "missing 'nodes:'"
+        doc.errors.append(GraphError(f"{what}; a graph needs at least one node", location=locs.get("nodes", locs.get(""))))
     elif not isinstance(nodes_data, list):
-        doc.errors.append(GraphError(f"'nodes' must be a list of nodes, got {type(nodes_data).__name__}", location=locs.get("nodes")))
+        msg = f"'nodes' must be a list of nodes, each starting with '- id:', got {_kind(nodes_data)}"
+        doc.errors.append(GraphError(msg, location=locs.get("nodes")))
     else:
         for i, nd in enumerate(nodes_data):
             spec = _node(doc, nd, locs, f"nodes[{i}]")
@@ -160,30 +178,28 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpe
     who = node_id if isinstance(node_id, str) else None
     _unknown_keys(doc, data, NODE_KEYS, locs, path, "a node", who)
     ok = True
-    for key in ("id", "type"):
+    # A node without a usable id is named by its position, e.g. `nodes[2]: missing 'id'`.
+    where = "" if who else f"{path}: "
+    for key, example in (("id", "cam_1"), ("type", "video.synthetic")):
         if key not in data:
-            doc.errors.append(GraphError(f"{path}: missing {key!r}", node_id=who, location=nlocs.get("")))
+            doc.errors.append(GraphError(f"{where}missing {key!r}; add e.g. '{key}: {example}'", node_id=who, location=nlocs.get("")))
             ok = False
         elif not isinstance(data[key], str) or not data[key]:
-            doc.errors.append(GraphError(f"{path}.{key}: expected a string, got {data[key]!r}", node_id=who, location=nlocs.get(key)))
+            doc.errors.append(GraphError(f"{where}{key!r} must be a string such as {example!r}, got {data[key]!r}", node_id=who, location=nlocs.get(key)))
             ok = False
     params = data.get("params") or {}
     if not isinstance(params, dict):
         doc.errors.append(GraphError(f"'params' must be a mapping of name: value, got {params!r}", node_id=who, location=nlocs.get("params")))
         params = {}
     inputs = _inputs(doc, data.get("inputs") or {}, nlocs, who)
-    on_error = data.get("on_error", "stop")
-    if on_error not in ON_ERROR:
-        doc.errors.append(GraphError(f"'on_error' must be one of {', '.join(ON_ERROR)}, got {on_error!r}", node_id=who, location=nlocs.get("on_error")))
-        on_error = "stop"
-    sync = data.get("sync")
-    if sync is not None and sync not in SYNC_MODES:
-        doc.errors.append(GraphError(f"'sync' must be one of {', '.join(SYNC_MODES)}, got {sync!r}", node_id=who, location=nlocs.get("sync")))
-        sync = None
-    tol = data.get("sync_tolerance_ms")
-    if tol is not None and (isinstance(tol, bool) or not isinstance(tol, (int, float)) or tol < 0):
-        doc.errors.append(GraphError(f"'sync_tolerance_ms' must be a number >= 0, got {tol!r}", node_id=who, location=nlocs.get("sync_tolerance_ms")))
-        tol = None
+    opts: dict[str, Any] = {"on_error": "stop", "sync": None, "sync_tolerance_ms": None}
+    for key, fallback in list(opts.items()):
+        value = data.get(key, fallback)
+        msg = None if value is None else option_problem(key, value)
+        if msg:
+            doc.errors.append(GraphError(msg, node_id=who, location=nlocs.get(key)))
+        opts[key] = fallback if msg else value
+    on_error, sync, tol = opts["on_error"], opts["sync"], opts["sync_tolerance_ms"]
     device = data.get("device")
     if device is not None and not isinstance(device, str):
         doc.errors.append(GraphError(f"'device' must be a device name, got {device!r}", node_id=who, location=nlocs.get("device")))
@@ -209,11 +225,11 @@ def _inputs(doc: _Doc, data: Any, nlocs: dict[str, Location], who: str | None) -
                 doc.errors.append(GraphError(f"input {port!r}: missing 'from: node/port'", node_id=who, location=nlocs.get(path)))
                 continue
             value, path = value["from"], path + ".from"
-            if queue is not None and (isinstance(queue, bool) or not isinstance(queue, int) or queue < 1):
-                doc.errors.append(GraphError(f"input {port!r}: 'queue' must be an integer >= 1, got {queue!r}", node_id=who, location=nlocs.get(f"inputs.{port}.queue")))
+            if queue is not None and (msg := option_problem("queue", queue)):
+                doc.errors.append(GraphError(f"input {port!r}: {msg}", node_id=who, location=nlocs.get(f"inputs.{port}.queue")))
                 queue = None
-            if policy is not None and policy not in POLICIES:
-                doc.errors.append(GraphError(f"input {port!r}: 'policy' must be one of {', '.join(POLICIES)}, got {policy!r}", node_id=who, location=nlocs.get(f"inputs.{port}.policy")))
+            if policy is not None and (msg := option_problem("policy", policy)):
+                doc.errors.append(GraphError(f"input {port!r}: {msg}", node_id=who, location=nlocs.get(f"inputs.{port}.policy")))
                 policy = None
         if not isinstance(value, str) or not value or value.count("/") > 1 or value.startswith("/") or value.endswith("/"):
             doc.errors.append(GraphError(f"input {port!r}: expected 'node/port', got {value!r}", node_id=who, location=nlocs.get(path)))

@@ -12,8 +12,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Location
+from ..node import POLICIES, SYNC_MODES
 
 ON_ERROR = ("stop", "skip", "restart")
+
+
+def option_problem(key: str, value: Any) -> str | None:
+    """Why `value` is not valid for the node or input option `key` (None when it is).
+
+    One place for these messages, so YAML loading and builder validation say the same thing.
+    """
+    if key == "queue" and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        return f"'queue' must be an integer >= 1 (ring slots), got {value!r}"
+    choices = {"on_error": ON_ERROR, "sync": SYNC_MODES, "policy": POLICIES}.get(key)
+    if choices is not None and (not isinstance(value, str) or value not in choices):
+        return f"{key!r} must be one of {', '.join(choices)}, got {value!r}"
+    if key == "sync_tolerance_ms" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
+        return f"'sync_tolerance_ms' must be a number >= 0, got {value!r}"
+    return None
 
 
 @dataclass(frozen=True)

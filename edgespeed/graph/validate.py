@@ -7,12 +7,14 @@ contracts where both ends declare them, cycles (with their path), and devices.
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 
 from ..errors import GraphError, GraphErrors, Location
 from ..node import ID_RE, Node, did_you_mean
 from ..registry import Registry, UnknownType, default_registry
-from .spec import GraphSpec, InputSpec, NodeSpec
+from .spec import GraphSpec, InputSpec, NodeSpec, option_problem
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
     errors: list[GraphError] = []
     by_id = _ids(spec, errors)
     classes = _types(spec, reg, errors)
+    _options(spec, errors)
     params = _params(spec, classes, errors)
     inputs = _wiring(spec, by_id, classes, errors)
     _cycles(spec, inputs, errors)
@@ -59,13 +62,35 @@ def _ids(spec: GraphSpec, errors: list[GraphError]) -> dict[str, NodeSpec]:
         errors.append(GraphError("the graph has no nodes", location=spec.locs.get("nodes") or Location(spec.file)))
     for n in spec.nodes:
         if not ID_RE.match(n.id):
-            errors.append(GraphError(f"malformed id {n.id!r}: expected lowercase letters, digits and _, starting with a letter (e.g. 'cam_1')", node_id=n.id, location=n.where("id")))
+            msg = f"malformed id {n.id!r}: expected lowercase letters, digits and _, starting with a letter; try {_id_like(n.id)!r}"
+            errors.append(GraphError(msg, node_id=n.id, location=n.where("id")))
         if n.id in by_id:
-            first = by_id[n.id].where("id")
-            errors.append(GraphError(f"duplicate id {n.id!r} (first defined at {first}); give each node its own id", node_id=n.id, location=n.where("id")))
+            first, here = by_id[n.id].where("id"), n.where("id")
+            at = f"line {first.line}" if first and here and first.file == here.file and first.line else str(first)
+            errors.append(GraphError(f"duplicate id {n.id!r} (first defined at {at}); give each node its own id", node_id=n.id, location=here))
         else:
             by_id[n.id] = n
     return by_id
+
+
+def _id_like(text: str) -> str:
+    """A valid id close to `text`: `Cam-1` -> `cam_1`."""
+    out = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_")
+    return out if out[:1].isalpha() else f"node_{out}".rstrip("_")
+
+
+def _options(spec: GraphSpec, errors: list[GraphError]) -> None:
+    """Node and input options. YAML loading checks these too; this catches builder-made specs."""
+    for n in spec.nodes:
+        for key in ("on_error", "sync", "sync_tolerance_ms"):
+            value = getattr(n, key)
+            if value is not None and (msg := option_problem(key, value)):
+                errors.append(GraphError(msg, node_id=n.id, location=n.where(key)))
+        for port, inp in n.inputs.items():
+            for key in ("queue", "policy"):
+                value = getattr(inp, key)
+                if value is not None and (msg := option_problem(key, value)):
+                    errors.append(GraphError(f"input {port!r}: {msg}", node_id=n.id, location=inp.loc or n.where(f"inputs.{port}")))
 
 
 def _types(spec: GraphSpec, reg: Registry, errors: list[GraphError]) -> dict[str, type[Node]]:
@@ -87,7 +112,10 @@ def _params(spec: GraphSpec, classes: dict[str, type[Node]], errors: list[GraphE
         if cls is None:
             continue
         values, problems = cls.check_params(dict(n.params))
+        unknown = [p for p in n.params if p not in cls.params]
         for name, msg in problems:
+            if name not in n.params and _misspelt(name, unknown):
+                continue  # "unknown param 'widht'; did you mean 'width'?" already says it
             if name not in n.params:
                 loc = n.where("params") if "params" in n.locs else n.where("type")
             elif name not in cls.params:
@@ -97,6 +125,11 @@ def _params(spec: GraphSpec, classes: dict[str, type[Node]], errors: list[GraphE
             errors.append(GraphError(msg, node_id=n.id, location=loc, field=f"params.{name}"))
         out[n.id] = values
     return out
+
+
+def _misspelt(name: str, given: list) -> bool:
+    """True when one of `given` is a close misspelling of `name` (it got a "did you mean")."""
+    return any(difflib.get_close_matches(str(g), [name], n=1, cutoff=0.6) for g in given)
 
 
 def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], classes: dict[str, type[Node]], errors: list[GraphError]) -> dict[str, dict[str, InputSpec]]:
@@ -109,8 +142,8 @@ def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], classes: dict[str, type
         for port, inp in n.inputs.items():
             loc = inp.loc or n.where(f"inputs.{port}")
             if cls is not None and port not in cls.inputs:
-                has = ", ".join(cls.inputs) or "no inputs (it is a source)"
-                errors.append(GraphError(f"unknown input {port!r}{did_you_mean(port, cls.inputs) if cls.inputs else ''}; it has: {has}", node_id=n.id, location=n.where(f"inputs.{port}:key")))
+                hint = did_you_mean(port, cls.inputs) if cls.inputs else f"; {n.type!r} has no inputs (it is a source)"
+                errors.append(GraphError(f"unknown input {port!r}{hint}", node_id=n.id, location=n.where(f"inputs.{port}:key")))
                 continue
             src = by_id.get(inp.node)
             if src is None:
@@ -120,6 +153,9 @@ def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], classes: dict[str, type
             if src_cls is None:
                 continue
             out_port = inp.output
+            if not src_cls.outputs:
+                errors.append(GraphError(f"input {port!r}: node {src.id!r} has no outputs (it is a sink); read from a node with outputs", node_id=n.id, location=loc))
+                continue
             if out_port is None:
                 if len(src_cls.outputs) != 1:
                     has = ", ".join(f"{src.id}/{o}" for o in src_cls.outputs) or "none"
@@ -136,8 +172,9 @@ def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], classes: dict[str, type
                     errors.append(GraphError(f"input {port!r}: {src.id}/{out_port} does not fit: {why}", node_id=n.id, location=loc))
             mine[port] = replace(inp, output=out_port)
         if cls is not None:
+            unknown = [p for p in n.inputs if p not in cls.inputs]
             for port, decl in cls.inputs.items():
-                if port not in n.inputs and not decl.optional:
+                if port not in n.inputs and not decl.optional and not _misspelt(port, unknown):
                     errors.append(GraphError(f"input {port!r} is not connected; wire it as '{port}: node/port'", node_id=n.id, location=n.where("inputs") or n.where("id")))
         resolved[n.id] = mine
     return resolved
@@ -173,7 +210,8 @@ def _devices(spec: GraphSpec, errors: list[GraphError]) -> None:
         if not ID_RE.match(d.name):
             errors.append(GraphError(f"malformed device name {d.name!r}: expected lowercase letters, digits and _", location=d.loc))
     if spec.default_device is not None and spec.default_device not in names:
-        errors.append(GraphError(f"default_device {spec.default_device!r} is not in devices:{did_you_mean(spec.default_device, names) if names else '; declare it under devices:'}", location=spec.locs.get("default_device")))
+        hint = did_you_mean(spec.default_device, names) if names else "; declare it under devices:"
+        errors.append(GraphError(f"default_device {spec.default_device!r} is not a declared device{hint}", location=spec.locs.get("default_device")))
     for n in spec.nodes:
         if n.device is not None and n.device not in names:
             hint = did_you_mean(n.device, names) if names else "; no devices: are declared"

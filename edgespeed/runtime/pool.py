@@ -25,7 +25,7 @@ class BufferPool:
             returned, so a stuck consumer degrades to plain allocation instead of a hang).
     """
 
-    def __init__(self, max_buffers: int = 64) -> None:
+    def __init__(self, max_buffers: int = 256) -> None:
         self._bufs: list[np.ndarray] = []
         self.max_buffers = max_buffers
         self.allocations = 0

@@ -68,20 +68,21 @@ class Ring:
         return len(self._buf)
 
     # -- producer side -----------------------------------------------------------------------
-    def _full(self) -> bool:
-        return len(self._buf) >= self.capacity or (self.bytes >= self.max_bytes and bool(self._buf))
+    def _full(self, incoming: int) -> bool:
+        return len(self._buf) >= self.capacity or (bool(self._buf) and self.bytes + incoming > self.max_bytes)
 
     def put(self, pkt: Packet) -> bool:
         """Enqueue `pkt`; under `block` wait for room. Returns False if it was discarded."""
         cond = self._cond
         with self._lock:
             buf = self._buf
-            if not self.dead and self._full():
+            size = pkt.nbytes
+            if not self.dead and self._full(size):
                 if self._block:
-                    while not self.dead and self._full():
+                    while not self.dead and self._full(size):
                         self._not_full.wait()
                 else:
-                    while self._full():
+                    while self._full(size):
                         self.bytes -= buf.popleft().nbytes
                         self.dropped += 1
             if self.dead:
@@ -126,12 +127,16 @@ class Ring:
             self._not_full.notify()
         return pkt
 
-    def pop_all(self) -> list[Packet]:
-        """Take every queued packet at once (`block` rings only: nothing may be dropped, so the
-        consumer works through the batch outside the lock while the producer refills)."""
-        batch = list(self._buf)
-        self._buf.clear()
-        self.bytes = 0
+    def pop_batch(self) -> list[Packet]:
+        """Take up to half the ring's slots at once (`block` rings only: nothing may be dropped).
+
+        The consumer works through the batch outside the lock while the producer refills the
+        other half, so packets in flight on the edge stay within 1.5x its capacity.
+        """
+        buf = self._buf
+        n = min(len(buf), max(1, self.capacity // 2))
+        batch = [buf.popleft() for _ in range(n)]
+        self.bytes = sum(p.nbytes for p in buf) if buf else 0
         if self._not_full._waiters:  # type: ignore[attr-defined]
             self._not_full.notify()
         return batch

@@ -62,7 +62,9 @@ class Worker:
         self.is_sink = not any(outputs.values())
         cls = type(node)
         self._labels = {port: r.name.split(" -> ")[0] for port, r in inputs.items()}
-        self._absent = {p: None for p in cls.inputs if p not in inputs}
+        # Ports a call may lack: unwired optional ones, and under `any`/`latest` the inputs that
+        # have nothing new (None). A single wired input never needs the merge.
+        self._absent = {p: None for p in cls.inputs if p not in inputs or len(inputs) > 1}
         self._contracts = {p: o.type for p, o in cls.outputs.items() if o.type.kind == "array" and (o.type.dtype or o.type.ndim is not None)}
         self._seq = dict.fromkeys(cls.outputs, 0)
         self._order = list(inputs)
@@ -207,12 +209,13 @@ class Worker:
                     if ring.closed or ring.dead or aborted.is_set():
                         return
                     cond.wait()
-                batch = ring.pop_all() if batch_ok else (ring.pop(),)
-            for pkt in batch:
+                batch = ring.pop_batch() if batch_ok else [ring.pop()]
+            for i in range(len(batch)):
                 if aborted.is_set():
                     return
-                handle(port, pkt, None)
-            batch = ()  # drop references now: pooled buffers are free once no packet holds them
+                pkt, batch[i] = batch[i], None  # let go of each packet once handled: pooled
+                handle(port, pkt, None)         # buffers are free as soon as no packet holds them
+            pkt = None
 
     def _handle(self, first_port: str, first: Packet, others: dict[str, Packet] | None) -> None:
         if others:

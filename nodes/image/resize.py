@@ -19,7 +19,7 @@ class Resizer(Node):
 
     Ports:
         image (in): HxW or HxWxC image.
-        image (out): height x width (x C) image of the same dtype.
+        out (out): height x width (x C) image of the same dtype.
 
     Params:
         width: output width in pixels.

@@ -1,0 +1,411 @@
+"""Pictures of a validated graph: Graphviz DOT, Mermaid, SVG and PNG.
+
+DOT and Mermaid leave the layout to their own tools. SVG and PNG share one layout computed
+here, layered left to right by topological generation, so neither needs a graphviz binary.
+Every edge is drawn from producer to consumer and labelled `out_port -> in_port`, plus its
+ring (`latest/1`) where the YAML or the input port sets one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape, quoteattr
+
+if TYPE_CHECKING:
+    from .validate import Resolved
+
+# (fill, stroke) per kind: a source has no inputs; a sink feeds no other node.
+COLOURS = {"source": ("#d7f0d4", "#3f8f3a"), "node": ("#dbe6f7", "#4a6fa5"), "sink": ("#fbe3c8", "#c07020")}
+EDGE_COLOUR, TEXT_COLOUR, FAINT_COLOUR = "#6b7280", "#111827", "#4b5563"
+# Estimated glyph widths (px) of sans-serif at 13px bold, 11px and 10px: layout must not depend on
+# the viewer's fonts, so boxes are sized generously from character counts.
+BOLD_W, TYPE_W, LABEL_W = 8.6, 6.8, 6.2
+BOX_H, PORT_PITCH, SLOT_H, ROW_GAP, MIN_GAP, MARGIN, TITLE_H = 46.0, 14.0, 8.0, 26.0, 80.0, 20.0, 34.0
+_MERMAID_RESERVED = {"end", "graph", "subgraph", "flowchart", "class", "classdef", "style", "linkstyle",
+                     "click", "direction", "default", "call", "href"}
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One wire: `src/out_port` feeds `dst`'s input `in_port`; `ring` is e.g. `latest/1` or ''."""
+
+    src: str
+    out_port: str
+    dst: str
+    in_port: str
+    ring: str
+
+    @property
+    def label(self) -> str:
+        text = f"{self.out_port} -> {self.in_port}"
+        return f"{text} ({self.ring})" if self.ring else text
+
+
+@dataclass(frozen=True)
+class Box:
+    """A node's rounded box: top-left corner and size, in px."""
+
+    id: str
+    type: str
+    kind: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+Point = tuple[float, float]
+Hop = tuple[Point, Point, Point, Point]  # a cubic Bezier: start, control 1, control 2, end
+
+
+def _bezier(hop: Hop, t: float) -> Point:
+    (x0, y0), (x1, y1), (x2, y2), (x3, y3) = hop
+    a, b, c, d = (1 - t) ** 3, 3 * t * (1 - t) ** 2, 3 * t * t * (1 - t), t ** 3
+    return a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3
+
+
+@dataclass(frozen=True)
+class Wire:
+    """An edge placed: a chain of cubic hops from producer to consumer, and its label's centre."""
+
+    edge: Edge
+    hops: tuple[Hop, ...]
+    label_at: Point = (0.0, 0.0)
+
+    def points(self, n: int = 24) -> list[Point]:
+        """Points along the whole path, `n` per hop, from start to end."""
+        return [self.hops[0][0]] + [_bezier(h, i / n) for h in self.hops for i in range(1, n + 1)]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Boxes and wires of a whole graph, ready to draw."""
+
+    title: str
+    width: float
+    height: float
+    boxes: dict[str, Box]
+    wires: tuple[Wire, ...]
+
+
+def edges(resolved: Resolved) -> list[Edge]:
+    """Every edge of `resolved`, in declaration order of the consumers and their inputs."""
+    out = []
+    for n in resolved.spec.nodes:
+        decls = resolved.classes[n.id].inputs
+        for port, inp in resolved.inputs[n.id].items():
+            queue, policy = inp.queue or decls[port].queue, inp.policy or decls[port].policy
+            ring = f"{policy}/{queue}" if policy and queue else policy or (f"queue {queue}" if queue else "")
+            out.append(Edge(inp.node, inp.output or "", n.id, port, ring))
+    return out
+
+
+def kinds(resolved: Resolved) -> dict[str, str]:
+    """Node id -> `source` (no inputs), `sink` (no other node reads it) or `node`."""
+    read = {e.src for e in edges(resolved)}
+    return {n.id: "source" if not resolved.inputs[n.id] else "node" if n.id in read else "sink"
+            for n in resolved.spec.nodes}
+
+
+def layout(resolved: Resolved) -> Layout:
+    """Place every node in a column by topological generation and route every edge.
+
+    An edge spanning several columns passes through a slot reserved for it in each column
+    between, so it never crosses a box.
+
+    Args:
+        resolved: a validated graph.
+
+    Returns:
+        The layout shared by `to_svg` and `to_png`, in px with the origin at the top left.
+    """
+    es, kind = edges(resolved), kinds(resolved)
+    ports = {n.id: ([p for p in resolved.classes[n.id].inputs if p in resolved.inputs[n.id]],
+                    [p for p in resolved.classes[n.id].outputs if any(e.src == n.id and e.out_port == p for e in es)])
+             for n in resolved.spec.nodes}  # the wired ports, in declaration order
+    layers, via = _layers(resolved, es)
+    sizes = {i: (0.0, SLOT_H) for layer in layers for i in layer}
+    for n in resolved.spec.nodes:
+        w = max(len(n.id) * BOLD_W, len(n.type) * TYPE_W, 60) + 24
+        sizes[n.id] = (w, max(BOX_H, PORT_PITCH * (max(map(len, ports[n.id])) + 1)))
+    col_of = {i: c for c, layer in enumerate(layers) for i in layer}
+    gaps = [MIN_GAP] * len(layers)  # gaps[c]: the space left of column c, sized for its labels
+    for e in es:
+        gaps[col_of[e.dst]] = max(gaps[col_of[e.dst]], len(e.label) * LABEL_W + 36)
+    rects, spans, width, height = _place(layers, sizes, gaps)
+    boxes = {n.id: Box(n.id, n.type, kind[n.id], *rects[n.id]) for n in resolved.spec.nodes}
+    wires = []
+    for e, slots in zip(es, via):
+        through = [(*spans[col_of[s]], rects[s][1] + SLOT_H / 2) for s in slots]
+        wires.append(_wire(e, ports, boxes, through))
+    title = f"{resolved.spec.name}: {len(kind)} nodes, {len(es)} edges"
+    width = max(width, MARGIN + len(title) * 8.5 + 20 + 3 * 70 + MARGIN)  # room for the title and legend
+    return Layout(title, width, height, boxes, tuple(_place_labels(wires, boxes)))
+
+
+def _layers(resolved: Resolved, es: list[Edge]) -> tuple[list[list[str]], list[list[str]]]:
+    """Columns of ids, ordered by barycentre sweeps to keep edges short and uncrossed.
+
+    Returns:
+        The columns, and for each edge the ids of the slots (`~edge.column`) it passes through.
+    """
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from(n.id for n in resolved.spec.nodes)
+    g.add_edges_from((e.src, e.dst) for e in es)
+    layers = [list(gen) for gen in nx.topological_generations(g)]
+    col = {i: c for c, layer in enumerate(layers) for i in layer}
+    order = {n.id: k for k, n in enumerate(resolved.spec.nodes)}
+    via: list[list[str]] = []
+    for k, e in enumerate(es):
+        via.append([f"~{k}.{c}" for c in range(col[e.src] + 1, col[e.dst])])
+        for c, s in zip(range(col[e.src] + 1, col[e.dst]), via[-1]):
+            layers[c].append(s)
+            order[s] = len(order)
+        nx.add_path(g, [e.src, *via[-1], e.dst])
+    for layer in layers:
+        layer.sort(key=order.__getitem__)
+    for sweep in range(6):  # down using predecessors, then up using successors, and again
+        pos = {i: (k + 0.5) / len(layer) for layer in layers for k, i in enumerate(layer)}
+        nbrs = g.predecessors if sweep % 2 == 0 else g.successors
+        for layer in layers if sweep % 2 == 0 else reversed(layers):
+            ps = {i: [pos[p] for p in nbrs(i) if col.get(p, -1) != col.get(i)] for i in layer}
+            key = {i: (sum(ps[i]) / len(ps[i]) if ps[i] else pos[i], order[i]) for i in layer}
+            layer.sort(key=key.__getitem__)
+            pos.update({i: (k + 0.5) / len(layer) for k, i in enumerate(layer)})
+    return layers, via
+
+
+def _place(layers: list[list[str]], sizes: dict[str, Point], gaps: list[float]) -> tuple[
+        dict[str, tuple[float, float, float, float]], list[Point], float, float]:
+    """(x, y, w, h) of every id, centred in its column; each column's (left, right); the canvas size."""
+    col_w = [max(sizes[i][0] for i in layer) for layer in layers]
+    heights = [sum(sizes[i][1] for i in layer) + ROW_GAP * (len(layer) - 1) for layer in layers]
+    rects, spans, x = {}, [], MARGIN
+    for c, layer in enumerate(layers):
+        x += gaps[c] if c else 0
+        spans.append((x, x + col_w[c]))
+        y = TITLE_H + MARGIN + (max(heights) - heights[c]) / 2
+        for i in layer:
+            w, h = sizes[i]
+            rects[i] = (x + (col_w[c] - w) / 2, y, w, h)
+            y += h + ROW_GAP
+        x += col_w[c]
+    return rects, spans, x + MARGIN, TITLE_H + max(heights) + 2 * MARGIN
+
+
+def _wire(e: Edge, ports: dict[str, tuple[list[str], list[str]]], boxes: dict[str, Box],
+          through: list[tuple[float, float, float]]) -> Wire:
+    """Route `e` from its producer's right side, straight across the columns `through` (left, right, y) that it
+    passes, to its consumer's left side."""
+    src, dst = boxes[e.src], boxes[e.dst]
+    outs, ins = ports[e.src][1], ports[e.dst][0]
+    pts = [(src.x + src.w, src.y + src.h * (outs.index(e.out_port) + 1) / (len(outs) + 1))]
+    for left, right, y in through:
+        pts += [(left, y), (right, y)]
+    pts.append((dst.x, dst.y + dst.h * (ins.index(e.in_port) + 1) / (len(ins) + 1)))
+    hops = []
+    for k, (p, q) in enumerate(zip(pts, pts[1:])):
+        bend = (q[0] - p[0]) / 2 if k % 2 == 0 else 0.0  # curves in the gaps, straight across columns
+        hops.append((p, (p[0] + bend, p[1]), (q[0] - bend, q[1]), q))
+    return Wire(e, tuple(hops))
+
+
+def _place_labels(wires: list[Wire], boxes: dict[str, Box]) -> list[Wire]:
+    """Put each label on the last hop of its wire (the gap left of the consumer), avoiding other labels."""
+    taken = [(b.x, b.y, b.x + b.w, b.y + b.h) for b in boxes.values()]
+    out = []
+    for w in wires:
+        half = len(w.edge.label) * LABEL_W / 2 + 4
+        spots = [_bezier(w.hops[-1], t) for t in (0.5, 0.65, 0.35, 0.8, 0.2, 0.9, 0.1, 0.72, 0.28)]
+        rects = [(x - half, y - 8, x + half, y + 8) for x, y in spots]
+        free = [r for r in rects if not any(r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3] for o in taken)]
+        r = (free or rects)[0]
+        taken.append(r)
+        out.append(replace(w, label_at=((r[0] + r[2]) / 2, (r[1] + r[3]) / 2)))
+    return out
+
+
+def to_dot(resolved: Resolved) -> str:
+    """Graphviz DOT text of the graph (render it with `dot -Tsvg`).
+
+    Args:
+        resolved: a validated graph.
+
+    Returns:
+        A `digraph` laid out left to right, one statement per line.
+    """
+    def q(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [f"digraph {q(resolved.spec.name)} {{", "  rankdir=LR;",
+             '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12];',
+             f'  edge [fontname="Helvetica", fontsize=10, color="{EDGE_COLOUR}"];']
+    kind = kinds(resolved)
+    for n in resolved.spec.nodes:
+        fill, stroke = COLOURS[kind[n.id]]
+        label = f'<<b>{escape(n.id)}</b><br/><font point-size="10">{escape(n.type)}</font>>'
+        lines.append(f'  {q(n.id)} [label={label}, fillcolor="{fill}", color="{stroke}"];')
+    for e in edges(resolved):
+        lines.append(f"  {q(e.src)} -> {q(e.dst)} [label={q(e.label)}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(resolved: Resolved) -> str:
+    """Mermaid flowchart text of the graph (the `.mmd` format; GitHub renders it in Markdown).
+
+    Args:
+        resolved: a validated graph.
+
+    Returns:
+        A `flowchart LR` with one class per node kind for the fill colours.
+    """
+    def mid(i: str) -> str:  # a few words end or break a flowchart when used as ids
+        return f"{i}_" if i in _MERMAID_RESERVED else i
+
+    def text(s: str) -> str:
+        return s.replace('"', "#quot;")  # inside quotes only `"` needs an entity
+
+    kind = kinds(resolved)
+    lines = ["flowchart LR"]
+    for n in resolved.spec.nodes:
+        lines.append(f'    {mid(n.id)}["<b>{text(n.id)}</b><br/>{text(n.type)}"]:::{kind[n.id]}')
+    for e in edges(resolved):
+        lines.append(f'    {mid(e.src)} -->|"{text(e.label)}"| {mid(e.dst)}')
+    for k, (fill, stroke) in COLOURS.items():
+        lines.append(f"    classDef {k} fill:{fill},stroke:{stroke},color:{TEXT_COLOUR}")
+    return "\n".join(lines) + "\n"
+
+
+def to_svg(resolved: Resolved) -> str:
+    """A standalone SVG picture of the graph, laid out by `layout` (no graphviz needed).
+
+    Args:
+        resolved: a validated graph.
+
+    Returns:
+        SVG text; each node is a `<g id="node-ID">` with a `<title>` tooltip.
+    """
+    lay = layout(resolved)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{lay.width:.0f}" height="{lay.height:.0f}" '
+           f'viewBox="0 0 {lay.width:.0f} {lay.height:.0f}" font-family="Helvetica, Arial, sans-serif">',
+           f'<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
+           f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE_COLOUR}"/></marker></defs>',
+           '<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{MARGIN}" y="{MARGIN + 8}" font-size="15" font-weight="bold" fill="{TEXT_COLOUR}">'
+           f'{escape(lay.title)}</text>']
+    for x, y, kind in _legend(lay):
+        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="12" height="12" rx="3" fill="{COLOURS[kind][0]}" stroke='
+                   f'"{COLOURS[kind][1]}"/><text x="{x + 16:.1f}" y="{y + 10:.1f}" font-size="11" fill="{FAINT_COLOUR}">'
+                   f'{kind}</text>')
+    for w in lay.wires:
+        d = f"M{w.hops[0][0][0]:.1f},{w.hops[0][0][1]:.1f}" + "".join(
+            " C" + " ".join(f"{x:.1f},{y:.1f}" for x, y in hop[1:]) for hop in w.hops)
+        out.append(f'<path d="{d}" fill="none" stroke="{EDGE_COLOUR}" stroke-width="1.5" marker-end="url(#arrow)"/>')
+    out += [_svg_box(b) for b in lay.boxes.values()]
+    for w in lay.wires:  # labels last, on a white card over their curve
+        (x, y), half = w.label_at, len(w.edge.label) * LABEL_W / 2 + 4
+        out.append(f'<rect x="{x - half:.1f}" y="{y - 8:.1f}" width="{2 * half:.1f}" height="16" rx="3" fill="white" '
+                   f'fill-opacity="0.9"/><text x="{x:.1f}" y="{y + 3.5:.1f}" font-size="10" text-anchor="middle" '
+                   f'fill="{FAINT_COLOUR}">{escape(w.edge.label)}</text>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _svg_box(b: Box) -> str:
+    fill, stroke = COLOURS[b.kind]
+    cx, cy = b.x + b.w / 2, b.y + b.h / 2
+    return (f'<g id={quoteattr("node-" + b.id)}><title>{escape(f"{b.id}: {b.type} ({b.kind})")}</title>'
+            f'<rect x="{b.x:.1f}" y="{b.y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="9" '
+            f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
+            f'<text x="{cx:.1f}" y="{cy - 3:.1f}" font-size="13" font-weight="bold" text-anchor="middle" '
+            f'fill="{TEXT_COLOUR}">{escape(b.id)}</text>'
+            f'<text x="{cx:.1f}" y="{cy + 12:.1f}" font-size="11" text-anchor="middle" '
+            f'fill="{FAINT_COLOUR}">{escape(b.type)}</text></g>')
+
+
+def _legend(lay: Layout) -> list[tuple[float, float, str]]:
+    """(x, y, kind) of each legend swatch, right-aligned on the title line."""
+    x = max(lay.width - MARGIN - 3 * 70, MARGIN + len(lay.title) * 8.5 + 20)
+    return [(x + k * 70, MARGIN - 2, kind) for k, kind in enumerate(COLOURS)]
+
+
+def to_png(resolved: Resolved, path: str | Path) -> None:
+    """Draw the `layout` of the graph with OpenCV and write it as an image (PNG by extension).
+
+    Args:
+        resolved: a validated graph.
+        path: the file to write.
+
+    Raises:
+        OSError: OpenCV could not write `path`.
+    """
+    import cv2
+    import numpy as np
+
+    lay = layout(resolved)
+    s = 2 if max(lay.width, lay.height) * 2 <= 16000 else 1  # twice the size where it fits, for crisp text
+    img = np.full((int(lay.height * s), int(lay.width * s), 3), 255, np.uint8)
+    _png_text(img, lay.title, MARGIN * s, (MARGIN + 8) * s, 15 * s, TEXT_COLOUR, bold=True)
+    for x, y, kind in _legend(lay):
+        _png_round_rect(img, (x * s, y * s, 12 * s, 12 * s), 3 * s, COLOURS[kind])
+        _png_text(img, kind, (x + 16) * s, (y + 10) * s, 11 * s, FAINT_COLOUR)
+    for w in lay.wires:
+        pts = np.array([(px * s, py * s) for px, py in w.points()], np.int32)
+        cv2.polylines(img, [pts], False, _bgr(EDGE_COLOUR), max(1, int(1.5 * s)), cv2.LINE_AA)
+        (x, y), a = w.hops[-1][3], 9  # every curve ends horizontally, so the head points right
+        head = np.array([(x, y), (x - a, y - a / 2), (x - a, y + a / 2)]) * s
+        cv2.fillPoly(img, [np.round(head).astype(np.int32)], _bgr(EDGE_COLOUR), cv2.LINE_AA)
+    for b in lay.boxes.values():
+        _png_round_rect(img, (b.x * s, b.y * s, b.w * s, b.h * s), 9 * s, COLOURS[b.kind])
+        cx, cy = (b.x + b.w / 2) * s, (b.y + b.h / 2) * s
+        _png_text(img, b.id, cx, cy - 3 * s, 13 * s, TEXT_COLOUR, bold=True, centre=True, fit=(b.w - 12) * s)
+        _png_text(img, b.type, cx, cy + 12 * s, 11 * s, FAINT_COLOUR, centre=True, fit=(b.w - 12) * s)
+    for w in lay.wires:
+        x, y = w.label_at
+        _png_text(img, w.edge.label, x * s, (y + 3.5) * s, 10 * s, FAINT_COLOUR, centre=True, card=True)
+    if not cv2.imwrite(str(path), img):
+        raise OSError(f"could not write {str(path)!r}")
+
+
+def _bgr(hex_colour: str) -> tuple[int, int, int]:
+    r, g, b = (int(hex_colour[k:k + 2], 16) for k in (1, 3, 5))
+    return b, g, r
+
+
+def _png_round_rect(img, rect: tuple[float, ...], r: float, colours: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """A filled rounded rectangle with a border: a filled polygon of the rounded outline."""
+    import cv2
+    import numpy as np
+
+    x, y, w, h = rect
+    outline = []
+    for (cx, cy), start in (((x + w - r, y + r), -90), ((x + w - r, y + h - r), 0),
+                            ((x + r, y + h - r), 90), ((x + r, y + r), 180)):
+        outline += [(cx + r * np.cos(np.radians(a)), cy + r * np.sin(np.radians(a))) for a in range(start, start + 91, 10)]
+    pts = np.round(np.array(outline)).astype(np.int32)
+    cv2.fillPoly(img, [pts], _bgr(colours[0]), cv2.LINE_AA)
+    cv2.polylines(img, [pts], True, _bgr(colours[1]), max(1, round(r / 6)), cv2.LINE_AA)
+
+
+def _png_text(img, text: str, x: float, y: float, px: float, colour: str, *, bold: bool = False,  # type: ignore[no-untyped-def]
+              centre: bool = False, fit: float | None = None, card: bool = False) -> None:
+    """Draw `text` with its baseline at `y`, about `px` high, shrunk to `fit` px wide if given."""
+    import cv2
+
+    font, thick = cv2.FONT_HERSHEY_SIMPLEX, max(1, round(px / (7 if bold else 12)))
+    text = text.encode("ascii", "replace").decode()  # Hershey fonts draw ASCII only
+    scale = px * 0.72 / 22  # Hershey caps are about 22 px high at scale 1; match sans-serif x-height
+    (w, _), _ = cv2.getTextSize(text, font, scale, thick)
+    if fit is not None and w > fit:
+        scale, w = scale * fit / w, fit
+    org = (round(x - w / 2 if centre else x), round(y))
+    if card:  # a white card behind the text, as in the SVG
+        pad = round(px * 0.4)
+        cv2.rectangle(img, (org[0] - pad, org[1] - round(px * 1.15)), (org[0] + round(w) + pad, org[1] + round(px * 0.45)),
+                      (255, 255, 255), -1)
+    cv2.putText(img, text, org, font, scale, _bgr(colour), thick, cv2.LINE_AA)

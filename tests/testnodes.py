@@ -1,0 +1,142 @@
+"""Small nodes for engine tests, registered under `test.*` (and importable as plugins)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from edgespeed import Frame, Input, Node, Output, Param, Stamped, node
+from edgespeed.registry import default_registry
+
+
+class Passthrough(Node):
+    """Forward `data` to `out` unchanged (no copy)."""
+
+    kind = "test.pass"
+    data = Input()
+    out = Output()
+
+    def process(self, data: Any) -> dict[str, Any]:
+        return {"out": data}
+
+
+class Slow(Node):
+    """Forward after sleeping `delay_s` (a slow consumer)."""
+
+    kind = "test.slow"
+    data = Input()
+    out = Output()
+    delay_s: float = Param(0.01, ge=0)
+
+    def process(self, data: Any) -> dict[str, Any]:
+        time.sleep(self.delay_s)
+        return {"out": data}
+
+
+class ArraySource(Node):
+    """Emit `count` arrays of `shape` filled with their index, from the buffer pool if `pooled`."""
+
+    kind = "test.array_source"
+    out = Output()
+    count: int = Param(10, ge=0)
+    shape: list[int] = Param([4, 4, 3])
+    pooled: bool = Param(False)
+    endless: bool = Param(False)
+    period_s: float = Param(0.0, ge=0)
+
+    def generate(self) -> Any:
+        i = 0
+        while self.endless or i < self.count:
+            if self.stopping:
+                return
+            arr = self.buffer("out", tuple(self.shape)) if self.pooled else np.empty(self.shape, np.uint8)
+            arr.fill(i % 256)
+            yield Stamped({"out": arr}, pts_ns=i * 1_000_000)
+            i += 1
+            if self.period_s:
+                time.sleep(self.period_s)
+
+
+class Lifecycle(Node):
+    """Records its lifecycle calls in `Lifecycle.calls[id]`; fails where told to."""
+
+    kind = "test.lifecycle"
+    data = Input()
+    out = Output()
+    fail_setup: bool = Param(False)
+    fail_at: list[int] = Param([])
+    calls: dict[str, list[str]] = {}
+
+    def setup(self) -> None:
+        Lifecycle.calls.setdefault(self.id, []).append("setup")
+        if self.fail_setup:
+            raise RuntimeError("cannot open the device")
+
+    def process(self, data: Any) -> dict[str, Any]:
+        if int(np.asarray(data).flat[0]) in self.fail_at:
+            raise ValueError(f"bad value {int(np.asarray(data).flat[0])}")
+        return {"out": data}
+
+    def teardown(self) -> None:
+        Lifecycle.calls.setdefault(self.id, []).append("teardown")
+
+
+class Pair(Node):
+    """Fan-in: emits (left, right) as a tuple; sync chosen in YAML."""
+
+    kind = "test.pair"
+    left = Input()
+    right = Input(optional=True)
+    out = Output()
+
+    def process(self, left: Any, right: Any) -> dict[str, Any]:
+        return {"out": (left, right)}
+
+
+class Chunker(Node):
+    """Yields `n` outputs per input (a generator `process`)."""
+
+    kind = "test.chunker"
+    data = Input()
+    out = Output()
+    n: int = Param(3, ge=1)
+
+    def process(self, data: Any) -> Any:
+        for k in range(self.n):
+            yield {"out": (data, k)}
+
+
+class BadOutput(Node):
+    """Returns an undeclared output, or a float array where uint8 frames are declared."""
+
+    kind = "test.bad_output"
+    data = Input()
+    frame = Output(Frame)
+    mode: str = Param("unknown_port")
+
+    def process(self, data: Any) -> dict[str, Any]:
+        if self.mode == "unknown_port":
+            return {"frames": data}
+        return {"frame": np.zeros((2, 2, 3), np.float32)}
+
+
+class FloatSource(Node):
+    """Emits float32 tensors (for contract mismatch tests)."""
+
+    kind = "test.float_source"
+    out = Output(dtype="float32", ndim=4)
+
+    def generate(self) -> Any:
+        yield {"out": np.zeros((1, 3, 2, 2), np.float32)}
+
+
+@node(kind="test.double")
+def double(data: np.ndarray, *, factor: int = 2) -> np.ndarray:
+    """Multiply by `factor` (a function node)."""
+    return data * factor
+
+
+for _cls in (Passthrough, Slow, ArraySource, Lifecycle, Pair, Chunker, BadOutput, FloatSource, double):
+    default_registry().register(_cls)
