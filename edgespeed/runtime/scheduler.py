@@ -135,7 +135,8 @@ class Run:
                     self._done.set()
 
     def _on_failure(self, e: NodeError) -> None:
-        log.error("%s", e)
+        # one line for the operator; the chained traceback only with --debug
+        log.error("%s", e, exc_info=e if log.isEnabledFor(logging.DEBUG) else None)
         with self._lock:
             self.failures.append(e)
         self.stop("error")
