@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 import types
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +71,7 @@ class Worker:
         self._order = list(inputs)
         self._rr = 0
         self._held: dict[str, Packet] = {}
+        self._pending: deque[Packet] = deque()
         self.failure: NodeError | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -202,20 +204,22 @@ class Worker:
         (port, ring), = self.inputs.items()
         cond, buf, aborted = ring.cond, ring._buf, self.aborted
         batch_ok = ring.policy == "block"
-        handle = self._handle
+        handle, pending = self._handle, self._pending  # pending survives a restart: nothing lost
         while True:
+            while pending:
+                if aborted.is_set():
+                    return
+                handle(port, pending.popleft(), None)  # the packet is let go once handled: a
+                # pooled buffer is free as soon as no packet holds it
             with cond:
                 while not buf:
                     if ring.closed or ring.dead or aborted.is_set():
                         return
                     cond.wait()
-                batch = ring.pop_batch() if batch_ok else [ring.pop()]
-            for i in range(len(batch)):
-                if aborted.is_set():
-                    return
-                pkt, batch[i] = batch[i], None  # let go of each packet once handled: pooled
-                handle(port, pkt, None)         # buffers are free as soon as no packet holds them
-            pkt = None
+                if batch_ok:
+                    pending.extend(ring.pop_batch())
+                else:
+                    pending.append(ring.pop())
 
     def _handle(self, first_port: str, first: Packet, others: dict[str, Packet] | None) -> None:
         if others:
