@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -92,13 +93,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd(args)
     except GraphErrors as e:
         if args.debug:
-            raise
+            traceback.print_exc()
         for err in e.errors:
             print(str(err), file=sys.stderr)
         return EXIT_BAD_INPUT
     except EdgeSpeedError as e:
         if args.debug:
-            raise
+            traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

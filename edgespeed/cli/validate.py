@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             r = load_checked(name)
         except GraphErrors as e:
+            if getattr(args, "debug", False):
+                traceback.print_exc()
             errors.extend(e.errors)
             continue
         print(f"{name}: ok ({len(r.spec.nodes)} nodes, {sum(len(v) for v in r.inputs.values())} edges)")

@@ -195,7 +195,7 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpe
     opts: dict[str, Any] = {"on_error": "stop", "sync": None, "sync_tolerance_ms": None}
     for key, fallback in list(opts.items()):
         value = data.get(key, fallback)
-        msg = None if value is None else option_problem(key, value)
+        msg = None if value is None and fallback is None else option_problem(key, value)
         if msg:
             doc.errors.append(GraphError(msg, node_id=who, location=nlocs.get(key)))
         opts[key] = fallback if msg else value

@@ -2,8 +2,6 @@
 
 DOT and Mermaid leave the layout to their own tools. SVG and PNG share one layout computed
 here, layered left to right by topological generation, so neither needs a graphviz binary.
-Every edge is drawn from producer to consumer and labelled `out_port -> in_port`, plus its
-ring (`latest/1`) where the YAML or the input port sets one.
 """
 
 from __future__ import annotations
@@ -14,33 +12,27 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .validate import Resolved
 
 # (fill, stroke) per kind: a source has no inputs; a sink feeds no other node.
 COLOURS = {"source": ("#d7f0d4", "#3f8f3a"), "node": ("#dbe6f7", "#4a6fa5"), "sink": ("#fbe3c8", "#c07020")}
 EDGE_COLOUR, TEXT_COLOUR, FAINT_COLOUR = "#6b7280", "#111827", "#4b5563"
-# Estimated glyph widths (px) of sans-serif at 13px bold, 11px and 10px: layout must not depend on
-# the viewer's fonts, so boxes are sized generously from character counts.
+# Glyph widths (px) of sans-serif at 13px bold, 11px and 10px, estimated generously: no font metrics.
 BOLD_W, TYPE_W, LABEL_W = 8.6, 6.8, 6.2
 BOX_H, PORT_PITCH, SLOT_H, ROW_GAP, MIN_GAP, MARGIN, TITLE_H = 46.0, 14.0, 8.0, 26.0, 80.0, 20.0, 34.0
-_MERMAID_RESERVED = {"end", "graph", "subgraph", "flowchart", "class", "classdef", "style", "linkstyle",
-                     "click", "direction", "default", "call", "href"}
 
 
 @dataclass(frozen=True)
 class Edge:
-    """One wire: `src/out_port` feeds `dst`'s input `in_port`; `ring` is e.g. `latest/1` or ''."""
+    """One wire: `src/out_port` feeds `dst`'s input `in_port`; `label` says so, with the ring if set."""
 
     src: str
     out_port: str
     dst: str
     in_port: str
-    ring: str
-
-    @property
-    def label(self) -> str:
-        text = f"{self.out_port} -> {self.in_port}"
-        return f"{text} ({self.ring})" if self.ring else text
+    label: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +50,7 @@ class Box:
 
 Point = tuple[float, float]
 Hop = tuple[Point, Point, Point, Point]  # a cubic Bezier: start, control 1, control 2, end
+Rect = tuple[float, float, float, float]
 
 
 def _bezier(hop: Hop, t: float) -> Point:
@@ -98,7 +91,8 @@ def edges(resolved: Resolved) -> list[Edge]:
         for port, inp in resolved.inputs[n.id].items():
             queue, policy = inp.queue or decls[port].queue, inp.policy or decls[port].policy
             ring = f"{policy}/{queue}" if policy and queue else policy or (f"queue {queue}" if queue else "")
-            out.append(Edge(inp.node, inp.output or "", n.id, port, ring))
+            label = f"{inp.output} -> {port}" + (f" ({ring})" if ring else "")
+            out.append(Edge(inp.node, inp.output or "", n.id, port, label))
     return out
 
 
@@ -136,12 +130,10 @@ def layout(resolved: Resolved) -> Layout:
         gaps[col_of[e.dst]] = max(gaps[col_of[e.dst]], len(e.label) * LABEL_W + 36)
     rects, spans, width, height = _place(layers, sizes, gaps)
     boxes = {n.id: Box(n.id, n.type, kind[n.id], *rects[n.id]) for n in resolved.spec.nodes}
-    wires = []
-    for e, slots in zip(es, via):
-        through = [(*spans[col_of[s]], rects[s][1] + SLOT_H / 2) for s in slots]
-        wires.append(_wire(e, ports, boxes, through))
+    wires = [_wire(e, ports, boxes, [(*spans[col_of[s]], rects[s][1] + SLOT_H / 2) for s in slots])
+             for e, slots in zip(es, via)]
     title = f"{resolved.spec.name}: {len(kind)} nodes, {len(es)} edges"
-    width = max(width, MARGIN + len(title) * 8.5 + 20 + 3 * 70 + MARGIN)  # room for the title and legend
+    width = max(width, 2 * MARGIN + len(title) * 8.5)  # room for the title
     return Layout(title, width, height, boxes, tuple(_place_labels(wires, boxes)))
 
 
@@ -156,23 +148,23 @@ def _layers(resolved: Resolved, es: list[Edge]) -> tuple[list[list[str]], list[l
     g = nx.DiGraph()
     g.add_nodes_from(n.id for n in resolved.spec.nodes)
     g.add_edges_from((e.src, e.dst) for e in es)
-    layers = [list(gen) for gen in nx.topological_generations(g)]
-    col = {i: c for c, layer in enumerate(layers) for i in layer}
     order = {n.id: k for k, n in enumerate(resolved.spec.nodes)}
+    layers = [sorted(gen, key=order.__getitem__) for gen in nx.topological_generations(g)]
+    col = {i: c for c, layer in enumerate(layers) for i in layer}
     via: list[list[str]] = []
     for k, e in enumerate(es):
         via.append([f"~{k}.{c}" for c in range(col[e.src] + 1, col[e.dst])])
         for c, s in zip(range(col[e.src] + 1, col[e.dst]), via[-1]):
             layers[c].append(s)
             order[s] = len(order)
+        if via[-1] and g.has_edge(e.src, e.dst):  # order by the slots, not by a direct jump
+            g.remove_edge(e.src, e.dst)
         nx.add_path(g, [e.src, *via[-1], e.dst])
-    for layer in layers:
-        layer.sort(key=order.__getitem__)
     for sweep in range(6):  # down using predecessors, then up using successors, and again
         pos = {i: (k + 0.5) / len(layer) for layer in layers for k, i in enumerate(layer)}
         nbrs = g.predecessors if sweep % 2 == 0 else g.successors
         for layer in layers if sweep % 2 == 0 else reversed(layers):
-            ps = {i: [pos[p] for p in nbrs(i) if col.get(p, -1) != col.get(i)] for i in layer}
+            ps = {i: [pos[p] for p in nbrs(i)] for i in layer}
             key = {i: (sum(ps[i]) / len(ps[i]) if ps[i] else pos[i], order[i]) for i in layer}
             layer.sort(key=key.__getitem__)
             pos.update({i: (k + 0.5) / len(layer) for k, i in enumerate(layer)})
@@ -180,7 +172,7 @@ def _layers(resolved: Resolved, es: list[Edge]) -> tuple[list[list[str]], list[l
 
 
 def _place(layers: list[list[str]], sizes: dict[str, Point], gaps: list[float]) -> tuple[
-        dict[str, tuple[float, float, float, float]], list[Point], float, float]:
+        dict[str, Rect], list[Point], float, float]:
     """(x, y, w, h) of every id, centred in its column; each column's (left, right); the canvas size."""
     col_w = [max(sizes[i][0] for i in layer) for layer in layers]
     heights = [sum(sizes[i][1] for i in layer) + ROW_GAP * (len(layer) - 1) for layer in layers]
@@ -199,8 +191,7 @@ def _place(layers: list[list[str]], sizes: dict[str, Point], gaps: list[float]) 
 
 def _wire(e: Edge, ports: dict[str, tuple[list[str], list[str]]], boxes: dict[str, Box],
           through: list[tuple[float, float, float]]) -> Wire:
-    """Route `e` from its producer's right side, straight across the columns `through` (left, right, y) that it
-    passes, to its consumer's left side."""
+    """Route `e` from its producer, straight across the columns it passes (`through`), to its consumer."""
     src, dst = boxes[e.src], boxes[e.dst]
     outs, ins = ports[e.src][1], ports[e.dst][0]
     pts = [(src.x + src.w, src.y + src.h * (outs.index(e.out_port) + 1) / (len(outs) + 1))]
@@ -244,15 +235,11 @@ def to_dot(resolved: Resolved) -> str:
     lines = [f"digraph {q(resolved.spec.name)} {{", "  rankdir=LR;",
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12];',
              f'  edge [fontname="Helvetica", fontsize=10, color="{EDGE_COLOUR}"];']
-    kind = kinds(resolved)
-    for n in resolved.spec.nodes:
-        fill, stroke = COLOURS[kind[n.id]]
-        label = f'<<b>{escape(n.id)}</b><br/><font point-size="10">{escape(n.type)}</font>>'
-        lines.append(f'  {q(n.id)} [label={label}, fillcolor="{fill}", color="{stroke}"];')
-    for e in edges(resolved):
-        lines.append(f"  {q(e.src)} -> {q(e.dst)} [label={q(e.label)}];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    colours = {i: COLOURS[k] for i, k in kinds(resolved).items()}
+    lines += [f'  {q(n.id)} [label=<<b>{escape(n.id)}</b><br/><font point-size="10">{escape(n.type)}</font>>, '
+              f'fillcolor="{colours[n.id][0]}", color="{colours[n.id][1]}"];' for n in resolved.spec.nodes]
+    lines += [f"  {q(e.src)} -> {q(e.dst)} [label={q(e.label)}];" for e in edges(resolved)]
+    return "\n".join([*lines, "}"]) + "\n"
 
 
 def to_mermaid(resolved: Resolved) -> str:
@@ -264,20 +251,17 @@ def to_mermaid(resolved: Resolved) -> str:
     Returns:
         A `flowchart LR` with one class per node kind for the fill colours.
     """
-    def mid(i: str) -> str:  # a few words end or break a flowchart when used as ids
-        return f"{i}_" if i in _MERMAID_RESERVED else i
+    def mid(i: str) -> str:  # the id `end` would end the flowchart
+        return "end_" if i == "end" else i
 
     def text(s: str) -> str:
         return s.replace('"', "#quot;")  # inside quotes only `"` needs an entity
 
     kind = kinds(resolved)
     lines = ["flowchart LR"]
-    for n in resolved.spec.nodes:
-        lines.append(f'    {mid(n.id)}["<b>{text(n.id)}</b><br/>{text(n.type)}"]:::{kind[n.id]}')
-    for e in edges(resolved):
-        lines.append(f'    {mid(e.src)} -->|"{text(e.label)}"| {mid(e.dst)}')
-    for k, (fill, stroke) in COLOURS.items():
-        lines.append(f"    classDef {k} fill:{fill},stroke:{stroke},color:{TEXT_COLOUR}")
+    lines += [f'    {mid(n.id)}["<b>{text(n.id)}</b><br/>{text(n.type)}"]:::{kind[n.id]}' for n in resolved.spec.nodes]
+    lines += [f'    {mid(e.src)} -->|"{text(e.label)}"| {mid(e.dst)}' for e in edges(resolved)]
+    lines += [f"    classDef {k} fill:{fill},stroke:{line},color:{TEXT_COLOUR}" for k, (fill, line) in COLOURS.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -298,10 +282,6 @@ def to_svg(resolved: Resolved) -> str:
            '<rect width="100%" height="100%" fill="white"/>',
            f'<text x="{MARGIN}" y="{MARGIN + 8}" font-size="15" font-weight="bold" fill="{TEXT_COLOUR}">'
            f'{escape(lay.title)}</text>']
-    for x, y, kind in _legend(lay):
-        out.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="12" height="12" rx="3" fill="{COLOURS[kind][0]}" stroke='
-                   f'"{COLOURS[kind][1]}"/><text x="{x + 16:.1f}" y="{y + 10:.1f}" font-size="11" fill="{FAINT_COLOUR}">'
-                   f'{kind}</text>')
     for w in lay.wires:
         d = f"M{w.hops[0][0][0]:.1f},{w.hops[0][0][1]:.1f}" + "".join(
             " C" + " ".join(f"{x:.1f},{y:.1f}" for x, y in hop[1:]) for hop in w.hops)
@@ -328,12 +308,6 @@ def _svg_box(b: Box) -> str:
             f'fill="{FAINT_COLOUR}">{escape(b.type)}</text></g>')
 
 
-def _legend(lay: Layout) -> list[tuple[float, float, str]]:
-    """(x, y, kind) of each legend swatch, right-aligned on the title line."""
-    x = max(lay.width - MARGIN - 3 * 70, MARGIN + len(lay.title) * 8.5 + 20)
-    return [(x + k * 70, MARGIN - 2, kind) for k, kind in enumerate(COLOURS)]
-
-
 def to_png(resolved: Resolved, path: str | Path) -> None:
     """Draw the `layout` of the graph with OpenCV and write it as an image (PNG by extension).
 
@@ -351,9 +325,6 @@ def to_png(resolved: Resolved, path: str | Path) -> None:
     s = 2 if max(lay.width, lay.height) * 2 <= 16000 else 1  # twice the size where it fits, for crisp text
     img = np.full((int(lay.height * s), int(lay.width * s), 3), 255, np.uint8)
     _png_text(img, lay.title, MARGIN * s, (MARGIN + 8) * s, 15 * s, TEXT_COLOUR, bold=True)
-    for x, y, kind in _legend(lay):
-        _png_round_rect(img, (x * s, y * s, 12 * s, 12 * s), 3 * s, COLOURS[kind])
-        _png_text(img, kind, (x + 16) * s, (y + 10) * s, 11 * s, FAINT_COLOUR)
     for w in lay.wires:
         pts = np.array([(px * s, py * s) for px, py in w.points()], np.int32)
         cv2.polylines(img, [pts], False, _bgr(EDGE_COLOUR), max(1, int(1.5 * s)), cv2.LINE_AA)
@@ -377,7 +348,7 @@ def _bgr(hex_colour: str) -> tuple[int, int, int]:
     return b, g, r
 
 
-def _png_round_rect(img, rect: tuple[float, ...], r: float, colours: tuple[str, str]) -> None:  # type: ignore[no-untyped-def]
+def _png_round_rect(img: np.ndarray, rect: Rect, r: float, colours: tuple[str, str]) -> None:
     """A filled rounded rectangle with a border: a filled polygon of the rounded outline."""
     import cv2
     import numpy as np
@@ -386,13 +357,14 @@ def _png_round_rect(img, rect: tuple[float, ...], r: float, colours: tuple[str, 
     outline = []
     for (cx, cy), start in (((x + w - r, y + r), -90), ((x + w - r, y + h - r), 0),
                             ((x + r, y + h - r), 90), ((x + r, y + r), 180)):
-        outline += [(cx + r * np.cos(np.radians(a)), cy + r * np.sin(np.radians(a))) for a in range(start, start + 91, 10)]
+        arc = np.radians(np.arange(start, start + 91, 9))
+        outline += list(zip(cx + r * np.cos(arc), cy + r * np.sin(arc)))
     pts = np.round(np.array(outline)).astype(np.int32)
     cv2.fillPoly(img, [pts], _bgr(colours[0]), cv2.LINE_AA)
     cv2.polylines(img, [pts], True, _bgr(colours[1]), max(1, round(r / 6)), cv2.LINE_AA)
 
 
-def _png_text(img, text: str, x: float, y: float, px: float, colour: str, *, bold: bool = False,  # type: ignore[no-untyped-def]
+def _png_text(img: np.ndarray, text: str, x: float, y: float, px: float, colour: str, *, bold: bool = False,
               centre: bool = False, fit: float | None = None, card: bool = False) -> None:
     """Draw `text` with its baseline at `y`, about `px` high, shrunk to `fit` px wide if given."""
     import cv2
@@ -406,6 +378,5 @@ def _png_text(img, text: str, x: float, y: float, px: float, colour: str, *, bol
     org = (round(x - w / 2 if centre else x), round(y))
     if card:  # a white card behind the text, as in the SVG
         pad = round(px * 0.4)
-        cv2.rectangle(img, (org[0] - pad, org[1] - round(px * 1.15)), (org[0] + round(w) + pad, org[1] + round(px * 0.45)),
-                      (255, 255, 255), -1)
+        cv2.rectangle(img, (org[0] - pad, org[1] - 3 * pad), (org[0] + round(w) + pad, org[1] + pad), (255,) * 3, -1)
     cv2.putText(img, text, org, font, scale, _bgr(colour), thick, cv2.LINE_AA)

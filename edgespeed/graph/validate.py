@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import GraphError, GraphErrors, Location
@@ -127,7 +128,7 @@ def _params(spec: GraphSpec, classes: dict[str, type[Node]], errors: list[GraphE
     return out
 
 
-def _misspelt(name: str, given: list) -> bool:
+def _misspelt(name: str, given: Iterable[object]) -> bool:
     """True when one of `given` is a close misspelling of `name` (it got a "did you mean")."""
     return any(difflib.get_close_matches(str(g), [name], n=1, cutoff=0.6) for g in given)
 
@@ -143,39 +144,39 @@ def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], classes: dict[str, type
             loc = inp.loc or n.where(f"inputs.{port}")
             if cls is not None and port not in cls.inputs:
                 hint = did_you_mean(port, cls.inputs) if cls.inputs else f"; {n.type!r} has no inputs (it is a source)"
-                errors.append(GraphError(f"unknown input {port!r}{hint}", node_id=n.id, location=n.where(f"inputs.{port}:key")))
+                errors.append(GraphError(f"unknown input {port!r}{hint}", node_id=n.id, location=n.where(f"inputs.{port}:key"), field=f"inputs.{port}"))
                 continue
             src = by_id.get(inp.node)
             if src is None:
-                errors.append(GraphError(f"input {port!r}: no node {inp.node!r}{did_you_mean(inp.node, by_id)}", node_id=n.id, location=loc))
+                errors.append(GraphError(f"input {port!r}: no node {inp.node!r}{did_you_mean(inp.node, by_id)}", node_id=n.id, location=loc, field=f"inputs.{port}"))
                 continue
             src_cls = classes.get(src.id)
             if src_cls is None:
                 continue
             out_port = inp.output
             if not src_cls.outputs:
-                errors.append(GraphError(f"input {port!r}: node {src.id!r} has no outputs (it is a sink); read from a node with outputs", node_id=n.id, location=loc))
+                errors.append(GraphError(f"input {port!r}: node {src.id!r} has no outputs (it is a sink); read from a node with outputs", node_id=n.id, location=loc, field=f"inputs.{port}"))
                 continue
             if out_port is None:
                 if len(src_cls.outputs) != 1:
                     has = ", ".join(f"{src.id}/{o}" for o in src_cls.outputs) or "none"
-                    errors.append(GraphError(f"input {port!r}: node {src.id!r} has {len(src_cls.outputs)} outputs; name one: {has}", node_id=n.id, location=loc))
+                    errors.append(GraphError(f"input {port!r}: node {src.id!r} has {len(src_cls.outputs)} outputs; name one: {has}", node_id=n.id, location=loc, field=f"inputs.{port}"))
                     continue
                 out_port = next(iter(src_cls.outputs))
             if out_port not in src_cls.outputs:
                 has = ", ".join(src_cls.outputs) or "no outputs (it is a sink)"
-                errors.append(GraphError(f"input {port!r}: node {src.id!r} has no output {out_port!r}; it has: {has}", node_id=n.id, location=loc))
+                errors.append(GraphError(f"input {port!r}: node {src.id!r} has no output {out_port!r}; it has: {has}", node_id=n.id, location=loc, field=f"inputs.{port}"))
                 continue
             if cls is not None:
                 why = src_cls.outputs[out_port].type.mismatch(cls.inputs[port].type)
                 if why:
-                    errors.append(GraphError(f"input {port!r}: {src.id}/{out_port} does not fit: {why}", node_id=n.id, location=loc))
+                    errors.append(GraphError(f"input {port!r}: {src.id}/{out_port} does not fit: {why}", node_id=n.id, location=loc, field=f"inputs.{port}"))
             mine[port] = replace(inp, output=out_port)
         if cls is not None:
             unknown = [p for p in n.inputs if p not in cls.inputs]
             for port, decl in cls.inputs.items():
                 if port not in n.inputs and not decl.optional and not _misspelt(port, unknown):
-                    errors.append(GraphError(f"input {port!r} is not connected; wire it as '{port}: node/port'", node_id=n.id, location=n.where("inputs") or n.where("id")))
+                    errors.append(GraphError(f"input {port!r} is not connected; wire it as '{port}: node/port'", node_id=n.id, location=n.where("inputs") or n.where("id"), field=f"inputs.{port}"))
         resolved[n.id] = mine
     return resolved
 
