@@ -56,7 +56,7 @@ class _Required:
 REQUIRED: Any = _Required()
 
 
-def _port_type(type_: PortType | None, dtype: str | None, ndim: int | None, shape: tuple | None) -> PortType:
+def _port_type(type_: PortType | None, dtype: str | None, ndim: int | None, shape: tuple[int | None, ...] | None) -> PortType:
     base = type_ if type_ is not None else (PortType("Array") if (dtype or ndim is not None or shape) else ANY)
     if dtype is None and ndim is None and shape is None:
         return base
@@ -137,8 +137,8 @@ class Output:
         return f"Output({self.type.describe()})"
 
 
-class Param:
-    """A typed param, checked against its class annotation when the graph is loaded.
+class ParamSpec:
+    """A declared param: what `Param(...)` puts on a node class (see `Param`).
 
     Args:
         default: the value when YAML leaves it out; omit it to make the param required.
@@ -185,6 +185,28 @@ class Param:
         return f"Param({self.default!r})"
 
 
+def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field / pydantic.Field
+    default: Any = REQUIRED,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    doc: str = "",
+) -> Any:
+    """Declare a typed param, checked against its class annotation when the graph is loaded.
+
+    Typed as Any so that `width: int = Param(640, ge=16)` type-checks as an int, which is
+    what node code reads on the instance.
+
+    Args:
+        default: the value when YAML leaves it out; omit it to make the param required.
+        ge, gt, le, lt: numeric bounds (for tuples and lists, every item).
+        doc: one line, with units, for `edgespeed nodes`.
+    """
+    return ParamSpec(default, ge=ge, gt=gt, le=le, lt=lt, doc=doc)
+
+
 def _annotations(obj: Any) -> dict[str, Any]:
     try:
         return inspect.get_annotations(obj, eval_str=True)
@@ -208,13 +230,13 @@ class Node:
     sync_tolerance_ms: ClassVar[float] = 0.0
     inputs: ClassVar[dict[str, Input]] = {}
     outputs: ClassVar[dict[str, Output]] = {}
-    params: ClassVar[dict[str, Param]] = {}
+    params: ClassVar[dict[str, ParamSpec]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         inputs: dict[str, Input] = {}
         outputs: dict[str, Output] = {}
-        params: dict[str, Param] = {}
+        params: dict[str, ParamSpec] = {}
         for klass in reversed(cls.__mro__):
             ann = _annotations(klass) if klass is not object else {}
             for name, value in vars(klass).items():
@@ -222,7 +244,7 @@ class Node:
                     inputs[name] = value
                 elif isinstance(value, Output):
                     outputs[name] = value
-                elif isinstance(value, Param):
+                elif isinstance(value, ParamSpec):
                     if name in ann:
                         value.annotation = ann[name]
                     elif value.default is not REQUIRED and value.default is not None:

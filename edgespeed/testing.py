@@ -120,7 +120,7 @@ class ListSource(Node):
 
     kind = "testing.list_source"
     out = Output()
-    items: list = Param([])
+    items: list[Any] = Param([])
     pts_step_ns: int = Param(0, ge=0)
 
     def generate(self) -> Iterator[Any]:
@@ -143,7 +143,7 @@ class ListSink(Node):
         ListSink.collected[self.id] = []
         ListSink.envelopes[self.id] = []
 
-    def process(self, data: Any) -> None:
+    def process(self, data: Any = None, **_: Any) -> None:
         ListSink.collected[self.id].append(data)
         ListSink.envelopes[self.id].append(self.envelope)
         return None

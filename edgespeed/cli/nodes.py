@@ -95,8 +95,8 @@ def cmd_nodes(args: argparse.Namespace) -> int:
             ports = ", ".join(d["inputs"]) or "-"
             outs = ", ".join(d["outputs"]) or "-"
             print(f"{name:<{width}}  {ports} -> {outs}  {d['summary']}")
-    for name, e in broken.items():
-        print(f"warning: node type {name!r} cannot be loaded: {e}", file=sys.stderr)
+    for name, problem in broken.items():
+        print(f"warning: node type {name!r} cannot be loaded: {problem}", file=sys.stderr)
     return 0
 
 

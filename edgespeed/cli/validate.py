@@ -98,7 +98,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             continue
         print(f"{name}: ok ({len(r.spec.nodes)} nodes, {sum(len(v) for v in r.inputs.values())} edges)")
     if errors:
-        for e in errors:
-            print(str(e), file=sys.stderr)
+        for err in errors:
+            print(str(err), file=sys.stderr)
         return 2
     return 0

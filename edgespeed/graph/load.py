@@ -115,10 +115,12 @@ def _syntax_error(e: yaml.MarkedYAMLError, text: str, file: str) -> GraphError:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a mapping", list: "a list"}.get(type(value), repr(value))
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a list" if isinstance(value, list) else repr(value)
 
 
-def _unknown_keys(doc: _Doc, data: dict, allowed: tuple[str, ...], locs: dict, path: str, what: str, node_id: str | None = None) -> None:
+def _unknown_keys(doc: _Doc, data: dict[Any, Any], allowed: tuple[str, ...], locs: dict[str, Location], path: str, what: str, node_id: str | None = None) -> None:
     for key in data:
         if key not in allowed:
             loc = locs.get(f"{path}.{key}:key" if path else f"{key}:key")

@@ -153,7 +153,8 @@ class GraphSpec:
         """YAML text that `load_text` turns back into an equal spec."""
         import yaml
 
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+        text: str = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None, width=100)
+        return text
 
     def with_params(self, overrides: Mapping[tuple[str, str], tuple[Any, Location]]) -> GraphSpec:
         """A copy with `(node, param) -> (value, location)` applied (`--set node.param=value`)."""

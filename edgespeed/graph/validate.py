@@ -11,6 +11,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import GraphError, GraphErrors, Location
 from ..node import ID_RE, Node, did_you_mean
@@ -24,7 +25,7 @@ class Resolved:
 
     spec: GraphSpec
     classes: dict[str, type[Node]]
-    params: dict[str, dict]
+    params: dict[str, dict[str, Any]]
     inputs: dict[str, dict[str, InputSpec]]  # node id -> port -> spec with `output` filled in
 
 
@@ -106,8 +107,8 @@ def _types(spec: GraphSpec, reg: Registry, errors: list[GraphError]) -> dict[str
     return classes
 
 
-def _params(spec: GraphSpec, classes: dict[str, type[Node]], errors: list[GraphError]) -> dict[str, dict]:
-    out: dict[str, dict] = {}
+def _params(spec: GraphSpec, classes: dict[str, type[Node]], errors: list[GraphError]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for n in spec.nodes:
         cls = classes.get(n.id)
         if cls is None:

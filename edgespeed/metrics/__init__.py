@@ -78,7 +78,7 @@ class NodeStats:
     last_error: str = ""
 
 
-def report(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall_s: float, extra: dict | None = None) -> dict[str, Any]:
+def report(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `--report` JSON: nodes, edges, sinks' end-to-end latency, wall time."""
     dropped_in: dict[str, int] = {}
     for r in rings:

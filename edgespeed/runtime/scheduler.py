@@ -95,7 +95,7 @@ class Run:
                 ring = Ring(f"{inp.node}/{inp.output} -> {n.id}.{port}", cap or DEFAULT_QUEUE, policy, conds[n.id],
                             max_bytes=None if cap else DEFAULT_MAX_BYTES)
                 ins[n.id][port] = ring
-                outs[inp.node][inp.output or ""].append(ring)  # type: ignore[index]
+                outs[inp.node][inp.output or ""].append(ring)
                 self.rings.append(ring)
         for n in self.spec.nodes:
             cls = r.classes[n.id]

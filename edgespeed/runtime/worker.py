@@ -178,8 +178,9 @@ class Worker:
                         return
                     raise err from e
                 ts = _now()
-                if type(item) is Stamped:
-                    item, pts = item.outputs, item.pts_ns
+                if isinstance(item, Stamped):
+                    pts = item.pts_ns
+                    item = item.outputs
                 else:
                     pts = ts
                 stats.process.add(_perf() - t0)
