@@ -68,7 +68,23 @@ def _port_type(type_: PortType | None, dtype: str | None, ndim: int | None, shap
     )
 
 
-class Input:
+class _Port:
+    """What Input and Output share: a contract, a doc line, and the attribute name."""
+
+    def __init__(self, type_: PortType | None, dtype: str | None, ndim: int | None,
+                 shape: tuple[int | None, ...] | None, doc: str) -> None:
+        self.type = _port_type(type_, dtype, ndim, shape)
+        self.doc = doc
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.type.describe()})"
+
+
+class Input(_Port):
     """An input port.
 
     Args:
@@ -94,21 +110,13 @@ class Input:
     ) -> None:
         if policy is not None and policy not in POLICIES:
             raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
-        self.type = _port_type(type, dtype, ndim, shape)
+        super().__init__(type, dtype, ndim, shape, doc)
         self.optional = optional
         self.queue = queue
         self.policy = policy
-        self.doc = doc
-        self.name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Input({self.type.describe()})"
 
 
-class Output:
+class Output(_Port):
     """An output port.
 
     Args:
@@ -126,15 +134,7 @@ class Output:
         shape: tuple[int | None, ...] | None = None,
         doc: str = "",
     ) -> None:
-        self.type = _port_type(type, dtype, ndim, shape)
-        self.doc = doc
-        self.name = ""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return f"Output({self.type.describe()})"
+        super().__init__(type, dtype, ndim, shape, doc)
 
 
 class ParamSpec:
