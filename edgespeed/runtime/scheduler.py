@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,15 @@ class Run:
                 ins[n.id][port] = ring
                 outs[inp.node][inp.output or ""].append(ring)
                 self.rings.append(ring)
+        # Workers reach the run through a weak reference: no cycle keeps a finished run's frame
+        # buffers alive until the cycle collector happens to run.
+        me = weakref.ref(self)
+
+        def on_failure(e: NodeError) -> None:
+            run = me()
+            if run is not None:
+                run._on_failure(e)
+
         for n in self.spec.nodes:
             cls = r.classes[n.id]
             node = cls(n.id, **r.params[n.id])
@@ -106,7 +116,7 @@ class Run:
             self.workers[n.id] = Worker(
                 node, on_error=n.on_error, stats=self.stats[n.id], inputs=ins[n.id], outputs=outs[n.id],
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
-                stopping=self.stopping, aborted=self.aborted, on_failure=self._on_failure,
+                stopping=self.stopping, aborted=self.aborted, on_failure=on_failure,
             )
 
     @property
