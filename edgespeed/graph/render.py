@@ -7,6 +7,7 @@ here, layered left to right by topological generation, so neither needs a graphv
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
@@ -51,6 +52,7 @@ class Box:
 Point = tuple[float, float]
 Hop = tuple[Point, Point, Point, Point]  # a cubic Bezier: start, control 1, control 2, end
 Rect = tuple[float, float, float, float]
+Sides = dict[str, tuple[list[str], list[str]]]  # id -> (its inputs or predecessors, its outputs or successors)
 
 
 def _bezier(hop: Hop, t: float) -> Point:
@@ -119,42 +121,38 @@ def layout(resolved: Resolved) -> Layout:
     ports = {n.id: ([p for p in resolved.classes[n.id].inputs if p in resolved.inputs[n.id]],
                     [p for p in resolved.classes[n.id].outputs if any(e.src == n.id and e.out_port == p for e in es)])
              for n in resolved.spec.nodes}  # the wired ports, in declaration order
-    layers, via = _layers(resolved, es)
+    layers, via, links = _layers(resolved, es)
     sizes = {i: (0.0, SLOT_H) for layer in layers for i in layer}
     for n in resolved.spec.nodes:
         w = max(len(n.id) * BOLD_W, len(n.type) * TYPE_W, 60) + 24
         sizes[n.id] = (w, max(BOX_H, PORT_PITCH * (max(map(len, ports[n.id])) + 1)))
     col_of = {i: c for c, layer in enumerate(layers) for i in layer}
-    gaps = [MIN_GAP] * len(layers)  # gaps[c]: the space left of column c, sized for its labels
-    for e in es:
-        gaps[col_of[e.dst]] = max(gaps[col_of[e.dst]], len(e.label) * LABEL_W + 36)
-    rects, spans, width, height = _place(layers, sizes, gaps)
+    # gaps[c]: the space left of column c, where the labels of the edges into it go
+    gaps = [max([MIN_GAP] + [len(e.label) * LABEL_W + 36 for e in es if col_of[e.dst] == c])
+            for c in range(len(layers))]
+    rects, spans, width, height = _place(layers, sizes, gaps, links)
     boxes = {n.id: Box(n.id, n.type, kind[n.id], *rects[n.id]) for n in resolved.spec.nodes}
     wires = [_wire(e, ports, boxes, [(*spans[col_of[s]], rects[s][1] + SLOT_H / 2) for s in slots])
-             for e, slots in zip(es, via)]
+             for e, slots in zip(es, via, strict=True)]
     title = f"{resolved.spec.name}: {len(kind)} nodes, {len(es)} edges"
     width = max(width, 2 * MARGIN + len(title) * 8.5)  # room for the title
     return Layout(title, width, height, boxes, tuple(_place_labels(wires, boxes)))
 
 
-def _layers(resolved: Resolved, es: list[Edge]) -> tuple[list[list[str]], list[list[str]]]:
-    """Columns of ids, ordered by barycentre sweeps to keep edges short and uncrossed.
-
-    Returns:
-        The columns, and for each edge the ids of the slots (`~edge.column`) it passes through.
-    """
+def _layers(resolved: Resolved, es: list[Edge]) -> tuple[list[list[str]], list[list[str]], Sides]:
+    """Columns of ids ordered by barycentre sweeps; each edge's slots (`~edge.column`); neighbours of each id."""
     import networkx as nx
 
-    g = nx.DiGraph()
-    g.add_nodes_from(n.id for n in resolved.spec.nodes)
-    g.add_edges_from((e.src, e.dst) for e in es)
     order = {n.id: k for k, n in enumerate(resolved.spec.nodes)}
+    g = nx.DiGraph([(e.src, e.dst) for e in es])
+    g.add_nodes_from(order)
     layers = [sorted(gen, key=order.__getitem__) for gen in nx.topological_generations(g)]
     col = {i: c for c, layer in enumerate(layers) for i in layer}
     via: list[list[str]] = []
     for k, e in enumerate(es):
-        via.append([f"~{k}.{c}" for c in range(col[e.src] + 1, col[e.dst])])
-        for c, s in zip(range(col[e.src] + 1, col[e.dst]), via[-1]):
+        cols = range(col[e.src] + 1, col[e.dst])
+        via.append([f"~{k}.{c}" for c in cols])
+        for c, s in zip(cols, via[-1], strict=True):
             layers[c].append(s)
             order[s] = len(order)
         if via[-1] and g.has_edge(e.src, e.dst):  # order by the slots, not by a direct jump
@@ -168,29 +166,46 @@ def _layers(resolved: Resolved, es: list[Edge]) -> tuple[list[list[str]], list[l
             key = {i: (sum(ps[i]) / len(ps[i]) if ps[i] else pos[i], order[i]) for i in layer}
             layer.sort(key=key.__getitem__)
             pos.update({i: (k + 0.5) / len(layer) for k, i in enumerate(layer)})
-    return layers, via
+    return layers, via, {i: (list(g.predecessors(i)), list(g.successors(i))) for i in g}
 
 
-def _place(layers: list[list[str]], sizes: dict[str, Point], gaps: list[float]) -> tuple[
-        dict[str, Rect], list[Point], float, float]:
-    """(x, y, w, h) of every id, centred in its column; each column's (left, right); the canvas size."""
+def _place(layers: list[list[str]], sizes: dict[str, Point], gaps: list[float],
+           links: Sides) -> tuple[dict[str, Rect], list[Point], float, float]:
+    """(x, y, w, h) of every id; each column's (left, right); the canvas size.
+
+    Sweeps move every box towards the mean height of its predecessors (going right) or successors
+    (going left), so that chains run straight.
+    """
     col_w = [max(sizes[i][0] for i in layer) for layer in layers]
-    heights = [sum(sizes[i][1] for i in layer) + ROW_GAP * (len(layer) - 1) for layer in layers]
+    mid = {i: y for layer in layers for i, y in _pack(layer, dict.fromkeys(layer, 0.0), sizes).items()}
+    for sweep in range(4):
+        for layer in layers[1:] if sweep % 2 == 0 else layers[-2::-1]:
+            near = {i: links[i][sweep % 2] for i in layer}
+            mid.update(_pack(layer, {i: sum(mid[n] for n in near[i]) / len(near[i]) if near[i] else mid[i]
+                                     for i in layer}, sizes))
+    top = min(mid[i] - sizes[i][1] / 2 for i in mid) - TITLE_H - MARGIN
     rects, spans, x = {}, [], MARGIN
     for c, layer in enumerate(layers):
         x += gaps[c] if c else 0
         spans.append((x, x + col_w[c]))
-        y = TITLE_H + MARGIN + (max(heights) - heights[c]) / 2
-        for i in layer:
-            w, h = sizes[i]
-            rects[i] = (x + (col_w[c] - w) / 2, y, w, h)
-            y += h + ROW_GAP
+        rects.update({i: (x + (col_w[c] - sizes[i][0]) / 2, mid[i] - sizes[i][1] / 2 - top, *sizes[i]) for i in layer})
         x += col_w[c]
-    return rects, spans, x + MARGIN, TITLE_H + max(heights) + 2 * MARGIN
+    return rects, spans, x + MARGIN, max(r[1] + r[3] for r in rects.values()) + MARGIN
 
 
-def _wire(e: Edge, ports: dict[str, tuple[list[str], list[str]]], boxes: dict[str, Box],
-          through: list[tuple[float, float, float]]) -> Wire:
+def _pack(layer: list[str], want: dict[str, float], sizes: dict[str, Point]) -> dict[str, float]:
+    """Centres as near `want` as boxes in this order allow: the mean of packing downwards and upwards."""
+    down, up, below, above = {}, {}, -float("inf"), float("inf")
+    for i in layer:
+        down[i] = max(want[i], below + ROW_GAP + sizes[i][1] / 2)
+        below = down[i] + sizes[i][1] / 2
+    for i in reversed(layer):
+        up[i] = min(want[i], above - ROW_GAP - sizes[i][1] / 2)
+        above = up[i] - sizes[i][1] / 2
+    return {i: (down[i] + up[i]) / 2 for i in layer}
+
+
+def _wire(e: Edge, ports: Sides, boxes: dict[str, Box], through: list[tuple[float, float, float]]) -> Wire:
     """Route `e` from its producer, straight across the columns it passes (`through`), to its consumer."""
     src, dst = boxes[e.src], boxes[e.dst]
     outs, ins = ports[e.src][1], ports[e.dst][0]
@@ -199,7 +214,7 @@ def _wire(e: Edge, ports: dict[str, tuple[list[str], list[str]]], boxes: dict[st
         pts += [(left, y), (right, y)]
     pts.append((dst.x, dst.y + dst.h * (ins.index(e.in_port) + 1) / (len(ins) + 1)))
     hops = []
-    for k, (p, q) in enumerate(zip(pts, pts[1:])):
+    for k, (p, q) in enumerate(pairwise(pts)):
         bend = (q[0] - p[0]) / 2 if k % 2 == 0 else 0.0  # curves in the gaps, straight across columns
         hops.append((p, (p[0] + bend, p[1]), (q[0] - bend, q[1]), q))
     return Wire(e, tuple(hops))
@@ -213,9 +228,8 @@ def _place_labels(wires: list[Wire], boxes: dict[str, Box]) -> list[Wire]:
         half = len(w.edge.label) * LABEL_W / 2 + 4
         spots = [_bezier(w.hops[-1], t) for t in (0.5, 0.65, 0.35, 0.8, 0.2, 0.9, 0.1, 0.72, 0.28)]
         rects = [(x - half, y - 8, x + half, y + 8) for x, y in spots]
-        free = [r for r in rects if not any(r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3] for o in taken)]
-        r = (free or rects)[0]
-        taken.append(r)
+        free = (r for r in rects if not any(r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3] for o in taken))
+        taken.append(r := next(free, rects[0]))
         out.append(replace(w, label_at=((r[0] + r[2]) / 2, (r[1] + r[3]) / 2)))
     return out
 
@@ -275,13 +289,13 @@ def to_svg(resolved: Resolved) -> str:
         SVG text; each node is a `<g id="node-ID">` with a `<title>` tooltip.
     """
     lay = layout(resolved)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{lay.width:.0f}" height="{lay.height:.0f}" '
-           f'viewBox="0 0 {lay.width:.0f} {lay.height:.0f}" font-family="Helvetica, Arial, sans-serif">',
-           f'<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
-           f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE_COLOUR}"/></marker></defs>',
+    out = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{lay.width:.0f}" height="{lay.height:.0f}" '
+            f'viewBox="0 0 {lay.width:.0f} {lay.height:.0f}" font-family="Helvetica, Arial, sans-serif">'),
+           (f'<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" '
+            f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE_COLOUR}"/></marker></defs>'),
            '<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="{MARGIN}" y="{MARGIN + 8}" font-size="15" font-weight="bold" fill="{TEXT_COLOUR}">'
-           f'{escape(lay.title)}</text>']
+           (f'<text x="{MARGIN}" y="{MARGIN + 8}" font-size="15" font-weight="bold" fill="{TEXT_COLOUR}">'
+            f'{escape(lay.title)}</text>')]
     for w in lay.wires:
         d = f"M{w.hops[0][0][0]:.1f},{w.hops[0][0][1]:.1f}" + "".join(
             " C" + " ".join(f"{x:.1f},{y:.1f}" for x, y in hop[1:]) for hop in w.hops)
@@ -332,10 +346,7 @@ def to_png(resolved: Resolved, path: str | Path) -> None:
         head = np.array([(x, y), (x - a, y - a / 2), (x - a, y + a / 2)]) * s
         cv2.fillPoly(img, [np.round(head).astype(np.int32)], _bgr(EDGE_COLOUR), cv2.LINE_AA)
     for b in lay.boxes.values():
-        _png_round_rect(img, (b.x * s, b.y * s, b.w * s, b.h * s), 9 * s, COLOURS[b.kind])
-        cx, cy = (b.x + b.w / 2) * s, (b.y + b.h / 2) * s
-        _png_text(img, b.id, cx, cy - 3 * s, 13 * s, TEXT_COLOUR, bold=True, centre=True, fit=(b.w - 12) * s)
-        _png_text(img, b.type, cx, cy + 12 * s, 11 * s, FAINT_COLOUR, centre=True, fit=(b.w - 12) * s)
+        _png_box(img, b, s)
     for w in lay.wires:
         x, y = w.label_at
         _png_text(img, w.edge.label, x * s, (y + 3.5) * s, 10 * s, FAINT_COLOUR, centre=True, card=True)
@@ -348,20 +359,21 @@ def _bgr(hex_colour: str) -> tuple[int, int, int]:
     return b, g, r
 
 
-def _png_round_rect(img: np.ndarray, rect: Rect, r: float, colours: tuple[str, str]) -> None:
-    """A filled rounded rectangle with a border: a filled polygon of the rounded outline."""
+def _png_box(img: np.ndarray, b: Box, s: int) -> None:
+    """Draw node box `b` at scale `s`: a polygon with an arc of 11 points at each rounded corner."""
     import cv2
     import numpy as np
 
-    x, y, w, h = rect
-    outline = []
-    for (cx, cy), start in (((x + w - r, y + r), -90), ((x + w - r, y + h - r), 0),
-                            ((x + r, y + h - r), 90), ((x + r, y + r), 180)):
-        arc = np.radians(np.arange(start, start + 91, 9))
-        outline += list(zip(cx + r * np.cos(arc), cy + r * np.sin(arc)))
-    pts = np.round(np.array(outline)).astype(np.int32)
-    cv2.fillPoly(img, [pts], _bgr(colours[0]), cv2.LINE_AA)
-    cv2.polylines(img, [pts], True, _bgr(colours[1]), max(1, round(r / 6)), cv2.LINE_AA)
+    r, arc = 9 * s, np.radians(np.arange(0, 91, 9))
+    x0, y0, x1, y1 = b.x * s + r, b.y * s + r, (b.x + b.w) * s - r, (b.y + b.h) * s - r  # corner centres
+    corners = enumerate(((x1, y1), (x0, y1), (x0, y0), (x1, y0)))  # clockwise from the bottom right
+    pts = np.concatenate([np.c_[cx + r * np.cos(arc + q * np.pi / 2), cy + r * np.sin(arc + q * np.pi / 2)]
+                          for q, (cx, cy) in corners]).round().astype(np.int32)
+    cv2.fillPoly(img, [pts], _bgr(COLOURS[b.kind][0]), cv2.LINE_AA)
+    cv2.polylines(img, [pts], True, _bgr(COLOURS[b.kind][1]), int(1.5 * s), cv2.LINE_AA)
+    cx, cy = (b.x + b.w / 2) * s, (b.y + b.h / 2) * s
+    _png_text(img, b.id, cx, cy - 3 * s, 13 * s, TEXT_COLOUR, bold=True, centre=True, fit=(b.w - 12) * s)
+    _png_text(img, b.type, cx, cy + 12 * s, 11 * s, FAINT_COLOUR, centre=True, fit=(b.w - 12) * s)
 
 
 def _png_text(img: np.ndarray, text: str, x: float, y: float, px: float, colour: str, *, bold: bool = False,
@@ -372,7 +384,7 @@ def _png_text(img: np.ndarray, text: str, x: float, y: float, px: float, colour:
     font, thick = cv2.FONT_HERSHEY_SIMPLEX, max(1, round(px / (7 if bold else 12)))
     text = text.encode("ascii", "replace").decode()  # Hershey fonts draw ASCII only
     scale = px * 0.72 / 22  # Hershey caps are about 22 px high at scale 1; match sans-serif x-height
-    (w, _), _ = cv2.getTextSize(text, font, scale, thick)
+    w = float(cv2.getTextSize(text, font, scale, thick)[0][0])
     if fit is not None and w > fit:
         scale, w = scale * fit / w, fit
     org = (round(x - w / 2 if centre else x), round(y))
