@@ -228,8 +228,8 @@ class Node:
     kind: ClassVar[str] = ""
     sync: ClassVar[str] = "any"
     sync_tolerance_ms: ClassVar[float] = 0.0
-    inputs: ClassVar[dict[str, Input]] = {}
-    outputs: ClassVar[dict[str, Output]] = {}
+    inputs: dict[str, Input] = {}  # per class; an instance may refine them (declare_ports)
+    outputs: dict[str, Output] = {}
     params: ClassVar[dict[str, ParamSpec]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -265,6 +265,8 @@ class Node:
             raise GraphErrors(GraphError(msg, node_id=node_id) for _, msg in errors)
         for name, value in values.items():
             setattr(self, name, value)
+        # instance-level ports: a node may declare ports that depend on its params
+        self.inputs, self.outputs = type(self).declare_ports(values)
 
     @classmethod
     def check_params(cls, given: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
@@ -290,6 +292,17 @@ class Node:
             except ParamValueError as e:
                 errors.append((name, f"param {name!r}: {e}"))
         return values, errors
+
+    @classmethod
+    def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Input], dict[str, Output]]:
+        """The node's ports for these (checked) params. By default, the class declarations.
+
+        Override it for a node whose ports follow its params, e.g. an ONNX model's inputs and
+        outputs: `edgespeed validate` then checks both ends of every edge against them. Raise
+        with a one-line message (`cannot read model 'x.onnx': ...`) to report a problem, located
+        at the node's params.
+        """
+        return cls.inputs, cls.outputs
 
     @classmethod
     def is_source(cls) -> bool:

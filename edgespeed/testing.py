@@ -44,9 +44,9 @@ def run_node(
     inst = cls(node_id, **(params or {}))
     feeds = inputs or {}
     for port in feeds:
-        if port not in cls.inputs:
-            raise KeyError(f"node {node_id!r} has no input {port!r}; it has: {', '.join(cls.inputs)}")
-    outputs: dict[str, list[Any]] = {p: [] for p in cls.outputs}
+        if port not in inst.inputs:
+            raise KeyError(f"node {node_id!r} has no input {port!r}; it has: {', '.join(inst.inputs)}")
+    outputs: dict[str, list[Any]] = {p: [] for p in inst.outputs}
     _call(inst, "setup", inst.setup)
     try:
         if cls.is_source() and not feeds:
@@ -54,7 +54,7 @@ def run_node(
         else:
             n = max((len(v) for v in feeds.values()), default=0)
             for i in range(n):
-                kwargs = {p: None for p in cls.inputs}
+                kwargs = {p: None for p in inst.inputs}
                 kwargs.update({p: freeze(v[i]) for p, v in feeds.items() if i < len(v)})
                 inst._env = Packet(i, 0, 0, None)
                 try:

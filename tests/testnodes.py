@@ -140,3 +140,24 @@ def double(data: np.ndarray, *, factor: int = 2) -> np.ndarray:
 
 for _cls in (Passthrough, Slow, ArraySource, Lifecycle, Pair, Chunker, BadOutput, FloatSource, double):
     default_registry().register(_cls)
+
+
+class DynamicPorts(Node):
+    """Ports named by params, with a dtype per output (like a model's inputs and outputs)."""
+
+    kind = "test.dynamic"
+    names: list[str] = Param(["x"])
+    dtype: str = Param("float32")
+
+    @classmethod
+    def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Input], dict[str, Output]]:
+        if params["dtype"] == "broken":
+            raise ValueError(f"Cannot read model 'm.onnx': not an ONNX file")
+        ins = {n: Input(dtype=params["dtype"]) for n in params["names"]}
+        return ins, {f"{n}_out": Output(dtype=params["dtype"]) for n in params["names"]}
+
+    def process(self, **inputs: Any) -> dict[str, Any]:
+        return {f"{k}_out": v for k, v in inputs.items()}
+
+
+default_registry().register(DynamicPorts)

@@ -89,7 +89,7 @@ def edges(resolved: Resolved) -> list[Edge]:
     """Every edge of `resolved`, in declaration order of the consumers and their inputs."""
     out = []
     for n in resolved.spec.nodes:
-        decls = resolved.classes[n.id].inputs
+        decls = resolved.ports[n.id][0]
         for port, inp in resolved.inputs[n.id].items():
             queue, policy = inp.queue or decls[port].queue, inp.policy or decls[port].policy
             ring = f"{policy}/{queue}" if policy and queue else policy or (f"queue {queue}" if queue else "")
@@ -118,8 +118,8 @@ def layout(resolved: Resolved) -> Layout:
         The layout shared by `to_svg` and `to_png`, in px with the origin at the top left.
     """
     es, kind = edges(resolved), kinds(resolved)
-    ports = {n.id: ([p for p in resolved.classes[n.id].inputs if p in resolved.inputs[n.id]],
-                    [p for p in resolved.classes[n.id].outputs if any(e.src == n.id and e.out_port == p for e in es)])
+    ports = {n.id: ([p for p in resolved.ports[n.id][0] if p in resolved.inputs[n.id]],
+                    [p for p in resolved.ports[n.id][1] if any(e.src == n.id and e.out_port == p for e in es)])
              for n in resolved.spec.nodes}  # the wired ports, in declaration order
     layers, via, links = _layers(resolved, es)
     sizes = {i: (0.0, SLOT_H) for layer in layers for i in layer}

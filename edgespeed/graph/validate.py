@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import GraphError, GraphErrors, Location
-from ..node import ID_RE, Node, did_you_mean
+from ..node import ID_RE, Input, Node, Output, did_you_mean
 from ..registry import Registry, UnknownType, default_registry
 from .spec import GraphSpec, InputSpec, NodeSpec, option_problem
+
+
+Ports = tuple[dict[str, Input], dict[str, Output]]
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Resolved:
     classes: dict[str, type[Node]]
     params: dict[str, dict[str, Any]]
     inputs: dict[str, dict[str, InputSpec]]  # node id -> port -> spec with `output` filled in
+    ports: dict[str, Ports]  # node id -> its ports for its params (see Node.declare_ports)
 
 
 def validate(spec: GraphSpec, registry: Registry | None = None) -> list[GraphError]:
@@ -49,13 +53,16 @@ def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
     by_id = _ids(spec, errors)
     classes = _types(spec, reg, errors)
     _options(spec, errors)
+    n_param_errors = len(errors)
     params = _params(spec, classes, errors)
-    inputs = _wiring(spec, by_id, classes, errors)
+    bad_params = {e.node_id for e in errors[n_param_errors:]}
+    ports = _ports(spec, classes, params, bad_params, errors)
+    inputs = _wiring(spec, by_id, ports, errors)
     _cycles(spec, inputs, errors)
     _devices(spec, errors)
     if errors:
         raise GraphErrors(errors)
-    return Resolved(spec, classes, params, inputs)
+    return Resolved(spec, classes, params, inputs, ports)
 
 
 def _ids(spec: GraphSpec, errors: list[GraphError]) -> dict[str, NodeSpec]:
@@ -129,53 +136,76 @@ def _params(spec: GraphSpec, classes: dict[str, type[Node]], errors: list[GraphE
     return out
 
 
+def _ports(spec: GraphSpec, classes: dict[str, type[Node]], params: dict[str, dict[str, Any]],
+           bad_params: set[str | None], errors: list[GraphError]) -> dict[str, Ports]:
+    """Each node's ports for its params; nodes whose ports depend on params (a model's inputs)
+    say so here, so contracts are checked before anything runs."""
+    out: dict[str, Ports] = {}
+    for n in spec.nodes:
+        cls = classes.get(n.id)
+        if cls is None:
+            continue
+        out[n.id] = (cls.inputs, cls.outputs)
+        if n.id in bad_params:
+            continue
+        try:
+            out[n.id] = cls.declare_ports(params[n.id])
+        except Exception as e:  # a node's own check (e.g. an unreadable model): one located line
+            text = str(e).strip().splitlines()
+            msg = text[0] if text else type(e).__name__
+            errors.append(GraphError(msg[:1].lower() + msg[1:], node_id=n.id, location=n.where("params") or n.where("type")))
+    return out
+
+
 def _misspelt(name: str, given: Iterable[object]) -> bool:
     """True when one of `given` is a close misspelling of `name` (it got a "did you mean")."""
     return any(difflib.get_close_matches(str(g), [name], n=1, cutoff=0.6) for g in given)
 
 
-def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], classes: dict[str, type[Node]], errors: list[GraphError]) -> dict[str, dict[str, InputSpec]]:
+def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], ports: dict[str, Ports], errors: list[GraphError]) -> dict[str, dict[str, InputSpec]]:
     from dataclasses import replace
 
     resolved: dict[str, dict[str, InputSpec]] = {}
     for n in spec.nodes:
-        cls = classes.get(n.id)
+        cls_ports = ports.get(n.id)
+        cls_inputs = cls_ports[0] if cls_ports else None
         mine: dict[str, InputSpec] = {}
         for port, inp in n.inputs.items():
             loc = inp.loc or n.where(f"inputs.{port}")
-            if cls is not None and port not in cls.inputs:
-                hint = did_you_mean(port, cls.inputs) if cls.inputs else f"; {n.type!r} has no inputs (it is a source)"
+            if cls_inputs is not None and port not in cls_inputs:
+                hint = did_you_mean(port, cls_inputs) if cls_inputs else f"; {n.type!r} has no inputs (it is a source)"
                 errors.append(GraphError(f"unknown input {port!r}{hint}", node_id=n.id, location=n.where(f"inputs.{port}:key"), field=f"inputs.{port}"))
                 continue
             src = by_id.get(inp.node)
             if src is None:
                 errors.append(GraphError(f"input {port!r}: no node {inp.node!r}{did_you_mean(inp.node, by_id)}", node_id=n.id, location=loc, field=f"inputs.{port}"))
                 continue
-            src_cls = classes.get(src.id)
-            if src_cls is None:
+            src_ports = ports.get(src.id)
+            if src_ports is None:
                 continue
+            src_outputs = src_ports[1]
             out_port = inp.output
-            if not src_cls.outputs:
+            if not src_outputs:
                 errors.append(GraphError(f"input {port!r}: node {src.id!r} has no outputs (it is a sink); read from a node with outputs", node_id=n.id, location=loc, field=f"inputs.{port}"))
                 continue
             if out_port is None:
-                if len(src_cls.outputs) != 1:
-                    has = ", ".join(f"{src.id}/{o}" for o in src_cls.outputs) or "none"
-                    errors.append(GraphError(f"input {port!r}: node {src.id!r} has {len(src_cls.outputs)} outputs; name one: {has}", node_id=n.id, location=loc, field=f"inputs.{port}"))
+                if len(src_outputs) != 1:
+                    has = ", ".join(f"{src.id}/{o}" for o in src_outputs) or "none"
+                    errors.append(GraphError(f"input {port!r}: node {src.id!r} has {len(src_outputs)} outputs; name one: {has}", node_id=n.id, location=loc, field=f"inputs.{port}"))
                     continue
-                out_port = next(iter(src_cls.outputs))
-            if out_port not in src_cls.outputs:
-                has = ", ".join(src_cls.outputs) or "no outputs (it is a sink)"
+                out_port = next(iter(src_outputs))
+            if out_port not in src_outputs:
+                has = ", ".join(src_outputs) or "no outputs (it is a sink)"
                 errors.append(GraphError(f"input {port!r}: node {src.id!r} has no output {out_port!r}; it has: {has}", node_id=n.id, location=loc, field=f"inputs.{port}"))
                 continue
-            if cls is not None:
-                why = src_cls.outputs[out_port].type.mismatch(cls.inputs[port].type)
+            if cls_inputs is not None:
+                why = src_outputs[out_port].type.mismatch(cls_inputs[port].type)
                 if why:
                     errors.append(GraphError(f"input {port!r}: {src.id}/{out_port} does not fit: {why}", node_id=n.id, location=loc, field=f"inputs.{port}"))
             mine[port] = replace(inp, output=out_port)
-        if cls is not None:
-            unknown = [p for p in n.inputs if p not in cls.inputs]
-            for port, decl in cls.inputs.items():
+        if cls_inputs is not None:
+            unknown = [p for p in n.inputs if p not in cls_inputs]
+            for port, decl in cls_inputs.items():
                 if port not in n.inputs and not decl.optional and not _misspelt(port, unknown):
                     errors.append(GraphError(f"input {port!r} is not connected; wire it as '{port}: node/port'", node_id=n.id, location=n.where("inputs") or n.where("id"), field=f"inputs.{port}"))
         resolved[n.id] = mine

@@ -86,11 +86,10 @@ class Run:
         r = self.resolved
         conds = {n.id: threading.Condition(threading.Lock()) for n in self.spec.nodes}
         ins: dict[str, dict[str, Ring]] = {n.id: {} for n in self.spec.nodes}
-        outs: dict[str, dict[str, list[Ring]]] = {n.id: {p: [] for p in r.classes[n.id].outputs} for n in self.spec.nodes}
+        outs: dict[str, dict[str, list[Ring]]] = {n.id: {p: [] for p in r.ports[n.id][1]} for n in self.spec.nodes}
         for n in self.spec.nodes:
-            cls = r.classes[n.id]
             for port, inp in r.inputs[n.id].items():
-                decl = cls.inputs[port]
+                decl = r.ports[n.id][0][port]
                 cap = inp.queue or decl.queue
                 policy = inp.policy or decl.policy or "block"
                 ring = Ring(f"{inp.node}/{inp.output} -> {n.id}.{port}", cap or DEFAULT_QUEUE, policy, conds[n.id],

@@ -61,7 +61,7 @@ class Worker:
         self.aborted = aborted
         self.on_failure = on_failure
         self.is_sink = not any(outputs.values())
-        cls = type(node)
+        cls = node  # its ports may depend on its params (Node.declare_ports)
         self._labels = {port: r.name.split(" -> ")[0] for port, r in inputs.items()}
         # Ports a call may lack: unwired optional ones, and under `any`/`latest` the inputs that
         # have nothing new (None). A single wired input never needs the merge.
@@ -327,7 +327,7 @@ class Worker:
         if not ring.ready():
             return None, ring.finished() or ring.dead
         pkt = ring.pop()
-        missing = [p for p in self._order[1:] if p not in self._held and not type(self.node).inputs[p].optional]
+        missing = [p for p in self._order[1:] if p not in self._held and not self.node.inputs[p].optional]
         if missing:
             self.stats.dropped += 1  # nothing yet to pair this packet with
             return None, False
