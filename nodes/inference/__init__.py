@@ -1,0 +1,1 @@
+"""Inference nodes: models run by ONNX Runtime."""

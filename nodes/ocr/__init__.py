@@ -1,0 +1,1 @@
+"""Text reading nodes: PP-OCR text detection and recognition."""

@@ -1,0 +1,1 @@
+"""Postprocessing nodes: detection decoding, classification, tracking, counting, smoothing."""
