@@ -1,0 +1,1 @@
+"""Audio sources and transforms: files, microphones, resampling, framing, features, VAD, endpointing."""

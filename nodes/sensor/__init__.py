@@ -1,0 +1,1 @@
+"""Sensor sources and transforms: CSV replay, a synthetic IMU, window statistics, filters, anomalies."""
