@@ -223,11 +223,14 @@ class Node:
             other inputs None), `latest` (on each packet of the first input, the newest of the
             others), `timestamp` (inputs whose `pts` agree within `sync_tolerance_ms`).
         sync_tolerance_ms: tolerance of `sync: timestamp`.
+        trigger: under `sync: latest`, the input whose packets trigger a call (default: the
+            first input declared).
     """
 
     kind: ClassVar[str] = ""
     sync: ClassVar[str] = "any"
     sync_tolerance_ms: ClassVar[float] = 0.0
+    trigger: ClassVar[str | None] = None
     inputs: dict[str, Input] = {}  # per class; an instance may refine them (declare_ports)
     outputs: dict[str, Output] = {}
     params: ClassVar[dict[str, ParamSpec]] = {}
@@ -260,6 +263,7 @@ class Node:
         self._pools: dict[str, Any] = {}
         self._stop = threading.Event()
         self._env: Any = None
+        self.counters: dict[str, int] = {}
         values, errors = self.check_params(params)
         if errors:
             raise GraphErrors(GraphError(msg, node_id=node_id) for _, msg in errors)
@@ -321,6 +325,11 @@ class Node:
         """Sources only: yield dicts of outputs (or `Stamped`); return to end the stream."""
         raise TypeError(f"{type(self).__name__} has no inputs and does not implement generate()")
 
+    def flush(self) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
+        """End of stream, before `teardown`: return or yield what the node still holds (a partial
+        batch, an utterance still open). Not called when the run is aborted."""
+        return None
+
     def teardown(self) -> None:
         """Release what `setup` opened. Runs if and only if `setup` returned."""
 
@@ -336,6 +345,11 @@ class Node:
     def stopping(self) -> bool:
         """True once the graph is shutting down: a source polls it between blocking reads."""
         return self._stop.is_set()
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Add `n` to the node's counter `name` (e.g. `reconnects`), reported under
+        `nodes.<id>.counters` in the run report and the live table's summary."""
+        self.counters[name] = self.counters.get(name, 0) + n
 
     def buffer(self, port: str, shape: tuple[int, ...], dtype: Any = np.uint8) -> np.ndarray:
         """A writable array for output `port`, reused once every consumer has released it.

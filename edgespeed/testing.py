@@ -66,6 +66,12 @@ def run_node(
                     raise NodeError(node_id, "process", e, seq=i) from e
                 finally:
                     inst._env = None
+            try:
+                _collect(node_id, inst.flush(), outputs)  # end of stream, as the runtime does
+            except NodeError:
+                raise
+            except Exception as e:
+                raise NodeError(node_id, "flush", e) from e
     finally:
         _call(inst, "teardown", inst.teardown)
     return outputs
@@ -79,10 +85,20 @@ def _call(inst: Node, method: str, fn: Any) -> None:
 
 
 def _drain_source(inst: Node, outputs: dict[str, list[Any]], max_packets: int | None) -> None:
-    gen = inst.generate()
+    try:
+        gen = inst.generate()
+        items = iter(gen)
+    except Exception as e:
+        raise NodeError(inst.id, "generate", e) from e
     count = 0
     try:
-        for item in gen:
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                break
+            except Exception as e:
+                raise NodeError(inst.id, "generate", e, seq=count) from e
             if isinstance(item, Stamped):
                 item = item.outputs
             _collect(inst.id, item, outputs)

@@ -103,3 +103,4 @@ class Stamped:
 
     outputs: dict[str, Any]
     pts_ns: int
+    ts_ns: int | None = None  # a relay (a link, a process boundary) keeps the original stamp

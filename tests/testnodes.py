@@ -161,3 +161,44 @@ class DynamicPorts(Node):
 
 
 default_registry().register(DynamicPorts)
+
+
+class Batcher(Node):
+    """Groups `size` inputs; what is left at end of stream comes out of flush()."""
+
+    kind = "test.batcher"
+    data = Input()
+    out = Output()
+    size: int = Param(3, ge=1)
+
+    def setup(self) -> None:
+        self._held: list[Any] = []
+
+    def process(self, data: Any) -> dict[str, Any] | None:
+        self._held.append(data)
+        self.count("seen")
+        if len(self._held) < self.size:
+            return None
+        batch, self._held = self._held, []
+        return {"out": batch}
+
+    def flush(self) -> dict[str, Any] | None:
+        return {"out": self._held} if self._held else None
+
+
+class Caption(Node):
+    """Fan-in whose `frame` input triggers under sync latest, whatever the YAML order."""
+
+    kind = "test.caption"
+    text = Input(optional=True)
+    frame = Input()
+    out = Output()
+    sync = "latest"
+    trigger = "frame"
+
+    def process(self, frame: Any, text: Any) -> dict[str, Any]:
+        return {"out": (frame, text)}
+
+
+default_registry().register(Batcher)
+default_registry().register(Caption)

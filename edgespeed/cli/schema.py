@@ -56,6 +56,8 @@ def graph_schema() -> dict[str, Any]:
             "on_error": {"enum": list(ON_ERROR)},
             "sync": {"enum": list(SYNC_MODES)},
             "sync_tolerance_ms": {"type": "number", "minimum": 0},
+            "isolate": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "process, thread, or a group name"},
+            "shm_cap_mb": {"type": "number", "exclusiveMinimum": 0},
         },
         "required": ["id", "type"],
         "additionalProperties": False,

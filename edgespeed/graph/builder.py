@@ -73,6 +73,8 @@ class _Draft:
     on_error: str
     sync: str | None
     sync_tolerance_ms: float | None
+    isolate: str | None = None
+    shm_cap_mb: float | None = None
     locs: dict[str, Location] = field(default_factory=dict)
 
 
@@ -110,6 +112,8 @@ class Graph:
         on_error: str = "stop",
         sync: str | None = None,
         sync_tolerance_ms: float | None = None,
+        isolate: str | None = None,
+        shm_cap_mb: float | None = None,
         **kwargs: Any,
     ) -> NodeHandle:
         """Add a node; keyword arguments that are `PortRef`s wire inputs, the rest are params.
@@ -122,7 +126,7 @@ class Graph:
         loc = _caller()
         type_name = type if isinstance(type, str) else _class_path(type)
         node_id = id or self._fresh_id(type_name)
-        draft = _Draft(node_id, type_name, _plain(dict(params or {})), {}, device, on_error, sync, sync_tolerance_ms)
+        draft = _Draft(node_id, type_name, _plain(dict(params or {})), {}, device, on_error, sync, sync_tolerance_ms, isolate, shm_cap_mb)
         for key in ("", "id", "type", "params", "device", "on_error", "sync"):
             draft.locs[key] = loc
         for k, v in kwargs.items():
@@ -164,7 +168,8 @@ class Graph:
     def build(self) -> GraphSpec:
         """The GraphSpec, not validated."""
         nodes = tuple(
-            NodeSpec(d.id, d.type, dict(d.params), dict(d.inputs), d.device, d.on_error, d.sync, d.sync_tolerance_ms, locs=dict(d.locs))
+            NodeSpec(d.id, d.type, dict(d.params), dict(d.inputs), d.device, d.on_error, d.sync, d.sync_tolerance_ms,
+                     d.isolate, d.shm_cap_mb, locs=dict(d.locs))
             for d in self._nodes
         )
         return GraphSpec(self.name, nodes, tuple(self._devices), self._default_device, self.description,

@@ -7,6 +7,8 @@ Python equals the one loaded from its YAML.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +29,10 @@ def option_problem(key: str, value: Any) -> str | None:
     choices = {"on_error": ON_ERROR, "sync": SYNC_MODES, "policy": POLICIES}.get(key)
     if choices is not None and (not isinstance(value, str) or value not in choices):
         return f"{key!r} must be one of {', '.join(choices)}, got {value!r}"
+    if key == "isolate" and (not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9_]*$", value)):
+        return f"'isolate' must be 'process' (a process of its own), 'thread' (the default) or a group name shared by nodes that run in one process, got {value!r}"
+    if key == "shm_cap_mb" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+        return f"'shm_cap_mb' must be a number > 0 (MiB of shared memory per edge of an isolated node), got {value!r}"
     if key == "sync_tolerance_ms" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
         return f"'sync_tolerance_ms' must be a number >= 0, got {value!r}"
     return None
@@ -74,6 +80,8 @@ class NodeSpec:
     on_error: str = "stop"
     sync: str | None = None
     sync_tolerance_ms: float | None = None
+    isolate: str | None = None
+    shm_cap_mb: float | None = None
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
 
     def where(self, key: str = "") -> Location | None:
@@ -99,6 +107,10 @@ class NodeSpec:
             out["sync"] = self.sync
         if self.sync_tolerance_ms is not None:
             out["sync_tolerance_ms"] = self.sync_tolerance_ms
+        if self.isolate is not None:
+            out["isolate"] = self.isolate
+        if self.shm_cap_mb is not None:
+            out["shm_cap_mb"] = self.shm_cap_mb
         return out
 
 

@@ -91,7 +91,7 @@ def _id_like(text: str) -> str:
 def _options(spec: GraphSpec, errors: list[GraphError]) -> None:
     """Node and input options. YAML loading checks these too; this catches builder-made specs."""
     for n in spec.nodes:
-        for key in ("on_error", "sync", "sync_tolerance_ms"):
+        for key in ("on_error", "sync", "sync_tolerance_ms", "isolate", "shm_cap_mb"):
             value = getattr(n, key)
             if value is not None and (msg := option_problem(key, value)):
                 errors.append(GraphError(msg, node_id=n.id, location=n.where(key)))
@@ -145,12 +145,15 @@ def _ports(spec: GraphSpec, classes: dict[str, type[Node]], params: dict[str, di
         cls = classes.get(n.id)
         if cls is None:
             continue
-        out[n.id] = (cls.inputs, cls.outputs)
+        dynamic = cls.declare_ports.__func__ is not Node.declare_ports.__func__  # type: ignore[attr-defined]
         if n.id in bad_params:
+            if not dynamic:  # a dynamic node's ports are unknown without good params: not checked
+                out[n.id] = (cls.inputs, cls.outputs)
             continue
         try:
             out[n.id] = cls.declare_ports(params[n.id])
-        except Exception as e:  # a node's own check (e.g. an unreadable model): one located line
+        except Exception as e:  # a node's own check (e.g. an unreadable model): one located line,
+            # and its edges go unchecked rather than reported against ports it may not have
             text = str(e).strip().splitlines()
             msg = text[0] if text else type(e).__name__
             errors.append(GraphError(msg[:1].lower() + msg[1:], node_id=n.id, location=n.where("params") or n.where("type")))

@@ -76,6 +76,7 @@ class NodeStats:
     latency: Histogram = field(default_factory=Histogram)
     state: str = "new"
     last_error: str = ""
+    counters: dict[str, int] = field(default_factory=dict)  # the node's own (Node.count)
 
 
 def report(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -99,6 +100,8 @@ def report(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall
         }
         if s.last_error:
             nodes[nid]["last_error"] = s.last_error
+        if s.counters:
+            nodes[nid]["counters"] = dict(s.counters)
     edges = {r.name: {"capacity": r.capacity, "policy": r.policy, "depth": len(r), "peak": r.peak, "dropped": r.dropped, "packets": r.puts} for r in rings}
     out = {
         "wall_s": round(wall_s, 4),

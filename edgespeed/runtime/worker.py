@@ -68,10 +68,18 @@ class Worker:
         self._absent = {p: None for p in cls.inputs if p not in inputs or len(inputs) > 1}
         self._contracts = {p: o.type for p, o in cls.outputs.items() if o.type.kind == "array" and (o.type.dtype or o.type.ndim is not None)}
         self._seq = dict.fromkeys(cls.outputs, 0)
-        self._order = list(inputs)
+        # the class's declaration order, so `sync: latest` is triggered by the port the node
+        # names in `trigger` (default: its first input), whatever order the YAML wires them in
+        declared = [p for p in node.inputs if p in inputs]
+        trigger = getattr(node, "trigger", None)
+        if trigger in declared:
+            declared.remove(trigger)
+            declared.insert(0, trigger)
+        self._order = declared
         self._rr = 0
         self._held: dict[str, Packet] = {}
         self._pending: deque[Packet] = deque()
+        self._last_pts = 0
         self.failure: NodeError | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -163,7 +171,10 @@ class Worker:
             raise NodeError(self.id, "generate", e) from e
         if not isinstance(gen, types.GeneratorType) and not hasattr(gen, "__next__"):
             gen = iter(gen or ())
-        stats, stop = self.stats, self.stopping
+        # A relay (the receiving end of a process boundary or link) ends at its upstream's end
+        # of stream, so what was produced before a stop still drains through it.
+        stats = self.stats
+        stop = self.aborted if getattr(self.node, "relay", False) else self.stopping
         try:
             while not stop.is_set():
                 t0 = _perf()
@@ -180,6 +191,8 @@ class Worker:
                 ts = _now()
                 if isinstance(item, Stamped):
                     pts = item.pts_ns
+                    if item.ts_ns is not None:
+                        ts = item.ts_ns
                     item = item.outputs
                 else:
                     pts = ts
@@ -193,7 +206,25 @@ class Worker:
     def _consume(self) -> None:
         if len(self.inputs) == 1:
             self._consume_one()
-            return
+        else:
+            self._consume_many()
+        if not self.aborted.is_set() and type(self.node).flush is not Node.flush:
+            self._flush()
+
+    def _flush(self) -> None:
+        """End of stream: let the node emit what it still holds (a partial batch, an open utterance)."""
+        try:
+            out = self.node.flush()
+            items = [out] if out is None or type(out) is dict else out
+            for item in items:
+                if item is not None:
+                    self._emit(item, _now(), self._last_pts, "flush", None, None)
+        except NodeError:
+            raise
+        except Exception as e:
+            raise NodeError(self.id, "flush", e) from e
+
+    def _consume_many(self) -> None:
         while True:
             got = self._next_set()
             if got is None:
@@ -236,6 +267,7 @@ class Worker:
         stats.packets_in += n_in
         node = self.node
         node._env = first
+        self._last_pts = first.pts_ns
         t0 = _perf()
         try:
             out = node.process(**kwargs)

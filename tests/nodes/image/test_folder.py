@@ -8,6 +8,7 @@ import pytest
 
 from edgespeed import NodeError, Stamped
 from edgespeed.registry import default_registry
+from edgespeed.errors import NodeError
 from edgespeed.testing import run_node
 
 
@@ -68,7 +69,7 @@ def test_bad_folders(tmp_path: Path, setup: object, expect: str) -> None:
 
 def test_unreadable_image_fails_naming_it_or_is_skipped(folder: Path) -> None:
     (folder / "img_002.jpg").write_bytes(b"broken")
-    with pytest.raises(ValueError, match="cannot read image '.*img_002.jpg'"):
+    with pytest.raises(NodeError, match="failed in generate.*cannot read image '.*img_002.jpg'"):
         run_node("image.folder", params={"path": str(folder)})
     out = run_node("image.folder", params={"path": str(folder), "skip_unreadable": True})
     assert len(out["frame"]) == 4
