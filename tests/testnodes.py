@@ -202,3 +202,40 @@ class Caption(Node):
 
 default_registry().register(Batcher)
 default_registry().register(Caption)
+
+
+class Burn(Node):
+    """CPU-bound pure Python work per packet (holds the GIL), then forwards; can crash its process."""
+
+    kind = "test.burn"
+    data = Input()
+    out = Output()
+    loops: int = Param(20000, ge=0)
+    crash_at: int = Param(-1)
+
+    def process(self, data: Any) -> dict[str, Any]:
+        if int(np.asarray(data).flat[0]) == self.crash_at:
+            import os
+
+            os._exit(9)  # a hard crash: no exception, no cleanup
+        acc = 0
+        for i in range(self.loops):
+            acc += i * i % 7
+        return {"out": data}
+
+
+class Pid(Node):
+    """Emits the id of the process it runs in, with its input."""
+
+    kind = "test.pid"
+    data = Input()
+    out = Output()
+
+    def process(self, data: Any) -> dict[str, Any]:
+        import os
+
+        return {"out": (os.getpid(), data)}
+
+
+default_registry().register(Burn)
+default_registry().register(Pid)

@@ -80,14 +80,46 @@ class Run:
         self._threads: list[threading.Thread] = []
         self._t0 = 0.0
         self._t_end: float | None = None
+        self.groups: list[Any] = []
+        self._child_reports: dict[str, dict[str, Any]] = {}
+        self._isolate()
         self._build()
+
+    def _isolate(self) -> None:
+        """Split off nodes that run in processes of their own (`isolate:`)."""
+        from .process import group_of
+
+        if not any(group_of(n) for n in self.spec.nodes):
+            return
+        from .process import ProcessGroup, split
+
+        cut = split(self.spec)
+        me = weakref.ref(self)
+
+        def on_failure(e: NodeError) -> None:
+            run = me()
+            if run is not None:
+                run._on_failure(e)
+
+        def on_report(group: Any, rep: dict[str, Any], failures: list[tuple[Any, ...]]) -> None:
+            run = me()
+            if run is None:
+                return
+            run._child_reports[group.name] = rep
+            for node_id, method, port, seq, text in failures:
+                run._on_failure(NodeError(node_id, method, _cause_of(text), port=port, seq=seq))
+
+        for name, sub_spec in cut.groups.items():
+            first = self.spec.node(cut.members[name][0])
+            self.groups.append(ProcessGroup(name, sub_spec, cut.members[name], cut.crossings, first.on_error, on_failure, on_report))
+        self.resolved = check(cut.parent)
 
     def _build(self) -> None:
         r = self.resolved
-        conds = {n.id: threading.Condition(threading.Lock()) for n in self.spec.nodes}
-        ins: dict[str, dict[str, Ring]] = {n.id: {} for n in self.spec.nodes}
-        outs: dict[str, dict[str, list[Ring]]] = {n.id: {p: [] for p in r.ports[n.id][1]} for n in self.spec.nodes}
-        for n in self.spec.nodes:
+        conds = {n.id: threading.Condition(threading.Lock()) for n in r.spec.nodes}
+        ins: dict[str, dict[str, Ring]] = {n.id: {} for n in r.spec.nodes}
+        outs: dict[str, dict[str, list[Ring]]] = {n.id: {p: [] for p in r.ports[n.id][1]} for n in r.spec.nodes}
+        for n in r.spec.nodes:
             for port, inp in r.inputs[n.id].items():
                 decl = r.ports[n.id][0][port]
                 cap = inp.queue or decl.queue
@@ -106,10 +138,11 @@ class Run:
             if run is not None:
                 run._on_failure(e)
 
-        for n in self.spec.nodes:
+        for n in r.spec.nodes:
             cls = r.classes[n.id]
             node = cls(n.id, **r.params[n.id])
             node._stop = self.stopping
+            node._abort = self.aborted  # type: ignore[attr-defined]
             self.nodes[n.id] = node
             self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters)
             self.workers[n.id] = Worker(
@@ -120,22 +153,28 @@ class Run:
 
     @property
     def sinks(self) -> list[str]:
-        return [nid for nid, w in self.workers.items() if w.is_sink]
+        return [nid for nid, w in self.workers.items() if w.is_sink and not type(w.node).kind.startswith("runtime.")]
 
     # -- control --------------------------------------------------------------------------------
     def start(self) -> None:
         """Start every worker thread."""
         self._t0 = time.perf_counter()
-        self._remaining = len(self.workers)
+        self._remaining = len(self.workers) + len(self.groups)
+        for g in self.groups:  # children first: they take a moment to spawn
+            g.start()
+            self._threads.append(threading.Thread(target=self._watch, args=(g,), name=f"edgespeed:{g.name}", daemon=True))
         for nid, w in self.workers.items():
             t = threading.Thread(target=self._body, args=(w,), name=f"edgespeed:{nid}", daemon=True)
             self._threads.append(t)
         for t in self._threads:
             t.start()
 
-    def _body(self, w: Worker) -> None:
+    def _watch(self, group: Any) -> None:
+        self._body(group)
+
+    def _body(self, w: Any) -> None:
         try:
-            w.run()
+            w.run() if isinstance(w, Worker) else w.watch()
         finally:
             with self._lock:
                 self._remaining -= 1
@@ -155,6 +194,8 @@ class Run:
         if not self.stopping.is_set():
             self.stopped_by = reason
             self.stopping.set()
+            for g in self.groups:
+                g.stop()
 
     def abort(self) -> None:
         """Stop now: drop queued packets and wake every waiting worker."""
@@ -162,6 +203,8 @@ class Run:
         self.aborted.set()
         for r in self.rings:
             r.kill()
+        for g in self.groups:
+            g.abort()
 
     def wait(self, duration_s: float | None = None, poll_s: float = 0.1) -> RunResult:
         """Wait for the run to end (in the main thread, so signal handlers keep running)."""
@@ -181,13 +224,37 @@ class Run:
                 stuck = [t.name.split(":", 1)[1] for t in self._threads if t.is_alive()]
                 log.error("nodes still busy after abort, leaving them: %s", ", ".join(stuck))
                 break
+        for g in self.groups:
+            g.cleanup()
         return RunResult(self.snapshot(), list(self.failures), self.stopped_by)
 
     def snapshot(self) -> dict[str, Any]:
         """The report as of now (final once the run is over)."""
         end = self._t_end if self._t_end is not None else time.perf_counter()
-        return report(self.stats, self.rings, self.sinks, end - self._t0 if self._t0 else 0.0,
-                      {"graph": self.spec.name, "stopped_by": self.stopped_by})
+        stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.")}
+        rep = report(stats, self.rings, self.sinks, end - self._t0 if self._t0 else 0.0,
+                     {"graph": self.spec.name, "stopped_by": self.stopped_by})
+        for g in self.groups:  # what the isolated nodes did, as their processes reported it
+            child = self._child_reports.get(g.name)
+            for nid in g.members:
+                node = dict(child["nodes"][nid]) if child else {"type": self.spec.node(nid).type, "in": 0, "out": 0, "dropped": 0,
+                                                                   "errors": 0, "restarts": 0, "state": "no report", "fps": 0.0,
+                                                                   "process_ms": {"p50": 0.0, "p99": 0.0, "mean": 0.0, "max": 0.0, "count": 0}}
+                node["process"] = g.name
+                node["restarts"] = node.get("restarts", 0) + g.restarts
+                rep["nodes"][nid] = node
+            if child:
+                rep["edges"].update(child["edges"])
+                rep["sinks"].update({k: v for k, v in child["sinks"].items() if k in g.members})
+        return rep
+
+
+def _cause_of(text: str) -> str:
+    """The reason part of `node 'x' failed in process() on a/b #3: ValueError: ...`."""
+    head, sep, rest = text.partition("): ")
+    if not sep:
+        return text
+    return rest.split(": ", 1)[1] if rest.startswith(("on ", "#")) and ": " in rest else rest
 
 
 def run_spec(spec: GraphSpec, *, registry: Registry | None = None, duration_s: float | None = None, drain_timeout_s: float = 10.0) -> RunResult:

@@ -1,0 +1,405 @@
+"""Nodes in processes of their own: `isolate: process`, or a group name shared by several nodes.
+
+The graph is split at process boundaries. Each group of isolated nodes becomes a subgraph run
+by a normal `Run` in a spawned child; every edge that crosses a boundary becomes a
+shared-memory channel (`shm.py`) between a `runtime.shm_out` node on the writing side and a
+`runtime.shm_in` node on the reading side. The edge's ring options stay on the writing side,
+so `policy: latest` drops before anything crosses.
+
+The parent watches each child: a child that dies without reporting back is a crash, reported
+with the node id and handled by the node's `on_error` (`stop` stops the graph; `restart` and
+`skip` start a new child on fresh channels; what was in flight to the dead one is lost and
+counted). Children ignore Ctrl-C: the parent tells them to stop and they drain like any run.
+Every segment is named after the parent and unlinked by it at the end, whatever the children
+did, and the shared resource tracker unlinks what is left if every process is killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from ..errors import NodeError
+from ..graph.spec import GraphSpec, InputSpec, NodeSpec
+from ..node import Input, Node, Output, Param
+from ..registry import default_registry
+from ..types import Stamped
+from .shm import DEFAULT_CAP_BYTES, ShmReader, ShmWriter, pipe_pair, segment_name
+
+log = logging.getLogger("edgespeed.run")
+
+# Channel ends known to this process, by channel number (filled by the parent, or by a child
+# from what the parent handed it). Nodes find theirs here from their `channel` param.
+_CHANNELS: dict[int, ChannelEnd] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class ChannelEnd:
+    """One end of a shared-memory channel, as handed to the process that uses it."""
+
+    label: str
+    owner_pid: int
+    name: str  # segment name token: the channel number and the child's incarnation
+    data: Connection
+    release: Connection
+    cap_bytes: int = DEFAULT_CAP_BYTES
+
+
+class ShmOut(Node):
+    """(internal) Sends `data` across a process boundary through a shared-memory channel."""
+
+    kind = "runtime.shm_out"
+    data = Input()
+    channel: int = Param(ge=0)
+
+    def setup(self) -> None:
+        self._end = _CHANNELS[self.channel]
+        self._open(self._end)
+
+    def _open(self, end: ChannelEnd) -> None:
+        self._writer = ShmWriter(end.label, end.owner_pid, end.name, end.data, end.release, cap_bytes=end.cap_bytes)
+
+    def process(self, data: Any = None, **_: Any) -> None:
+        env = self._env
+        abort = getattr(self, "_abort", None)
+        for _ in range(2):
+            if _CHANNELS[self.channel] is not self._end:  # the other side restarted on a fresh channel
+                self._writer.close(eos=False)
+                self._end = _CHANNELS[self.channel]
+                self._open(self._end)
+            try:
+                self._writer.send(env.seq, env.ts_ns, env.pts_ns, data, abort=abort)
+                return None
+            except (EOFError, OSError):  # the other process is gone: its monitor says why
+                group = _RESTARTS.get(self.channel)
+                if _CHANNELS[self.channel] is self._end and (group is None or not group.wait_restart(abort)):
+                    break
+        self.count("lost_to_dead_peer")
+        return None
+
+    def teardown(self) -> None:
+        self._writer.close(eos=True)
+
+
+class ShmIn(Node):
+    """(internal) Receives packets from another process; ends at that side's end of stream."""
+
+    kind = "runtime.shm_in"
+    out = Output()
+    channel: int = Param(ge=0)
+    relay = True  # ends at its upstream's end of stream, not at stop(): what was sent drains
+
+    def setup(self) -> None:
+        self._end = _CHANNELS[self.channel]
+        self._reader = self._open(self._end)
+
+    def _open(self, end: ChannelEnd) -> ShmReader:
+        return ShmReader(end.label, end.owner_pid, end.name, end.data, end.release)
+
+    def generate(self) -> Any:
+        abort = getattr(self, "_abort", None)
+        while True:
+            try:
+                kind, seq, ts, pts, value = self._reader.recv(0.25)
+            except (EOFError, OSError) as e:
+                # the writer's process died: wait for its replacement (restart) or end
+                log.debug("%s: peer gone on %s (%r)", self.id, self._end.label, e)
+                if not self._swap(abort):
+                    return
+                log.debug("%s: reading from the new peer", self.id)
+                continue
+            if kind == "eos":
+                return
+            if kind == "idle":
+                if abort is not None and abort.is_set():
+                    return
+                continue
+            yield Stamped({"out": value}, pts_ns=pts, ts_ns=ts)
+            value = None  # let the slot go back as soon as downstream is done with it
+
+    def _swap(self, abort: Any) -> bool:
+        group = _RESTARTS.get(self.channel)
+        if _CHANNELS[self.channel] is self._end and (group is None or not group.wait_restart(abort)):
+            return False
+        end = _CHANNELS[self.channel]
+        self._reader.close()
+        self._end = end
+        self._reader = self._open(end)
+        return True
+
+    def teardown(self) -> None:
+        self._reader.close()
+
+
+for _cls in (ShmOut, ShmIn):
+    default_registry().register(_cls)
+
+
+# -- splitting a graph at process boundaries -------------------------------------------------
+@dataclass
+class Crossing:
+    """An edge that crosses a process boundary."""
+
+    channel: int
+    label: str
+    writer: str | None  # group name, None for the parent
+    reader: str | None
+    cap_bytes: int
+
+
+@dataclass
+class Split:
+    """The parent's graph, each group's graph, and the channels between them."""
+
+    parent: GraphSpec
+    groups: dict[str, GraphSpec]
+    members: dict[str, list[str]]
+    crossings: list[Crossing] = field(default_factory=list)
+
+
+def group_of(n: NodeSpec) -> str | None:
+    """The process group of a node: None (the main process), its own id, or a shared name."""
+    if n.isolate in (None, "thread"):
+        return None
+    return n.id if n.isolate == "process" else f"group:{n.isolate}"
+
+
+def split(spec: GraphSpec) -> Split:
+    """Cut `spec` at process boundaries (see the module docstring)."""
+    where = {n.id: group_of(n) for n in spec.nodes}
+    taken = {n.id for n in spec.nodes}
+    nodes: dict[str | None, list[NodeSpec]] = {g: [] for g in set(where.values()) | {None}}
+    caps = {n.id: int(n.shm_cap_mb * 2**20) for n in spec.nodes if n.shm_cap_mb}
+    crossings: list[Crossing] = []
+
+    def fresh(base: str) -> str:
+        name, i = base, 1
+        while name in taken:
+            i += 1
+            name = f"{base}_{i}"
+        taken.add(name)
+        return name
+
+    for n in spec.nodes:
+        mine = where[n.id]
+        inputs: dict[str, InputSpec] = {}
+        for port, inp in n.inputs.items():
+            theirs = where[inp.node]
+            if theirs == mine:
+                inputs[port] = inp
+                continue
+            k = len(crossings)
+            label = f"{inp.source} -> {n.id}.{port}"
+            cap = min([caps[i] for i in (n.id, inp.node) if i in caps] or [DEFAULT_CAP_BYTES])
+            crossings.append(Crossing(k, label, theirs, mine, cap))
+            out_id, in_id = fresh(f"shm_out_{k}"), fresh(f"shm_in_{k}")
+            nodes[theirs].append(NodeSpec(out_id, ShmOut.kind, {"channel": k},
+                                          {"data": replace(inp, port="data")}))
+            nodes[mine].append(NodeSpec(in_id, ShmIn.kind, {"channel": k}))
+            inputs[port] = InputSpec(port, in_id, "out", loc=inp.loc)
+        nodes[mine].append(replace(n, inputs=inputs, isolate=None))
+    members = {g: [n.id for n in spec.nodes if where[n.id] == g] for g in nodes if g is not None}
+    parent = replace(spec, nodes=tuple(nodes[None]))
+    groups = {g: replace(spec, name=f"{spec.name}:{g}", nodes=tuple(nodes[g])) for g in nodes if g is not None}
+    return Split(parent, groups, members, crossings)
+
+
+# -- the child side ------------------------------------------------------------------------------
+def adopt(ends: dict[int, tuple[str, int, str, int, int, int]]) -> None:
+    """In a child: take over the channel ends the parent passed (as inherited file descriptors)."""
+    for k, (label, owner, token, data_fd, release_fd, cap) in ends.items():
+        _CHANNELS[k] = ChannelEnd(label, owner, token, Connection(data_fd), Connection(release_fd), cap)
+
+
+# -- the parent side --------------------------------------------------------------------------------
+_RESTARTS: dict[int, ProcessGroup] = {}  # channel -> the group that restarts behind it
+_PEER_ENDS: dict[int, tuple[ChannelEnd, ChannelEnd]] = {}  # child-to-child channels not yet handed out
+
+
+class ProcessGroup:
+    """A spawned child running one group's subgraph, watched from the parent."""
+
+    def __init__(self, name: str, spec: GraphSpec, members: list[str], crossings: list[Crossing],
+                 on_error: str, on_failure: Any, on_report: Any) -> None:
+        self.name = name
+        self.spec = spec
+        self.members = members
+        self.crossings = [c for c in crossings if name in (c.writer, c.reader)]
+        self.on_error = on_error
+        self.on_failure = on_failure
+        self.on_report = on_report
+        self.incarnation = 0
+        self.restarts = 0
+        self.proc: Any = None
+        self.control: Connection | None = None
+        self.stopping = False
+        self.done = threading.Event()
+        self._restarted = threading.Condition()
+        self.names: list[str] = []  # every segment token used, for the final cleanup
+        for c in self.crossings:
+            _RESTARTS[c.channel] = self
+
+    @property
+    def who(self) -> str:
+        return self.members[0] if len(self.members) == 1 else f"{self.members[0]} (group {self.name.split(':', 1)[-1]!r})"
+
+    def _channels(self) -> dict[int, ChannelEnd]:
+        """Fresh pipes for every crossing; the parent's ends go to `_CHANNELS`, the child's are returned."""
+        owner = os.getpid()
+        theirs: dict[int, ChannelEnd] = {}
+        for c in self.crossings:
+            child_writes = c.writer == self.name
+            peer = c.reader if child_writes else c.writer
+            if peer is not None and c.channel in _PEER_ENDS:  # the other child made this channel
+                writer_end, reader_end = _PEER_ENDS.pop(c.channel)
+                theirs[c.channel] = writer_end if child_writes else reader_end
+                continue
+            if peer is not None and self.incarnation > 0:
+                raise RuntimeError(f"edge {c.label!r} joins two isolated processes; restart needs one end in the main process")
+            token = f"{c.channel}i{self.incarnation}"
+            self.names.append(token)
+            data_r, data_w = pipe_pair()
+            rel_r, rel_w = pipe_pair()
+            writer_end = ChannelEnd(c.label, owner, token, data_w, rel_r, c.cap_bytes)
+            reader_end = ChannelEnd(c.label, owner, token, data_r, rel_w, c.cap_bytes)
+            theirs[c.channel] = writer_end if child_writes else reader_end
+            if peer is None:
+                _CHANNELS[c.channel] = reader_end if child_writes else writer_end
+            else:  # child to child: the other child takes the other end when it starts
+                _PEER_ENDS[c.channel] = (writer_end, reader_end)
+        return theirs
+
+    def start(self) -> None:
+        theirs = self._channels()
+        mine, child_sock = socket.socketpair()
+        self.control = Connection(mine.detach())
+        fds = [child_sock.fileno()]
+        ends: dict[int, tuple[str, int, str, int, int, int]] = {}
+        for k, end in theirs.items():
+            ends[k] = (end.label, end.owner_pid, end.name, end.data.fileno(), end.release.fileno(), end.cap_bytes)
+            fds += [end.data.fileno(), end.release.fileno()]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), EDGESPEED_PROCESS_GROUP=self.name)
+        # -W: a killed child's resource tracker unlinks what it left; that is the plan, not news
+        self.proc = subprocess.Popen([sys.executable, "-W", "ignore::UserWarning:multiprocessing.resource_tracker",
+                                      "-m", "edgespeed.runtime.child", str(child_sock.fileno())],
+                                     pass_fds=fds, env=env, stdin=subprocess.DEVNULL)
+        child_sock.close()
+        for end in theirs.values():  # the child has its own copies now
+            end.data.close()
+            end.release.close()
+        self.control.send((self.name, self.spec.to_yaml(), ends, logging.getLogger().level))
+
+    def watch(self) -> None:
+        """Monitor thread: collect the child's report, detect crashes, apply on_error."""
+        try:
+            while True:
+                outcome = self._wait_child()
+                if outcome is None:
+                    return
+                if self.on_error in ("restart", "skip") and not self.stopping:
+                    self.restarts += 1
+                    log.warning("%s; restarting its process", outcome)
+                    self.incarnation += 1
+                    try:
+                        with self._restarted:
+                            self.start()
+                            self._restarted.notify_all()
+                    except RuntimeError as e:
+                        self.on_failure(NodeError(self.who, "process", f"{outcome.cause}; cannot restart: {e}"))
+                        return
+                    continue
+                self.on_failure(outcome)
+                return
+        finally:
+            self.done.set()
+            with self._restarted:
+                self._restarted.notify_all()
+
+    def _wait_child(self) -> NodeError | None:
+        """Wait for the child to end; None when it ended cleanly (report delivered)."""
+        assert self.control is not None and self.proc is not None
+        report = None
+        start_error = None
+        while True:
+            ready = wait([self.control], timeout=0.25)
+            if not ready and self.proc.poll() is None:
+                continue
+            if self.control in ready:
+                try:
+                    msg = self.control.recv()
+                except (EOFError, OSError):
+                    msg = None
+                if msg is not None and msg[0] == "done":
+                    report = msg
+                elif msg is not None and msg[0] == "error":
+                    start_error = msg[1]
+                if msg is None:  # the child closed its end: it is exiting
+                    break
+            elif self.proc.poll() is not None:
+                break
+        try:
+            code = self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        log.debug("group %s: child exited with %s, report %s", self.name, code, report is not None)
+        if report is not None:
+            self.on_report(self, report[1], report[2])
+            return None
+        if start_error is not None:
+            return NodeError(self.who, "start", f"its process could not start: {start_error}")
+        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        return NodeError(self.who, "process", f"its process crashed ({how})")
+
+    def wait_restart(self, abort: Any) -> bool:
+        """Called by a parent-side relay whose peer died: True once a new child is up."""
+        with self._restarted:
+            seen = self.incarnation
+            while self.incarnation == seen and not self.done.is_set():
+                if abort is not None and abort.is_set():
+                    return False
+                self._restarted.wait(0.25)
+            return self.incarnation != seen and not self.done.is_set()
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._send("stop")
+
+    def abort(self) -> None:
+        self.stopping = True
+        self._send("abort")
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self.proc.terminate()
+
+    def _send(self, msg: str) -> None:
+        try:
+            if self.control is not None:
+                self.control.send(msg)
+        except (OSError, ValueError):
+            pass
+
+    def cleanup(self) -> None:
+        """Unlink whatever segments of this group's channels are left (a child may have died)."""
+        from .shm import unlink_name
+
+        owner = os.getpid()
+        for token in self.names:
+            misses = 0
+            for gen in range(256):
+                misses = 0 if unlink_name(segment_name(owner, token, gen)) else misses + 1
+                if misses > 8:
+                    break
+        for c in self.crossings:
+            _RESTARTS.pop(c.channel, None)

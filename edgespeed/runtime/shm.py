@@ -1,0 +1,417 @@
+"""Shared-memory channels: frames cross between processes on one device for the cost of a small
+message.
+
+A channel carries one edge from a writer process to a reader process:
+- slots live in a shared-memory segment; the writer puts an array into a free slot (or the
+  producer already wrote it there, through the node's buffer pool) and sends only a small
+  descriptor down a pipe; the reader maps the slot as a read-only numpy view, no copy;
+- the pipe is also the wake-up: the reader blocks in `poll`, which returns as soon as a
+  descriptor arrives. A pipe is the portable choice (Linux and macOS) and, measured against a
+  Linux eventfd plus a shared index, costs the same within noise for one message per packet;
+- slots come back when every array in the reader's process that views them is gone (read from
+  the reference count of the slot's memoryview) and the reader sends their numbers back on a
+  second pipe; a writer with no free slot waits for one (lossless backpressure);
+- the segment grows to the largest array it has seen (a new segment, "generation"), within
+  a memory cap; an array larger than the cap is an error naming the edge, never a hang;
+- small values (under 8 KiB, and non-array records) travel inline in the descriptor.
+
+Segments are named `es<pid>_<channel>_<generation>` after the run's owner process, so that
+process can unlink every one of them whatever happened to the other side (`unlink_all`).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+from collections.abc import Iterable
+from multiprocessing import resource_tracker
+from multiprocessing.connection import Connection
+from multiprocessing.shared_memory import SharedMemory
+from typing import Any
+
+import numpy as np
+
+from ..errors import EdgeSpeedError
+
+INLINE_MAX = 8 << 10
+DEFAULT_SLOTS = 8
+DEFAULT_CAP_BYTES = 256 << 20
+
+# kind, ndim, slot, generation, seq, ts_ns, pts_ns, nbytes, slot_size, dtype (8 bytes)
+_HEAD = struct.Struct("<BBHIqqqQQ8s")
+_ARRAY, _INLINE, _EOS, _RETIRE = 0, 1, 2, 3
+HELD_TIMEOUT_S = 30.0
+_REL = struct.Struct("<HI")  # slot, generation
+_BYE = _REL.pack(0xFFFF, 0xFFFFFFFF)  # the reader saw end-of-stream: every segment it needs is mapped
+CLOSE_WAIT_S = 10.0
+_FREE_REFS = 2  # `sys.getrefcount(self._views[key])`: our dict's reference and the argument
+# Each slot is a 1-D uint8 array over its bytes; every array handed out is a view of it, so its
+# reference count says whether anything in this process still looks at the slot.
+
+
+class FrameTooLarge(EdgeSpeedError):
+    """An array is larger than the channel's memory cap."""
+
+
+class SlotsHeld(EdgeSpeedError):
+    """Every slot of a channel stayed in use for too long (a consumer keeps frames)."""
+
+
+def segment_name(owner_pid: int, channel: int | str, gen: int) -> str:
+    return f"es{owner_pid}_{channel}_{gen}"
+
+
+def _attach(name: str) -> SharedMemory:
+    # Only the creator of a segment tracks it. Python < 3.13 registers an attached segment with
+    # this process's resource tracker as if it were ours, and that tracker would unlink it (and
+    # warn) when this process exits; so we unregister. Each process's tracker thus unlinks
+    # exactly the segments that process created, if it dies without doing so itself.
+    shm = SharedMemory(name=name)
+    try:
+        resource_tracker.unregister(shm._name, "shared_memory")  # type: ignore[attr-defined]
+    except Exception:  # pragma: no cover - tracker internals differ by version
+        pass
+    return shm
+
+
+def _close(shm: SharedMemory) -> None:
+    """Close our handle; if arrays in this process still view it (a node kept one past
+    process()), leave the mapping to be freed with them rather than fail or warn at exit."""
+    try:
+        shm.close()
+    except BufferError:
+        shm._mmap = None  # type: ignore[attr-defined]  # dropped when the last view goes
+        shm.close()
+
+
+def unlink_name(name: str) -> bool:
+    """Unlink a segment by name without mapping it (it may be half-made by a killed process)."""
+    from multiprocessing.shared_memory import _posixshmem  # type: ignore[attr-defined]
+
+    try:
+        _posixshmem.shm_unlink("/" + name)
+    except FileNotFoundError:
+        return False
+    try:
+        resource_tracker.unregister("/" + name, "shared_memory")
+    except Exception:  # pragma: no cover
+        pass
+    return True
+
+
+def unlink_all(owner_pid: int, channel: int | str, generations: Iterable[int]) -> int:
+    """Unlink every segment of a channel that still exists; returns how many were removed."""
+    removed = 0
+    for gen in generations:
+        try:
+            shm = SharedMemory(name=segment_name(owner_pid, channel, gen))
+        except FileNotFoundError:
+            continue
+        shm.close()
+        shm.unlink()  # also unregisters it from the resource tracker
+        removed += 1
+    return removed
+
+
+class ShmWriter:
+    """The sending end of a channel.
+
+    Args:
+        label: the edge, for errors (`cam/frame -> det.image`).
+        owner_pid, channel: name the segments (see `segment_name`).
+        data: pipe end for descriptors; release: pipe end for returned slots.
+        slots: slots per segment.
+        cap_bytes: the most shared memory this channel may use.
+    """
+
+    def __init__(self, label: str, owner_pid: int, channel: int | str, data: Connection, release: Connection,
+                 slots: int = DEFAULT_SLOTS, cap_bytes: int = DEFAULT_CAP_BYTES) -> None:
+        self.label = label
+        self.owner_pid = owner_pid
+        self.channel = channel
+        self._data = data
+        self._release = release
+        self.slots = slots
+        self.cap_bytes = cap_bytes
+        self.gen = -1
+        self.slot_size = 0
+        self._gen_size: dict[int, int] = {}
+        self._segs: dict[int, SharedMemory] = {}
+        self._views: dict[tuple[int, int], np.ndarray] = {}
+        self._by_id: dict[int, tuple[int, int]] = {}
+        self._remote: set[tuple[int, int]] = set()  # sent, not yet released by the reader
+        self._bye = False
+        self.sent = 0
+        self.bytes_copied = 0
+
+    # -- slots ------------------------------------------------------------------------------
+    def _add_segment(self, size: int, slots: int) -> None:
+        self.gen += 1
+        shm = SharedMemory(name=segment_name(self.owner_pid, self.channel, self.gen), create=True, size=size * slots)
+        self._segs[self.gen] = shm
+        self._gen_size[self.gen] = size
+        for i in range(slots):
+            arr = self._views[(self.gen, i)] = np.frombuffer(shm.buf, np.uint8, count=size, offset=i * size)  # type: ignore[arg-type]
+            self._by_id[id(arr)] = (self.gen, i)
+
+    def _grow(self, nbytes: int) -> None:
+        """A larger frame than before: a segment of larger slots (the old one retires once free)."""
+        size = max(4096, 1 << (nbytes - 1).bit_length())
+        if nbytes > self.cap_bytes:
+            msg = (f"edge {self.label!r}: a {nbytes / 2**20:.1f} MiB array does not fit the shared-memory cap of "
+                   f"{self.cap_bytes / 2**20:.0f} MiB; raise shm_cap_mb on the isolated node")
+            raise FrameTooLarge(msg)
+        self.slot_size = size
+        self._add_segment(size, max(1, min(self.slots, self.cap_bytes // size)))
+        self._retire_old()
+
+    def _more_slots(self) -> bool:
+        """Every slot is busy: add a segment of as many again, if the cap allows."""
+        size = self.slot_size
+        slots = min(self.slots, (self.cap_bytes - sum(s.size for s in self._segs.values())) // size)
+        if slots < 1:
+            return False
+        self._add_segment(size, slots)
+        return True
+
+    def _retire_old(self) -> None:
+        """Free generations of smaller slots whose slots all came back, and tell the reader."""
+        for gen in [g for g in self._segs if self._gen_size[g] != self.slot_size]:
+            keys = [k for k in self._views if k[0] == gen]
+            if any(k in self._remote or sys.getrefcount(self._views[k]) > _FREE_REFS for k in keys):  # noqa: SIM110
+                continue
+            for k in keys:
+                self._by_id.pop(id(self._views.pop(k)), None)
+            shm = self._segs.pop(gen)
+            del self._gen_size[gen]
+            _close(shm)
+            shm.unlink()
+            self._data.send_bytes(_HEAD.pack(_RETIRE, 0, 0, gen, 0, 0, 0, 0, 0, b""))
+
+    def _drain_releases(self, timeout: float) -> None:
+        if not self._release.poll(timeout):
+            return
+        while True:
+            data = self._release.recv_bytes()
+            if data == _BYE:
+                self._bye = True
+            else:
+                for i in range(0, len(data), _REL.size):
+                    self._remote.discard(_REL.unpack_from(data, i)[::-1])
+            if not self._release.poll(0):
+                return
+
+    def _free_slot(self) -> tuple[int, int] | None:
+        size = self.slot_size
+        for key in self._views:
+            if self._gen_size[key[0]] == size and key not in self._remote and sys.getrefcount(self._views[key]) == _FREE_REFS:
+                return key
+        return None
+
+    def take(self, nbytes: int, grow_after_s: float = 1.0, abort: Any = None) -> tuple[tuple[int, int], np.ndarray]:
+        """A free slot of at least `nbytes`.
+
+        With every slot busy it waits for the reader to release one (backpressure). A wait longer
+        than `grow_after_s` adds slots within the memory cap (a consumer that keeps a few frames
+        past process() must not stall the edge); every slot held for `HELD_TIMEOUT_S` is an
+        error naming the edge, never a silent hang.
+        """
+        if nbytes > self.slot_size:
+            self._grow(nbytes)
+        waited = 0.0
+        while True:
+            self._drain_releases(0)
+            key = self._free_slot()
+            if key is not None:
+                if len(self._segs) > 1:
+                    self._retire_old()
+                return key, self._views[key]
+            if abort is not None and abort.is_set():
+                raise EOFError(f"edge {self.label!r}: stopped while waiting for a free slot")
+            if waited >= grow_after_s and self._more_slots():
+                waited = 0.0
+                continue
+            if waited >= HELD_TIMEOUT_S:
+                raise SlotsHeld(f"edge {self.label!r}: all shared-memory slots ({self.cap_bytes / 2**20:.0f} MiB) have been "
+                                f"held for {HELD_TIMEOUT_S:.0f} s; a consumer keeps frames past process() (copy what you keep) "
+                                "or is stuck")
+            self._drain_releases(0.05)
+            waited += 0.05
+
+    def buffer(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+        """A writable array in a free slot: a producer that fills it sends it without a copy."""
+        dt = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dt.itemsize
+        _, slot = self.take(nbytes)
+        out: np.ndarray = slot[:nbytes].view(dt).reshape(shape)
+        return out
+
+    def _slot_of(self, arr: np.ndarray) -> tuple[int, int] | None:
+        base = arr.base
+        return self._by_id.get(id(base)) if base is not None and self._views.get(self._by_id.get(id(base), (-1, -1))) is base else None
+
+    # -- sending ------------------------------------------------------------------------------
+    def send(self, seq: int, ts_ns: int, pts_ns: int, value: Any, abort: Any = None) -> None:
+        """Send one packet (an array through a slot; anything else inline)."""
+        if isinstance(value, np.ndarray) and value.nbytes > INLINE_MAX and value.dtype.kind in "biufc" and value.dtype.itemsize <= 16:
+            key = self._slot_of(value)
+            if key is None or not value.flags.c_contiguous:
+                key, slot_arr = self.take(value.nbytes, abort=abort)
+                dst = slot_arr[:value.nbytes].view(value.dtype).reshape(value.shape)
+                np.copyto(dst, value)
+                self.bytes_copied += value.nbytes
+                del dst
+            gen, slot = key
+            head = _HEAD.pack(_ARRAY, value.ndim, slot, gen, seq, ts_ns, pts_ns, value.nbytes, self.slot_size, value.dtype.str.encode())
+            shape = struct.pack(f"<{value.ndim}q", *value.shape)
+            self._remote.add(key)
+            self._data.send_bytes(head + shape)
+        else:
+            blob = pickle.dumps(value, protocol=5)
+            self._data.send_bytes(_HEAD.pack(_INLINE, 0, 0, 0, seq, ts_ns, pts_ns, len(blob), 0, b"") + blob)
+        self.sent += 1
+
+    def close(self, eos: bool = True) -> None:
+        """Send end-of-stream (if the pipe still works) and free this side's segments.
+
+        Segments are unlinked only once the reader has seen the end-of-stream, so it has mapped
+        every slot a descriptor in flight refers to (a mapping outlives the name).
+        """
+        if eos:
+            try:
+                self._data.send_bytes(_HEAD.pack(_EOS, 0, 0, 0, 0, 0, 0, 0, 0, b""))
+                waited = 0.0
+                while not self._bye and waited < CLOSE_WAIT_S and self._segs:
+                    self._drain_releases(0.05)
+                    waited += 0.05
+            except (OSError, ValueError, EOFError):
+                pass
+        self._views.clear()
+        self._by_id.clear()
+        for shm in self._segs.values():
+            _close(shm)
+            try:
+                shm.unlink()
+            except FileNotFoundError:
+                pass
+        self._segs.clear()
+
+
+class ShmReader:
+    """The receiving end of a channel: yields read-only views of the writer's slots."""
+
+    def __init__(self, label: str, owner_pid: int, channel: int | str, data: Connection, release: Connection) -> None:
+        self.label = label
+        self.owner_pid = owner_pid
+        self.channel = channel
+        self._data = data
+        self._release = release
+        self._segs: dict[int, SharedMemory] = {}
+        self._views: dict[tuple[int, int], np.ndarray] = {}
+        self._out: set[tuple[int, int]] = set()  # delivered, not yet given back
+        self._retired: set[int] = set()  # generations the writer dropped: unmap once none is out
+        self.max_gen = -1
+        self.received = 0
+
+    def _view(self, gen: int, slot: int, slot_size: int) -> np.ndarray:
+        arr = self._views.get((gen, slot))
+        if arr is None:
+            shm = self._segs.get(gen)
+            if shm is None:
+                shm = self._segs[gen] = _attach(segment_name(self.owner_pid, self.channel, gen))
+                self.max_gen = max(self.max_gen, gen)
+            arr = self._views[(gen, slot)] = np.frombuffer(shm.buf, np.uint8, count=slot_size, offset=slot * slot_size)  # type: ignore[arg-type]
+        return arr
+
+    def _unmap_retired(self) -> None:
+        for gen in list(self._retired):
+            keys = [k for k in self._views if k[0] == gen]
+            if any(k in self._out for k in keys):
+                continue
+            for k in keys:
+                del self._views[k]
+            if gen in self._segs:
+                _close(self._segs.pop(gen))
+            self._retired.discard(gen)
+
+    def give_back(self) -> int:
+        """Return every delivered slot that no array in this process views any more."""
+        done = [k for k in self._out if sys.getrefcount(self._views[k]) == _FREE_REFS]
+        if done:
+            self._out.difference_update(done)
+            try:
+                self._release.send_bytes(b"".join(_REL.pack(slot, gen) for gen, slot in done))
+            except (OSError, ValueError):
+                pass
+            if self._retired:
+                self._unmap_retired()
+        return len(done)
+
+    def recv(self, timeout: float | None) -> tuple[str, int, int, int, Any]:
+        """The next packet as (`data`|`eos`|`idle`, seq, ts_ns, pts_ns, value).
+
+        Slots still out are checked for return every millisecond while waiting, so a writer
+        blocked on a full channel gets them back promptly.
+
+        Raises:
+            EOFError: the writer's end is gone (its process exited or crashed).
+        """
+        waited = 0.0
+        while True:
+            if self._out:
+                self.give_back()
+            step = 0.001 if self._out else (timeout if timeout is not None else 0.25)
+            if timeout is not None:
+                step = min(step, max(0.0, timeout - waited))
+            if self._data.poll(step):
+                msg = self._data.recv_bytes()
+                if msg[0] != _RETIRE:
+                    break
+                self._retired.add(_HEAD.unpack_from(msg)[3])
+                self._unmap_retired()
+                continue
+            waited += step
+            if timeout is not None and waited >= timeout:
+                return "idle", 0, 0, 0, None
+        kind, ndim, slot, gen, seq, ts, pts, nbytes, slot_size, dt = _HEAD.unpack_from(msg)
+        if kind == _EOS:
+            try:
+                self._release.send_bytes(_BYE)
+            except (OSError, ValueError):
+                pass
+            return "eos", 0, 0, 0, None
+        self.received += 1
+        if kind == _INLINE:
+            value = pickle.loads(memoryview(msg)[_HEAD.size:])
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+            return "data", seq, ts, pts, value
+        shape = struct.unpack_from(f"<{ndim}q", msg, _HEAD.size)
+        dtype = np.dtype(dt.rstrip(b"\0").decode())
+        arr = self._view(gen, slot, slot_size)[:nbytes].view(dtype).reshape(shape)
+        arr.flags.writeable = False
+        self._out.add((gen, slot))
+        return "data", seq, ts, pts, arr
+
+    def close(self) -> None:
+        self._views.clear()
+        for shm in self._segs.values():
+            _close(shm)
+        self._segs.clear()
+
+
+def pipe_pair() -> tuple[Connection, Connection]:
+    """A one-way pipe (reader end, writer end)."""
+    r, w = os.pipe()
+    return Connection(r, writable=False), Connection(w, readable=False)
+
+
+def cleanup_segments(owner_pid: int | None = None) -> list[str]:
+    """Names of this owner's segments still in /dev/shm (Linux), for tests and diagnostics."""
+    pid = owner_pid or os.getpid()
+    try:
+        return sorted(n for n in os.listdir("/dev/shm") if n.startswith(f"es{pid}_"))
+    except FileNotFoundError:  # macOS has no /dev/shm listing
+        return []

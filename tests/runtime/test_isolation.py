@@ -1,0 +1,167 @@
+"""isolate: process — nodes in processes of their own over shared-memory channels."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgespeed.graph import load_text
+from edgespeed.graph.validate import check
+from edgespeed.runtime.scheduler import Run
+from edgespeed.testing import ListSink
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+def shm_left(pid: int) -> list[str]:
+    return sorted(n for n in os.listdir("/dev/shm") if n.startswith(f"es{pid}_"))
+
+
+def run(text: str, timeout_s: float = 60):
+    r = Run(check(load_text(text)), drain_timeout_s=10)
+    r.start()
+    return r.wait(timeout_s), r
+
+
+def test_an_isolated_node_runs_in_its_own_process_and_nothing_is_lost() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 40, shape: [240, 320, 3]}}
+  - {id: who, type: "testnodes:Pid", isolate: process, inputs: {data: src/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: who/out}}
+""")
+    assert result.ok, result.failures
+    got = ListSink.collected["sink"]
+    assert len(got) == 40
+    pids = {pid for pid, _ in got}
+    assert len(pids) == 1 and os.getpid() not in pids
+    assert [int(a[0, 0, 0]) for _, a in got] == list(range(40)), "order and content kept"
+    assert all(a.shape == (240, 320, 3) and not a.flags.writeable for _, a in got)
+    rep = result.report
+    assert rep["nodes"]["who"]["in"] == 40 and rep["nodes"]["who"]["process"] == "who"
+    assert "shm_in_0" not in rep["nodes"], "the engine's relays stay out of the report"
+    assert rep["sinks"]["sink"]["latency_ms"]["count"] == 40
+    assert shm_left(os.getpid()) == []
+
+
+def test_a_group_shares_one_process() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: testing.list_source, params: {items: [1, 2, 3]}}
+  - {id: a, type: "testnodes:Pid", isolate: workers, inputs: {data: src/out}}
+  - {id: b, type: "testnodes:Pid", isolate: workers, inputs: {data: a/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: b/out}}
+""")
+    assert result.ok
+    got = ListSink.collected["sink"]
+    assert [v for _, (_, v) in got] == [1, 2, 3]
+    (pid_b, (pid_a, _)) = got[0]
+    assert pid_a == pid_b != os.getpid()
+
+
+def test_a_crash_is_reported_with_the_node_id_and_stops_the_graph() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 1000, shape: [64, 64, 3], period_s: 0.002}}
+  - {id: burn, type: "testnodes:Burn", isolate: process, params: {loops: 0, crash_at: 5}, inputs: {data: src/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: burn/out}}
+""")
+    (err,) = result.failures
+    assert (err.node_id, err.method) == ("burn", "process")
+    assert str(err) == "node 'burn' failed in process(): its process crashed (exit code 9)"
+    assert result.stopped_by == "error"
+    assert len(ListSink.collected["sink"]) <= 5, "what the dead process had not sent is lost, nothing more arrives"
+    assert shm_left(os.getpid()) == []
+
+
+def test_on_error_restart_starts_a_new_process() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 60, shape: [64, 64, 3], period_s: 0.005}}
+  - {id: burn, type: "testnodes:Burn", isolate: process, on_error: restart, params: {loops: 0, crash_at: 10}, inputs: {data: src/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: burn/out}}
+""")
+    assert result.ok, result.failures
+    assert result.report["nodes"]["burn"]["restarts"] >= 1
+    got = [int(a[0, 0, 0]) for a in ListSink.collected["sink"]]
+    assert got[0] == 0 and got[-1] == 59, "it goes on after the restart"
+    assert got == sorted(got) and 10 not in got
+    assert len(got) >= 45, "only the failing packet and those still in the dead process are lost"
+    assert shm_left(os.getpid()) == []
+
+
+def test_a_frame_over_the_memory_cap_names_the_edge() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 3, shape: [1080, 1920, 3]}}
+  - {id: who, type: "testnodes:Pid", isolate: process, shm_cap_mb: 4, inputs: {data: src/out}}
+  - {id: sink, type: sink.null, inputs: {data: who/out}}
+""", timeout_s=30)
+    (err,) = result.failures
+    assert err.node_id == "shm_out_0" or "src/out -> who.data" in str(err)
+    assert "src/out -> who.data" in str(err) and "does not fit the shared-memory cap of 4 MiB" in str(err)
+    assert shm_left(os.getpid()) == []
+
+
+def test_a_process_that_cannot_start_gives_one_line_naming_the_node() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: testing.list_source, params: {items: [1, 2]}}
+  - {id: frag, type: "childfail_nodes:Fragile", isolate: process, inputs: {data: src/out}}
+  - {id: sink, type: sink.null, inputs: {data: frag/out}}
+""", timeout_s=30)
+    (err,) = result.failures
+    assert str(err).startswith("node 'frag' failed in start(): its process could not start: ")
+    assert "libfoo.so.1" in str(err)
+
+
+@pytest.mark.parametrize("how", ["sigint", "kill-child"])
+def test_no_segment_is_left_behind(tmp_path: Path, how: str) -> None:
+    g = tmp_path / "g.yaml"
+    g.write_text("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {endless: true, shape: [480, 640, 3], period_s: 0.01}}
+  - {id: who, type: "testnodes:Pid", isolate: process, inputs: {data: src/out}}
+  - {id: sink, type: sink.jsonl, params: {path: out.jsonl}, inputs: {data: who/out}}
+""")
+    env = dict(os.environ, PYTHONPATH=str(TESTS))
+    p = subprocess.Popen([sys.executable, "-m", "edgespeed", "run", str(g), "-q"], cwd=tmp_path, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    while not (tmp_path / "out.jsonl").exists() or (tmp_path / "out.jsonl").stat().st_size < 1000:
+        assert time.monotonic() < deadline and p.poll() is None, p.stderr.read() if p.poll() is not None else "no output"
+        time.sleep(0.1)
+    try:
+        _interrupt(p, how)
+    except BaseException:
+        p.kill()
+        raise
+    _, err = p.communicate(timeout=30)
+    assert "Traceback" not in err, err
+    if how == "kill-child":
+        assert "node 'who' failed in process(): its process crashed (killed by SIGKILL)" in err
+        assert p.returncode == 1
+    else:
+        assert p.returncode == 130
+    assert shm_left(p.pid) == []
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert lines and all(line.endswith("}") for line in lines)
+
+
+def _interrupt(p: subprocess.Popen, how: str) -> None:
+    assert shm_left(p.pid), "the run uses shared memory"
+    if how == "sigint":
+        p.send_signal(signal.SIGINT)
+    else:
+        ps = subprocess.run(["ps", "-ww", "-o", "pid=,args=", "--ppid", str(p.pid)], capture_output=True, text=True).stdout
+        workers = [int(line.split()[0]) for line in ps.splitlines() if "edgespeed.runtime.child" in line]
+        assert workers, ps  # the node's process (not the resource tracker)
+        for c in workers:
+            os.kill(c, signal.SIGKILL)
