@@ -68,7 +68,7 @@ class ShmOut(Node):
     def _open(self, end: ChannelEnd) -> None:
         self._writer = ShmWriter(end.label, end.owner_pid, end.name, end.data, end.release, cap_bytes=end.cap_bytes)
 
-    def process(self, data: Any = None, **_: Any) -> None:
+    def process(self, data: Any = None, **unused: Any) -> None:
         env = self._env
         abort = getattr(self, "_abort", None)
         for _ in range(2):
