@@ -1,4 +1,4 @@
-"""The `edgespeed` command: run, validate, nodes, graph, schema.
+"""The `edgespeed` command: run, validate, nodes, graph, bench, devices, schema.
 
 Exit codes: 0 success; 1 a node failed (or a runtime error); 2 bad input (an invalid graph,
 a bad flag, a missing file); 130 stopped by Ctrl-C. A clean stop by SIGTERM exits 0: the
@@ -53,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, metavar="FILE", help="output file; the format follows the extension")
     g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    b = sub.add_parser("bench", help="run a graph as fast as it goes and show where the time goes",
+                       description="Run a graph with its sources unpaced; print per-node throughput, process-time "
+                                   "percentiles, queue occupancy and the bottleneck node.")
+    b.add_argument("graph", metavar="GRAPH")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    b.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (for endless sources)")
+    b.add_argument("--json", action="store_true", help="machine-readable output")
+    b.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    d = sub.add_parser("devices", help="list compute (CPU, SIMD, ONNX Runtime providers), cameras and audio inputs")
+    d.add_argument("--json", action="store_true", help="machine-readable output")
+    d.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     s = sub.add_parser("schema", help="print the JSON Schema of the graph format")
     s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -88,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .nodes import cmd_nodes as cmd
         elif args.command == "graph":
             from .graph import cmd_graph as cmd
+        elif args.command == "bench":
+            from .bench import cmd_bench as cmd
+        elif args.command == "devices":
+            from .devices import cmd_devices as cmd
         else:
             from .schema import cmd_schema as cmd
         return cmd(args)

@@ -1,0 +1,107 @@
+"""`edgespeed bench GRAPH`: run a graph with its sources as fast as they go and show where the
+time goes: per-node throughput, process-time percentiles, queue occupancy, and the bottleneck.
+
+Sources that pace themselves like live devices (a `realtime` param) are switched to
+as-fast-as-possible; `--set` can override that or anything else. The bottleneck is the node
+busiest relative to the run's wall time (process time summed over its packets): the stage to
+make faster, replicate, or isolate in a process of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from typing import Any
+
+from ..metrics import Histogram
+from ..runtime.scheduler import Run
+from .validate import load_checked, resolve_path
+
+
+def _fast_sources(graph: str, overrides: list[str]) -> list[str]:
+    """`--set id.realtime=false` for every node with a `realtime` param the user did not set."""
+    from ..graph import load
+    from ..registry import default_registry
+
+    spec = load(resolve_path(graph))
+    reg = default_registry()
+    extra = []
+    for n in spec.nodes:
+        try:
+            cls = reg.resolve(n.type)
+        except Exception:  # validation reports it properly
+            continue
+        if "realtime" in cls.params and not any(o.startswith(f"{n.id}.realtime=") for o in overrides):
+            extra.append(f"{n.id}.realtime=false")
+    return extra
+
+
+def _sample(run: Run, every_s: float, depth: dict[str, Histogram], stop: threading.Event) -> None:
+    while not stop.wait(every_s):
+        for r in run.rings:
+            depth[r.name].add(len(r) * 1000)  # histograms take integers: slots x 1000
+
+
+def bench_report(rep: dict[str, Any], depth: dict[str, Histogram]) -> dict[str, Any]:
+    """Per-node throughput, process-time percentiles, queue occupancy and the bottleneck."""
+    wall = rep["wall_s"] or 1e-9
+    nodes = {}
+    for nid, n in rep["nodes"].items():
+        pm = n["process_ms"]
+        busy = pm["mean"] * pm["count"] / 1000 / wall
+        nodes[nid] = {"type": n["type"], "packets_per_s": round(max(n["in"], n["out"]) / wall, 1), "in": n["in"], "out": n["out"],
+                      "dropped": n["dropped"], "process_ms": {k: pm[k] for k in ("p50", "p99", "mean", "max")}, "busy": round(busy, 3)}
+    queues = {}
+    for name, e in rep["edges"].items():
+        h = depth.get(name)
+        queues[name] = {"capacity": e["capacity"], "policy": e["policy"], "peak": e["peak"], "dropped": e["dropped"],
+                        "mean": round(h.total / h.n / 1000, 2) if h and h.n else 0.0,
+                        "p99": round(h.percentile(99) / 1000, 1) if h and h.n else 0.0}
+    candidates = {k: v for k, v in nodes.items() if v["in"]} or nodes
+    worst = max(candidates, key=lambda k: candidates[k]["busy"]) if candidates else None
+    return {"wall_s": rep["wall_s"], "nodes": nodes, "queues": queues, "bottleneck": worst}
+
+
+def render(b: dict[str, Any]) -> str:
+    rows = [("node", "type", "pkt/s", "in", "out", "dropped", "p50 ms", "p99 ms", "busy")]
+    for nid, n in b["nodes"].items():
+        rows.append((nid, n["type"], f"{n['packets_per_s']:.1f}", str(n["in"]), str(n["out"]), str(n["dropped"]),
+                     f"{n['process_ms']['p50']:.3f}", f"{n['process_ms']['p99']:.3f}", f"{100 * n['busy']:.0f}%"))
+    w = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w[i]) if i < 2 else c.rjust(w[i]) for i, c in enumerate(r)) for r in rows]
+    lines.append("")
+    lines.append("queue occupancy (slots): mean / p99 / peak of capacity")
+    for name, q in b["queues"].items():
+        lines.append(f"  {name}: {q['mean']:.1f} / {q['p99']:.0f} / {q['peak']} of {q['capacity']} ({q['policy']}, {q['dropped']} dropped)")
+    if b["bottleneck"]:
+        n = b["nodes"][b["bottleneck"]]
+        lines.append("")
+        lines.append(f"bottleneck: {b['bottleneck']} ({n['type']}), busy {100 * n['busy']:.0f}% of {b['wall_s']:.2f} s, "
+                     f"p50 {n['process_ms']['p50']:.3f} ms per packet")
+    return "\n".join(lines)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides) + _fast_sources(args.graph, args.overrides)
+    resolved = load_checked(args.graph, overrides)
+    run = Run(resolved)
+    depth = {r.name: Histogram() for r in run.rings}
+    stop = threading.Event()
+    sampler = threading.Thread(target=_sample, args=(run, 0.005, depth, stop), daemon=True)
+    run.start()
+    sampler.start()
+    try:
+        result = run.wait(args.duration)
+    except KeyboardInterrupt:
+        run.stop("signal")
+        result = run.wait()
+    finally:
+        stop.set()
+        sampler.join()
+    b = bench_report(result.report, depth)
+    print(json.dumps(b, indent=2) if args.json else render(b))
+    for f in result.failures:
+        print(str(f), file=sys.stderr)
+    return 1 if result.failures else 0

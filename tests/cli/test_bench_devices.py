@@ -1,0 +1,48 @@
+"""`edgespeed bench` and `edgespeed devices`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from edgespeed.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_finds_the_bottleneck(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    g = tmp_path / "g.yaml"
+    g.write_text("""
+nodes:
+  - {id: src, type: testing.list_source, params: {items: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]}}
+  - {id: fast, type: test.pass, inputs: {data: src/out}}
+  - {id: slow, type: test.slow, params: {delay_s: 0.01}, inputs: {data: fast/out}}
+  - {id: sink, type: sink.null, inputs: {data: slow/out}}
+""")
+    assert main(["bench", str(g), "--json"]) == 0
+    b = json.loads(capsys.readouterr().out)
+    assert b["bottleneck"] == "slow"
+    assert b["nodes"]["slow"]["busy"] > 0.5 and b["nodes"]["slow"]["process_ms"]["p50"] >= 9
+    assert b["nodes"]["sink"]["in"] == 16
+    q = b["queues"]["fast/out -> slow.data"]
+    assert q["capacity"] == 32 and q["peak"] >= 1 and q["mean"] >= 0
+
+
+def test_bench_unpaces_live_sources(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # quickstart paces 300 frames at 30 fps (10 s); bench runs them as fast as they go
+    assert main(["bench", "quickstart", "--set", "cam.frames=60", "--set", "log.path=" + str(tmp_path / "q.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert "bottleneck:" in out and "queue occupancy" in out
+    assert "cam/frame -> small.image" in out
+
+
+def test_devices_lists_compute_cameras_and_audio(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["devices", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["compute"]["cores"] >= 1
+    assert "CPUExecutionProvider" in d["compute"]["onnxruntime"]["providers"]
+    assert isinstance(d["cameras"], list)
+    audio = d["audio"]
+    assert "inputs" in audio or "libportaudio2" in audio["error"], "either a list or how to get one"
