@@ -88,6 +88,29 @@ class ShmOut(Node):
 
     def teardown(self) -> None:
         self._writer.close(eos=True)
+        self.count("zero_copy_frames", self._writer.zero_copy)
+        self.count("bytes_copied", self._writer.bytes_copied)
+
+
+class SlotPool:
+    """The buffer pool of a producer whose output feeds only a process boundary: its frames
+    are drawn straight from the channel's shared-memory slots, so they are written once and
+    cross without a copy. With no free slot (or before the channel is open) it allocates, and
+    the boundary copies: never a wait in the producer."""
+
+    def __init__(self, sender: ShmOut) -> None:
+        self.sender = sender
+        self.allocations = 0
+
+    def take(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        import numpy as np
+
+        writer = getattr(self.sender, "_writer", None)
+        arr = writer.try_buffer(shape, dtype) if writer is not None else None
+        if arr is None:
+            self.allocations += 1
+            arr = np.empty(shape, dtype)
+        return arr
 
 
 class ShmIn(Node):

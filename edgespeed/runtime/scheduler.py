@@ -84,6 +84,8 @@ class Run:
         self._child_reports: dict[str, dict[str, Any]] = {}
         self._isolate()
         self._build()
+        if any(s.kind == "runtime.shm_out" for s in self.stats.values()):
+            self._slot_pools()
 
     def _isolate(self) -> None:
         """Split off nodes that run in processes of their own (`isolate:`)."""
@@ -150,6 +152,18 @@ class Run:
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
                 stopping=self.stopping, aborted=self.aborted, on_failure=on_failure,
             )
+
+    def _slot_pools(self) -> None:
+        """A producer whose output goes only into a process boundary fills shared memory directly."""
+        from .process import ShmOut, SlotPool
+
+        for nid, node in self.nodes.items():
+            if not isinstance(node, ShmOut):
+                continue
+            inp = self.resolved.inputs[nid]["data"]
+            consumers = self.workers[inp.node].outputs[inp.output or ""]
+            if len(consumers) == 1:
+                self.nodes[inp.node]._pools[inp.output or ""] = SlotPool(node)
 
     @property
     def sinks(self) -> list[str]:

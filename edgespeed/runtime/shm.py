@@ -25,6 +25,7 @@ import os
 import pickle
 import struct
 import sys
+import threading
 from collections.abc import Iterable
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
@@ -143,8 +144,12 @@ class ShmWriter:
         self._by_id: dict[int, tuple[int, int]] = {}
         self._remote: set[tuple[int, int]] = set()  # sent, not yet released by the reader
         self._bye = False
+        # The sending node's thread and, through a slot-backed pool, its producer's thread
+        # both take slots (see try_buffer).
+        self._lock = threading.RLock()
         self.sent = 0
         self.bytes_copied = 0
+        self.zero_copy = 0
 
     # -- slots ------------------------------------------------------------------------------
     def _add_segment(self, size: int, slots: int) -> None:
@@ -241,12 +246,34 @@ class ShmWriter:
             waited += 0.05
 
     def buffer(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        """A writable array in a free slot: a producer that fills it sends it without a copy."""
+        """A writable array in a free slot (waiting for one): filled and sent, it is not copied."""
         dt = np.dtype(dtype)
         nbytes = int(np.prod(shape)) * dt.itemsize
-        _, slot = self.take(nbytes)
+        with self._lock:
+            _, slot = self.take(nbytes)
         out: np.ndarray = slot[:nbytes].view(dt).reshape(shape)
         return out
+
+    def try_buffer(self, shape: tuple[int, ...], dtype: Any) -> np.ndarray | None:
+        """Like `buffer`, but never waits: with every slot busy it adds slots within the cap,
+        and past the cap returns None; the caller then allocates and `send` copies (correct,
+        one copy more). Frames queued in the producer's ring hold slots too, so the channel
+        grows to cover that ring (which is itself bounded in slots and bytes)."""
+        dt = np.dtype(dtype)
+        nbytes = int(np.prod(shape)) * dt.itemsize
+        if nbytes <= INLINE_MAX or nbytes > self.cap_bytes:
+            return None
+        with self._lock:
+            if nbytes > self.slot_size:
+                self._grow(nbytes)
+            self._drain_releases(0)
+            key = self._free_slot()
+            if key is None and self._more_slots():  # the producer's ring holds the rest: more slots
+                key = self._free_slot()
+            if key is None:
+                return None
+            out: np.ndarray = self._views[key][:nbytes].view(dt).reshape(shape)
+            return out
 
     def _slot_of(self, arr: np.ndarray) -> tuple[int, int] | None:
         base = arr.base
@@ -255,6 +282,10 @@ class ShmWriter:
     # -- sending ------------------------------------------------------------------------------
     def send(self, seq: int, ts_ns: int, pts_ns: int, value: Any, abort: Any = None) -> None:
         """Send one packet (an array through a slot; anything else inline)."""
+        with self._lock:
+            self._send(seq, ts_ns, pts_ns, value, abort)
+
+    def _send(self, seq: int, ts_ns: int, pts_ns: int, value: Any, abort: Any) -> None:
         if isinstance(value, np.ndarray) and value.nbytes > INLINE_MAX and value.dtype.kind in "biufc" and value.dtype.itemsize <= 16:
             key = self._slot_of(value)
             if key is None or not value.flags.c_contiguous:
@@ -263,8 +294,10 @@ class ShmWriter:
                 np.copyto(dst, value)
                 self.bytes_copied += value.nbytes
                 del dst
+            else:
+                self.zero_copy += 1
             gen, slot = key
-            head = _HEAD.pack(_ARRAY, value.ndim, slot, gen, seq, ts_ns, pts_ns, value.nbytes, self.slot_size, value.dtype.str.encode())
+            head = _HEAD.pack(_ARRAY, value.ndim, slot, gen, seq, ts_ns, pts_ns, value.nbytes, self._gen_size[gen], value.dtype.str.encode())
             shape = struct.pack(f"<{value.ndim}q", *value.shape)
             self._remote.add(key)
             self._data.send_bytes(head + shape)
@@ -279,6 +312,10 @@ class ShmWriter:
         Segments are unlinked only once the reader has seen the end-of-stream, so it has mapped
         every slot a descriptor in flight refers to (a mapping outlives the name).
         """
+        with self._lock:
+            self._close(eos)
+
+    def _close(self, eos: bool) -> None:
         if eos:
             try:
                 self._data.send_bytes(_HEAD.pack(_EOS, 0, 0, 0, 0, 0, 0, 0, 0, b""))
