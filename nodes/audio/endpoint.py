@@ -19,7 +19,9 @@ class Endpointer(Node):
     `padding_ms` before the start to `padding_ms` after the end (the tail padding is at most
     `min_silence_ms`, the audio seen when the end is decided). An utterance longer than
     `max_utterance_s` is cut there and a new one begins. An utterance still open when the
-    stream ends is not emitted (end the stream with silence, e.g. audio.file `pad_end_ms`).
+    stream ends (a recording cut mid-phrase, or less than `min_silence_ms` of silence after
+    the last words) is emitted then, ending at the last speech frame or at the last sample,
+    whichever is earlier; no trailing silence (audio.file `pad_end_ms`) is needed.
 
     Ports:
         vad (in): records from audio.vad or audio.onnx_vad.
@@ -57,11 +59,13 @@ class Endpointer(Node):
         self._run_start = 0    # frame where the current speech run began
         self._start = 0        # frame where the open utterance began
         self._index = 0
+        self._frame = (0, 0, 0)  # (frame samples, sample rate, frames seen) for flush
 
     def process(self, vad: dict[str, Any]) -> Any:
         f, rate = int(vad["frame_samples"]), int(vad["sample_rate_hz"])
         first = int(vad["start_sample"]) // f
         self._chunks.append((int(vad["start_sample"]), np.array(vad["audio"], np.float32)))  # a copy: kept past process
+        self._frame = (f, rate, first + len(vad["speech"]))
         ms = lambda v: max(1, math.ceil(v * rate / 1000 / f))
         need_speech, need_silence, longest = ms(self.min_speech_ms), ms(self.min_silence_ms), ms(self.max_utterance_s * 1000)
         for i, speech in enumerate(np.asarray(vad["speech"], bool)):
@@ -84,13 +88,22 @@ class Endpointer(Node):
         while len(self._chunks) > 1 and self._chunks[1][0] <= keep:
             self._chunks.pop(0)
 
+    def flush(self) -> dict[str, Any] | None:
+        """End of stream: the utterance still open, up to its last speech frame."""
+        if not self._speaking:
+            return None
+        f, rate, seen = self._frame
+        self._speaking = False
+        return self._emit(self._start, seen - self._run, f, rate)
+
     def _emit(self, start: int, end: int, f: int, rate: int) -> dict[str, Any]:
         pad = int(self.padding_ms * rate / 1000)
         base = self._chunks[0][0]
         audio = np.concatenate([a for _, a in self._chunks])
+        last = base + len(audio)  # the stream's end, when its last frame is a partial one
         lo = max(start * f - pad, base)
-        hi = min(end * f + pad, base + len(audio))
-        rec = {"audio": audio[lo - base: hi - base], "start_s": start * f / rate, "end_s": end * f / rate,
+        hi = min(end * f + pad, last)
+        rec = {"audio": audio[lo - base: hi - base], "start_s": start * f / rate, "end_s": min(end * f, last) / rate,
                "audio_start_s": lo / rate, "sample_rate_hz": rate, "index": self._index}
         self._index += 1
         return {"utterance": rec}

@@ -31,8 +31,9 @@ class AudioFileSource(Node):
         sample_rate_hz: convert to this rate; null keeps the file's rate (default null).
         channels: convert to this many channels (1 or 2); null keeps the file's (default null).
         realtime: pace chunks like a live microphone; false reads as fast as it can (default false).
-        pad_end_ms: silence appended after the last sample, so that an endpointer downstream
-            closes an utterance that runs to the end of the file (default 0).
+        pad_end_ms: silence appended after the last sample (default 0). Not needed to close an
+            utterance that runs to the end of the file: audio.endpoint emits it at end of
+            stream; kept for graphs that set it.
 
     Example:
         ```yaml

@@ -15,6 +15,8 @@ class _FramedVad(Node):
 
     Each output record carries the audio of the frames it decided on, so an endpointer gets
     audio and decisions in one packet; samples of an unfinished frame wait for the next chunk.
+    At end of stream, the samples of a last unfinished frame are decided on as one (shorter)
+    frame, so the record's audio ends at the stream's last sample.
     """
 
     audio = Input(Audio)
@@ -22,6 +24,7 @@ class _FramedVad(Node):
     sample_rate_hz: int = Param(16000, ge=1000, le=384000, doc="the audio's sample rate")
 
     frame_samples = 320  # set by each VAD's setup; each VAD also defines decide(frames) -> (speech, score)
+    pad_tail = True  # decide on a last partial frame padded with zeros (a model needs whole windows)
 
     def setup(self) -> None:
         self._pending = np.zeros((0, 1), np.float32)
@@ -43,6 +46,21 @@ class _FramedVad(Node):
         self._next += k * f
         rec = {"audio": whole, "speech": speech, "score": score.astype(np.float32), "start_sample": start,
                "frame_samples": f, "sample_rate_hz": self.sample_rate_hz}
+        return {"out": rec}
+
+    def flush(self) -> dict[str, Any] | None:
+        """End of stream: a decision on the samples of the last, unfinished frame."""
+        tail, f = self._pending, self.frame_samples
+        if not len(tail):
+            return None
+        mono = tail.mean(axis=1) if tail.shape[1] > 1 else tail[:, 0]
+        if self.pad_tail:
+            mono = np.concatenate([mono, np.zeros(f - len(mono), np.float32)])
+        speech, score = self.decide(mono.reshape(1, -1))  # type: ignore[attr-defined]
+        self._pending = np.zeros((0, tail.shape[1]), np.float32)
+        rec = {"audio": tail, "speech": speech, "score": score.astype(np.float32), "start_sample": self._next,
+               "frame_samples": f, "sample_rate_hz": self.sample_rate_hz}
+        self._next += len(tail)
         return {"out": rec}
 
 
@@ -75,6 +93,7 @@ class EnergyVad(_FramedVad):
     """
 
     kind = "audio.vad"
+    pad_tail = False  # the level of a last short frame is that of its own samples
     frame_ms: float = Param(20.0, gt=0, le=1000, doc="frame length in ms")
     threshold_dbfs: float = Param(-45.0, le=0, doc="lowest speech level in dBFS")
     margin_db: float = Param(10.0, ge=0, doc="speech must exceed the noise floor by this much")

@@ -17,9 +17,9 @@ class Batcher(Node):
     A batch is emitted when it is full, or, when `timeout_ms` > 0, as soon as a packet arrives
     more than `timeout_ms` after the first packet of the pending batch (so a slow stream does
     not wait for a full batch; the batch is then smaller). Arrays of another shape than the
-    pending ones end the pending batch first. The node has no timer of its own: a partial
-    batch pending when the stream ends is dropped, and a pending batch waits for the next
-    packet to be judged against the timeout.
+    pending ones end the pending batch first. A partial batch still pending when the stream
+    ends is emitted then (smaller than `size`). The node has no timer of its own: while the
+    stream runs, a pending batch waits for the next packet to be judged against the timeout.
 
     Ports:
         data (in): arrays of one shape, e.g. 1xCxHxW tensors or HxWxC frames.
@@ -53,16 +53,20 @@ class Batcher(Node):
         now = time.monotonic_ns()
         pending = self._pending
         if pending and (arr.shape != pending[0].shape or arr.dtype != pending[0].dtype):
-            yield self._flush()
+            yield self._take()
         if pending and self.timeout_ms > 0 and now - self._first_ns > self.timeout_ms * 1e6:
-            yield self._flush()
+            yield self._take()
         if not pending:
             self._first_ns = now
         pending.append(arr)  # a reference only: the inputs stay valid while we hold them
         if len(pending) >= self.size:
-            yield self._flush()
+            yield self._take()
 
-    def _flush(self) -> dict[str, Any]:
+    def flush(self) -> dict[str, Any] | None:
+        """End of stream: the partial batch still pending, if any."""
+        return self._take() if self._pending else None
+
+    def _take(self) -> dict[str, Any]:
         items, self._pending[:] = list(self._pending), []
         first = items[0]
         out_shape = ((len(items) * first.shape[0],) + first.shape[1:]) if self.mode == "concat" else (len(items),) + first.shape

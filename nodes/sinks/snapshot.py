@@ -15,8 +15,8 @@ from edgespeed import Input, Node, Param
 class SnapshotSink(Node):
     """Write a JPEG or PNG of the newest frame each time an event arrives.
 
-    The event triggers (`sync: latest`): each event packet is paired with the newest frame
-    received so far, so list `event` first in the YAML `inputs:`. Like `sink.events`, a record
+    The event triggers (`sync: latest`, `trigger: event`): each event packet is paired with
+    the newest frame received so far, whatever order the YAML lists the inputs in. Like `sink.events`, a record
     with an empty `events` list is no event (a counter reporting every frame only triggers
     when something happened); None and empty records are ignored too. Files are named
     `<prefix><seq>_<UTC time>.<ext>` (sequence number and wall-clock time of the event), are
@@ -46,6 +46,7 @@ class SnapshotSink(Node):
 
     kind = "sink.snapshot"
     sync = "latest"
+    trigger = "event"  # a picture per event, not per frame, whatever the YAML order
     event = Input(doc="triggers a snapshot")
     frame = Input(dtype="uint8", doc="HxWx3 BGR or HxW gray frames")
     folder: Path = Param(Path("snapshots"), doc="output folder")

@@ -12,8 +12,9 @@ from edgespeed import Frame, Input, Node, Output, Param, Record
 class CaptionOverlay(Node):
     """Draw the newest transcript as a caption at the bottom of each frame.
 
-    Frames drive the node (`sync: latest`): each frame is drawn with the newest transcript
-    that has arrived, which is how a live caption aligns speech and video. A caption stays for
+    Frames drive the node (`sync: latest` with `trigger: frame`, whatever order the YAML lists
+    the inputs in): each frame is drawn with the newest transcript that has arrived, which is
+    how a live caption aligns speech and video. A caption stays for
     `hold_s` of media time after its utterance ended (the frame's time against the
     transcript's `end_s`), then disappears; partial results (final: false) show in grey. The
     transcript input is optional, so frames flow before anything was said.
@@ -39,6 +40,7 @@ class CaptionOverlay(Node):
 
     kind = "speech.caption"
     sync = "latest"
+    trigger = "frame"  # one output per frame, whatever order the YAML lists the inputs in
     frame = Input(Frame)
     transcript = Input(Record, optional=True, queue=4, doc="{text, end_s, final}")
     out = Output(Frame)

@@ -11,6 +11,10 @@ import numpy as np
 from edgespeed import Input, MissingDependency, Node, Output, Param, Record
 
 FRAMES_PER_S = 100  # PocketSphinx's feature frame rate
+# The keyword spotter decides on a phrase only after frames that follow it: a keyword that ends
+# the audio (an utterance cut at its last word) is never reported. This much silence after the
+# utterance fixes it (0.1 s was enough on the test voices; 0.2 s leaves a margin).
+KWS_TAIL_S = 0.2
 
 
 class PocketSphinxRecognizer(Node):
@@ -39,6 +43,10 @@ class PocketSphinxRecognizer(Node):
         keywords: phrases to spot, e.g. [hey computer, stop] (default null).
         keyword_threshold: spotting threshold; larger misses more, smaller false-alarms more
             (default 1e-20).
+        keyword_thresholds: per-phrase thresholds overriding `keyword_threshold`, e.g.
+            `{music: 1.0e-10, open the front door: 1.0e-30}` (write the `.0`: YAML reads `1e-10`
+            as text): short words need larger ones (fewer false alarms), long phrases smaller
+            ones (fewer misses) (default none).
         lm, dictionary, acoustic_model: override the bundled en-US files (default null).
         partial_every_ms: feed blocks of this length and emit partial results; 0 for none
             (default 0).
@@ -61,6 +69,7 @@ class PocketSphinxRecognizer(Node):
     jsgf: str | None = Param(None, doc="JSGF grammar text")
     keywords: list[str] | None = Param(None, doc="phrases to spot")
     keyword_threshold: float = Param(1e-20, gt=0, le=1)
+    keyword_thresholds: dict[str, float] = Param({}, doc="per-phrase spotting thresholds")
     lm: Path | None = Param(None, doc="language model (ARPA or binary)")
     dictionary: Path | None = Param(None, doc="pronunciation dictionary")
     acoustic_model: Path | None = Param(None, doc="acoustic model folder")
@@ -72,6 +81,12 @@ class PocketSphinxRecognizer(Node):
         chosen = [k for k in ("grammar", "jsgf", "keywords") if params.get(k)]
         if len(chosen) > 1:
             raise ValueError(f"give at most one of grammar, jsgf and keywords; got {' and '.join(chosen)}")
+        phrases = {k.lower() for k in params.get("keywords") or []}
+        for phrase, value in (params.get("keyword_thresholds") or {}).items():
+            if phrase.lower() not in phrases:
+                raise ValueError(f"keyword_thresholds: {phrase!r} is not in keywords; expected one of: {', '.join(sorted(phrases)) or 'no keywords given'}")
+            if not 0 < float(value) <= 1:
+                raise ValueError(f"keyword_thresholds: {phrase!r}: expected a number in (0, 1], got {value!r}")
         return cls.inputs, cls.outputs
 
     def setup(self) -> None:
@@ -90,7 +105,8 @@ class PocketSphinxRecognizer(Node):
         if self.keywords:
             # keyword spotting works when configured up front (a search added later never fires)
             kws = Path(self._tmp.name) / "keywords.txt"
-            kws.write_text("".join(f"{k.lower()} /{self.keyword_threshold:g}/\n" for k in self.keywords))
+            own = {k.lower(): float(v) for k, v in self.keyword_thresholds.items()}
+            kws.write_text("".join(f"{k.lower()} /{own.get(k.lower(), self.keyword_threshold):g}/\n" for k in self.keywords))
             kwargs["kws"] = str(kws)
         self._decoder = pocketsphinx.Decoder(**kwargs)
         self.rate = int(self._decoder.config["samprate"])
@@ -133,6 +149,9 @@ class PocketSphinxRecognizer(Node):
             d = self._decoder = self._ps.Decoder(**self._kwargs)
         d.start_utt()
         d.process_raw(pcm.tobytes(), no_search=False, full_utt=not self.keywords)
+        tail = int(KWS_TAIL_S * rate) if self.keywords else 0
+        if tail:
+            d.process_raw(bytes(2 * tail), no_search=False, full_utt=False)  # int16 zeros; see KWS_TAIL_S
         d.end_utt()
         result = self._result(d, t0)
         if result["text"] or self.emit_empty:

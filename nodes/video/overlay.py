@@ -19,8 +19,8 @@ class BoxOverlay(Node):
     The frame triggers: each frame is drawn with the newest detections and counts received so
     far (`sync: latest`), so a slow detector never holds the video back. The drawing goes on a
     copy taken from the node's buffer pool; the input frame, which other nodes may share, is
-    never written. List `frame` first in the YAML `inputs:`: the first input is the one that
-    triggers.
+    never written. The node names `frame` as its trigger, so the order of `inputs:` in the
+    YAML does not matter.
 
     Ports:
         frame (in): HxWx3 uint8 BGR.
@@ -47,6 +47,7 @@ class BoxOverlay(Node):
 
     kind = "video.overlay"
     sync = "latest"
+    trigger = "frame"  # one output per frame, whatever order the YAML lists the inputs in
     frame = Input(Frame)
     detections = Input(Detections, optional=True)
     counts = Input(Record, optional=True)

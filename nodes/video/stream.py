@@ -19,7 +19,8 @@ class StreamSource(Node):
     by every successful connect. Meanwhile the rest of the graph keeps running: downstream
     nodes just receive nothing. Every connect and disconnect is logged and emitted on
     `status`, which carries the running count of reconnects (wire it to `sink.events` or a
-    `sink.jsonl` to keep a record). Frames are stamped with their arrival time (a live
+    `sink.jsonl` to keep a record); the count is also the node's `reconnects` counter in the
+    run report (`nodes.<id>.counters.reconnects`). Frames are stamped with their arrival time (a live
     stream's own clock restarts with each connection).
 
     Ports:
@@ -29,7 +30,9 @@ class StreamSource(Node):
 
     Params:
         url: the stream, e.g. `rtsp://cam.local:554/stream1`, `http://host/video.mjpg`,
-            `tcp://10.0.0.5:9000`, `udp://0.0.0.0:5000` (required).
+            `tcp://10.0.0.5:9000`, `udp://0.0.0.0:5000` (required). http, tcp and udp
+            (MPEG-TS) are tested on loopback; rtsp goes through the same FFmpeg path but is
+            not tested here (no RTSP server in the test setup).
         format: bgr24, rgb24 or gray (default bgr24).
         open_timeout_s: give up on a connection attempt after this long (default 5).
         read_timeout_s: treat the stream as dropped after this long without data (default 5).
@@ -91,6 +94,7 @@ class StreamSource(Node):
             if container is not None:
                 if connected_once:
                     self.reconnects += 1
+                    self.count("reconnects")  # the run report's nodes.<id>.counters
                 connected_once, attempt, delay = True, 0, self.BACKOFF_FIRST_S
                 self.log.info("stream %s connected (reconnects: %d)", self.shown_url, self.reconnects)
                 yield {"status": self._status("connected", attempt, None)}

@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
-import pocketsphinx  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
 import av  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
+import pocketsphinx  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
+import pytest
+import yaml
 
 from edgespeed.graph import load_text
 from edgespeed.runtime.scheduler import run_spec
@@ -139,3 +139,38 @@ def test_sensor_graphs(tmp_path):
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["nodes"]["fused"]["out"] == 250 and report["nodes"]["fused"]["dropped"] == 0  # every frame met its reading
     assert [json.loads(s)["data"]["t_s"] for s in (tmp_path / "v.jsonl").read_text().splitlines()] == [4.0]
+
+
+def test_a_recording_cut_mid_phrase_yields_its_last_utterance(tmp_path):
+    """The ready graph has no pad_end_ms: the endpointer closes the open utterance at end of stream."""
+    import wave
+
+    import numpy as np
+    from edgespeed.nodes.audio.file import AudioFileSource
+
+    from edgespeed.testing import run_node
+
+    truth = MANIFEST["long"]["phrases"]
+    audio = np.concatenate(run_node(AudioFileSource, params={"path": DATA / "long.flac", "channels": 1, "sample_rate_hz": 16000})["audio"])
+    cut = int(5.6 * 16000) + 77  # inside "set an alarm for seven" (4.77 .. 6.25 s), mid-frame
+    path = tmp_path / "cut.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+        w.writeframes((np.clip(audio[:cut, 0], -1, 1) * 32767).astype("<i2").tobytes())
+    g = yaml.safe_load((REPO / "graphs" / "speech_recognition.yaml").read_text())
+    assert "pad_end_ms" not in g["nodes"][0]["params"]
+    g["nodes"][0]["params"]["path"] = str(path)
+    g["nodes"] = [n for n in g["nodes"] if not n["type"].startswith("sink.")]
+    g["nodes"].append({"id": "utts", "type": "testing.list_sink", "inputs": {"data": "utt/utterance"}})
+    g["nodes"].append({"id": "got", "type": "testing.list_sink", "inputs": {"data": "asr/transcript"}})
+    result = run_spec(load_text(yaml.safe_dump(g)))
+    assert result.ok, result.failures
+    utts = ListSink.collected["utts"]
+    assert len(utts) == len(truth)
+    last = utts[-1]
+    assert abs(last["start_s"] - truth[-1]["start_s"]) <= 0.15
+    assert last["end_s"] == pytest.approx(cut / 16000, abs=0.03)  # speech runs to the cut
+    assert len(last["audio"]) / 16000 + last["audio_start_s"] == pytest.approx(cut / 16000, abs=1e-6)  # up to the last sample
+    said = [t["text"] for t in ListSink.collected["got"]]
+    print(f"cut at {cut / 16000:.3f} s -> {said}")
+    assert len(said) == len(truth) and said[-1].split()[:2] == ["set", "an"]

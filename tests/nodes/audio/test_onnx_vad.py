@@ -103,3 +103,10 @@ def test_not_a_vad_model(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
     with pytest.raises(NodeError, match="is not a Silero-kind VAD"):
         run_node(OnnxVad, params={"model": path}, inputs={"audio": []})
+
+
+def test_a_last_partial_window_is_padded_with_zeros(tmp_path):
+    model = silero_like(tmp_path / "vad.onnx", "width")
+    out = run_node(OnnxVad, params={"model": model, "context_samples": 0}, inputs={"audio": chunks(np.zeros(700), 700)})["out"]
+    assert [(r["start_sample"], len(r["audio"])) for r in out] == [(0, 512), (512, 188)]  # the audio stays the stream's own
+    np.testing.assert_allclose(out[1]["score"], [0.512], atol=1e-6)  # the model got a whole window

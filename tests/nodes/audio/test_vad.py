@@ -70,3 +70,15 @@ def test_noise_floor_raises_the_bar():
         near_truth |= (t >= a - 0.05) & (t < b + 0.05)
     assert not speech[~near_truth].any()  # the -40 dBFS noise itself is never speech
     assert speech[(t >= 3.1) & (t < 4.0)].mean() > 0.95  # and speech after it is found again
+
+
+def test_the_last_partial_frame_is_decided_at_end_of_stream():
+    x = constructed()[: int(1.0 * RATE) + 70]  # ends inside the first burst, 70 samples into a 10 ms frame
+    out = run_node(EnergyVad, params={"frame_ms": 10}, inputs={"audio": chunked(x)})["out"]
+    assert sum(len(r["audio"]) for r in out) == len(x)  # every sample, the partial frame's too
+    last = out[-1]
+    assert (last["start_sample"], len(last["audio"]), list(last["speech"])) == (RATE, 70, [True])
+    own = 10 * np.log10(np.mean(np.square(x[-70:], dtype=np.float64)))
+    assert last["score"][0] == pytest.approx(own, abs=0.01)  # the level of its own samples, not diluted by padding
+    utts = run_node(Endpointer, params={"min_speech_ms": 50, "min_silence_ms": 200, "padding_ms": 0}, inputs={"vad": out})["utterance"]
+    assert [(round(u["start_s"], 2), u["end_s"]) for u in utts] == [(0.5, len(x) / RATE)]

@@ -13,8 +13,8 @@ T = [np.full((1, 3, 4, 4), i, np.float32) for i in range(7)]
 
 def test_batch_concats_full_batches() -> None:
     out = run_node("image.batch", params={"size": 3}, inputs={"data": T})["batch"]
-    assert [b.shape for b in out] == [(3, 3, 4, 4), (3, 3, 4, 4)]  # the 7th waits for more
-    assert [float(b[k, 0, 0, 0]) for b in out for k in range(3)] == [0, 1, 2, 3, 4, 5]
+    assert [b.shape for b in out] == [(3, 3, 4, 4), (3, 3, 4, 4), (1, 3, 4, 4)]  # the 7th at end of stream
+    assert [float(b[k, 0, 0, 0]) for b in out for k in range(len(b))] == [0, 1, 2, 3, 4, 5, 6]
 
 
 def test_batch_stacks_frames() -> None:
@@ -26,7 +26,7 @@ def test_batch_stacks_frames() -> None:
 def test_shape_change_flushes_the_pending_batch() -> None:
     items = [T[0], T[1], np.zeros((1, 3, 8, 8), np.float32)]
     out = run_node("image.batch", params={"size": 4}, inputs={"data": items})["batch"]
-    assert [b.shape for b in out] == [(2, 3, 4, 4)]
+    assert [b.shape for b in out] == [(2, 3, 4, 4), (1, 3, 8, 8)]  # the new shape's batch at end of stream
 
 
 def test_timeout_emits_a_smaller_batch() -> None:
@@ -36,6 +36,31 @@ def test_timeout_emits_a_smaller_batch() -> None:
     time.sleep(0.05)
     (first,) = list(node.process(data=T[1]))  # arrives late: the pending batch goes first
     assert first["batch"].shape == (1, 3, 4, 4)
+
+
+@pytest.mark.parametrize(
+    ("count", "shapes"),
+    [
+        pytest.param(5, [(2, 4, 5, 3), (2, 4, 5, 3), (1, 4, 5, 3)], id="partial-last"),
+        pytest.param(4, [(2, 4, 5, 3), (2, 4, 5, 3)], id="nothing-pending"),
+        pytest.param(0, [], id="empty-stream"),
+    ],
+)
+def test_in_a_graph_the_partial_batch_comes_at_end_of_stream(count: int, shapes: list[tuple[int, ...]]) -> None:
+    from edgespeed import load_text
+    from edgespeed.runtime.scheduler import run_spec
+    from edgespeed.testing import ListSink
+
+    result = run_spec(load_text(
+        "nodes:\n"
+        f"  - {{id: src, type: test.array_source, params: {{count: {count}, shape: [4, 5, 3]}}}}\n"
+        "  - {id: b, type: image.batch, params: {size: 2, mode: stack}, inputs: {data: src/out}}\n"
+        "  - {id: sink, type: testing.list_sink, inputs: {data: b/batch}}\n"
+    ))
+    assert result.ok, result.failures
+    got = ListSink.collected["sink"]
+    assert [b.shape for b in got] == shapes
+    assert [int(x[0, 0, 0]) for b in got for x in b] == list(range(count))
 
 
 @pytest.mark.parametrize("keepdims", [pytest.param(True, id="keepdims"), pytest.param(False, id="squeeze")])

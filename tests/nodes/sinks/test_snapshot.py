@@ -52,3 +52,17 @@ def test_in_a_graph_the_event_takes_the_latest_frame(tmp_path: Path) -> None:
     files = list(tmp_path.glob("*.jpg"))
     assert len(files) == 1
     assert 3 <= cv2.imread(str(files[0])).mean() <= 29  # a frame from the middle of the run, not the first
+
+
+def test_events_trigger_whatever_the_yaml_order(tmp_path: Path) -> None:
+    # `frame` listed first: still one picture per event (the node's `trigger`), not per frame
+    spec = load_text(
+        "nodes:\n"
+        "  - {id: cam, type: test.array_source, params: {count: 30, shape: [24, 32, 3], period_s: 0.01}}\n"
+        "  - {id: ev, type: testing.list_source, params: {items: [{events: [{k: 1}]}, {events: []}, {events: [{k: 2}]}]}}\n"
+        "  - {id: late, type: test.slow, params: {delay_s: 0.1}, inputs: {data: ev/out}}\n"
+        f"  - {{id: snap, type: sink.snapshot, params: {{folder: '{tmp_path}'}}, inputs: {{frame: cam/out, event: late/out}}}}\n"
+    )
+    result = run_spec(spec)
+    assert result.ok, result.failures
+    assert len(list(tmp_path.glob("*.jpg"))) == 2

@@ -62,6 +62,55 @@ def test_keywords_spotted(command):
     assert [(t["text"], t["index"]) for t in out["transcript"]] == [("kitchen lights", 3), ("kitchen lights", 5)]
 
 
+@pytest.fixture(scope="module")
+def every_file() -> list[dict]:
+    return [{**utterance(f), "index": i} for i, f in enumerate(WORDS)]
+
+
+@pytest.mark.parametrize(
+    ("keywords", "thresholds"),
+    [
+        # "music" and "front door" end their utterances: the spotter needed silence after them
+        # (KWS_TAIL_S) to report them at all, whatever the threshold. With it, the default
+        # 1e-20 also finds them, but "music" then false-alarms on "what time is it": a short
+        # word needs a larger threshold.
+        pytest.param(["kitchen lights", "music", "front door", "what time"], {"music": 1e-10}, id="two-word-phrases"),
+        # a four-word phrase is missed at 1e-20 and found from about 1e-25
+        pytest.param(["kitchen lights", "stop the music", "open the front door", "what time"], {"open the front door": 1e-30},
+                     id="long-phrases"),
+        pytest.param(["lights", "music", "door", "time", "stop"], {"lights": 1e-3, "music": 1e-10, "door": 1e-17, "time": 1e-3, "stop": 1e-10},
+                     id="single-words"),
+    ],
+)
+def test_per_keyword_thresholds_spot_every_voice_without_false_alarms(every_file, keywords, thresholds):
+    out = run_node(PocketSphinxRecognizer, params={"keywords": keywords, "keyword_thresholds": thresholds},
+                   inputs={"utterance": every_file})["transcript"]
+    got = {t["index"]: sorted(t["text"].split(" ")) for t in out}
+    names = list(WORDS)
+    want = {i: sorted(" ".join(k for k in keywords if f" {k} " in f" {WORDS[n]} ").split(" "))
+            for i, n in enumerate(names) if any(f" {k} " in f" {WORDS[n]} " for k in keywords)}
+    assert {names[i]: v for i, v in got.items()} == {names[i]: v for i, v in want.items()}
+
+
+def test_without_the_tail_silence_a_keyword_ending_the_audio_is_missed(monkeypatch, every_file):
+    from edgespeed.nodes.speech import recognize
+
+    music = [u for u in every_file if u["index"] == list(WORDS).index("command_rms_1.flac")]
+    params = {"keywords": ["music"], "keyword_thresholds": {"music": 1e-10}}
+    assert [t["text"] for t in run_node(PocketSphinxRecognizer, params=params, inputs={"utterance": music})["transcript"]] == ["music"]
+    monkeypatch.setattr(recognize, "KWS_TAIL_S", 0.0)
+    assert run_node(PocketSphinxRecognizer, params=params, inputs={"utterance": music})["transcript"] == []
+
+
+def test_keyword_thresholds_must_name_a_keyword():
+    from edgespeed import load_text, validate
+
+    spec = load_text("nodes:\n  - {id: u, type: testing.list_source}\n"
+                     "  - {id: asr, type: speech.recognize, params: {keywords: [music], keyword_thresholds: {musik: 1.0e-10}}, inputs: {utterance: u/out}}\n")
+    (error,) = validate(spec)
+    assert error.node_id == "asr" and "keyword_thresholds: 'musik' is not in keywords; expected one of: music" in str(error)
+
+
 def test_partials_then_a_full_final():
     u = utterance("sentence_slt_1.flac")
     out = run_node(PocketSphinxRecognizer, params={"partial_every_ms": 400}, inputs={"utterance": [u]})

@@ -63,3 +63,20 @@ def test_in_a_graph_without_detections_frames_pass_unchanged() -> None:
     result = run_spec(spec)
     assert result.ok, result.failures
     assert [int(f[0, 0, 0]) for f in ListSink.collected["sink"]] == [0, 1, 2, 3, 4]
+
+
+def test_frames_trigger_whatever_the_yaml_order() -> None:
+    # `detections` listed first: the node's `trigger` still makes every frame give one output
+    spec = load_text(
+        "nodes:\n"
+        "  - {id: det, type: testing.list_source, params: {items: [{boxes_xyxy: [[10, 10, 40, 40]], scores: [0.9], class_ids: [0]}]}}\n"
+        "  - {id: src, type: test.array_source, params: {count: 6, shape: [60, 80, 3], period_s: 0.02}}\n"
+        "  - {id: overlay, type: video.overlay, inputs: {detections: det/out, frame: src/out}}\n"
+        "  - {id: sink, type: testing.list_sink, inputs: {data: overlay/out}}\n"
+    )
+    result = run_spec(spec)
+    assert result.ok, result.failures
+    got = ListSink.collected["sink"]
+    assert len(got) == 6, "one output per frame"
+    assert [int(f[59, 79, 0]) for f in got] == [0, 1, 2, 3, 4, 5]  # a corner no box touches
+    assert (got[-1][10:41, 10] != got[-1][0, 79]).any()  # the held detections are drawn

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import functools
+import http.server
 import socket
 import subprocess
+import threading
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -36,6 +39,9 @@ with av.open(f"tcp://127.0.0.1:{port}?listen=1", "w", format="mpegts") as c:
         i += 1
         time.sleep(1 / 30)
 """
+
+# The same, pushed as MPEG-TS datagrams to a UDP port (nobody needs to listen: UDP just sends).
+UDP_SENDER = SERVER.replace('f"tcp://127.0.0.1:{port}?listen=1"', 'f"udp://127.0.0.1:{port}?pkt_size=1316"')
 
 
 def free_port() -> int:
@@ -107,6 +113,7 @@ def test_reconnects_after_the_server_restarts(server: Callable[[int, int], subpr
         result = run.wait()
     assert result.ok, result.failures
     assert run.nodes["cam"].reconnects == 1
+    assert result.report["nodes"]["cam"]["counters"] == {"reconnects": 1}
 
 
 def test_a_silent_peer_times_out_and_stop_is_prompt(server: Callable[[int, int], subprocess.Popen[bytes]]) -> None:
@@ -136,3 +143,77 @@ def test_the_password_never_reaches_status_or_logs() -> None:
     node = default_registry().resolve("video.stream")("cam", url="rtsp://admin:s3cret@10.0.0.7:554/live")
     node.setup()
     assert node.shown_url == "rtsp://admin:***@10.0.0.7:554/live"
+
+
+@pytest.fixture
+def http_clip(tmp_path: Path) -> Iterator[str]:
+    """An MPEG-TS file of 20 frames (gray level 10 * i) served over HTTP on loopback."""
+    with av.open(str(tmp_path / "clip.ts"), "w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        for i in range(20):
+            vf = av.VideoFrame.from_ndarray(np.full((120, 160, 3), 10 * i, np.uint8), format="bgr24")
+            vf.pts = i
+            for p in s.encode(vf):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    quiet = type("Quiet", (http.server.SimpleHTTPRequestHandler,), {"log_message": lambda *a: None})
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(quiet, directory=str(tmp_path)))
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/clip.ts"
+    srv.shutdown()
+    thread.join()
+
+
+def test_http_without_reconnect_ends_with_the_file(http_clip: str) -> None:
+    from edgespeed.runtime.scheduler import run_spec
+
+    result = run_spec(load_text(
+        "nodes:\n"
+        f"  - {{id: cam, type: video.stream, params: {{url: '{http_clip}', reconnect: false, format: gray}}}}\n"
+        "  - {id: frames, type: testing.list_sink, inputs: {data: cam/frame}}\n"
+    ))
+    assert result.ok, result.failures
+    frames = ListSink.collected["frames"]
+    assert [round(float(f.mean()) / 10) for f in frames] == list(range(20))  # every frame, in order
+    assert frames[0].shape == (120, 160)
+    assert "counters" not in result.report["nodes"]["cam"]  # no reconnect, no counter
+
+
+def test_http_reconnects_at_the_end_of_the_file_and_counts_it(http_clip: str) -> None:
+    run = start_graph(http_clip, ", backoff_max_s: 0.5")
+    try:
+        wait_for(lambda: len(ListSink.collected.get("frames", [])) >= 45, 20, "the file three times")
+    finally:
+        run.stop()
+        result = run.wait()
+    assert result.ok, result.failures
+    reconnects = result.report["nodes"]["cam"]["counters"]["reconnects"]
+    assert reconnects >= 2
+    status = ListSink.collected["status"]
+    assert [s["error"] for s in status if s["state"] == "disconnected"][:2] == ["end of stream"] * 2
+    assert max(s["reconnects"] for s in status) == reconnects
+
+
+def test_udp_mpegts(tmp_path: Path) -> None:
+    port = free_port()
+    script = tmp_path / "sender.py"
+    script.write_text(UDP_SENDER)
+    sender = subprocess.Popen([sys.executable, str(script), str(port), "100"], stderr=subprocess.DEVNULL)
+    try:
+        run = start_graph(f"udp://127.0.0.1:{port}", open_timeout_s=5)
+        try:
+            wait_for(lambda: len(ListSink.collected.get("frames", [])) >= 10, 20, "frames over udp")
+        finally:
+            run.stop()
+            result = run.wait()
+    finally:
+        sender.kill()
+        sender.wait()
+    assert result.ok, result.failures
+    frames = ListSink.collected["frames"]
+    assert frames[0].shape == (120, 160, 3)
+    assert all(90 <= f.mean() <= 140 for f in frames)  # levels 100..128 from the sender
+    assert ListSink.collected["status"][0]["state"] == "connected"
