@@ -7,6 +7,8 @@ small (numbers, strings, paths, tuples, lists, dicts, Literal, Optional), our me
 
 from __future__ import annotations
 
+import re
+
 import types
 import typing
 from dataclasses import dataclass
@@ -102,9 +104,15 @@ def _convert(ann: Any, value: Any, bounds: Bounds | None) -> Any:  # noqa: C901 
     return value
 
 
+# YAML 1.1 (PyYAML) reads `1e-10` (no dot) as a string; YAML 1.2 and every user read a number.
+_EXP_FLOAT = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)[eE][-+]?\d+")
+
+
 def _number(ann: type, value: Any, bounds: Bounds | None) -> Any:
     kind = "an integer" if ann is int else "a number"
     desc = kind + (f" {bounds.describe()}" if bounds else "")
+    if ann is float and isinstance(value, str) and _EXP_FLOAT.fullmatch(value.strip()):
+        value = float(value)
     ok = isinstance(value, int) if ann is int else isinstance(value, (int, float))
     if isinstance(value, bool) or not ok or value != value:  # `value != value`: NaN fits no bound
         if ann is int and isinstance(value, float) and value.is_integer() and not isinstance(value, bool):

@@ -98,3 +98,10 @@ def test_node_check_params(given: dict[str, Any], values: dict[str, Any] | None,
     assert got_problems == problems
     if values is not None:
         assert got_values == values
+
+
+def test_exponent_floats_without_a_dot_are_numbers() -> None:
+    from edgespeed.params import check
+
+    assert check(float, "1e-10") == 1e-10  # PyYAML reads this as a string
+    assert check(float, "-2.5E3") == -2500.0
