@@ -31,7 +31,11 @@ def compute() -> dict[str, Any]:
     try:
         import onnxruntime as ort
 
-        out["onnxruntime"] = {"version": ort.__version__, "providers": ort.get_available_providers()}
+        from ..infer.providers import known_not_installed
+
+        available = ort.get_available_providers()
+        out["onnxruntime"] = {"version": ort.__version__, "providers": available,
+                              "not_installed": known_not_installed(available, ort.get_all_providers())}
     except ImportError:
         out["onnxruntime"] = {"missing": "pip install 'edgespeed[onnx]'"}
     out["nvidia_smi"] = bool(shutil.which("nvidia-smi"))
@@ -74,6 +78,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
     print(f"  simd: {', '.join(c['simd']) or 'none found'}")
     ort = c["onnxruntime"]
     print(f"  onnxruntime: {ort.get('version', '')} providers {', '.join(ort['providers'])}" if "providers" in ort else f"  onnxruntime: {ort['missing']}")
+    if ort.get("not_installed"):
+        print(f"  not in this onnxruntime build: {', '.join(p.removesuffix('ExecutionProvider') for p in ort['not_installed'])}")
     print(f"  nvidia-smi: {'yes' if c['nvidia_smi'] else 'no'}")
     print("cameras:" + ("" if info["cameras"] else " none (no /dev/video*)"))
     for cam in info["cameras"]:

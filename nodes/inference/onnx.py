@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -12,9 +12,11 @@ from edgespeed import Input, Node, Output, Param, Tensor
 
 from .session import (
     DEFAULT_PROVIDERS,
+    DEVICES,
     ModelError,
     TensorInfo,
     check_file,
+    device_providers,
     model_io,
     open_session,
     port_name,
@@ -34,7 +36,8 @@ class OnnxRunner(Node):
     otherwise the same check runs on the first tensors (naming the model input, expected and got).
 
     The session takes the first installed provider of `providers` (CPU is always the last
-    resort) and logs which one it took; graph optimization is fully on (operator fusion). FP16
+    resort) and logs which one it took; `device` names the accelerator instead and maps to its
+    providers (`tensorrt` -> TensorRT, CUDA, CPU; `auto` -> the first accelerator installed); graph optimization is fully on (operator fusion). FP16
     and INT8 (quantized) models run as they are: feed them the dtype their inputs declare. A
     model with a fixed batch of 1 fed a batch of N runs N times and joins the outputs; a model
     with a dynamic batch axis runs the batch at once. On GPU providers the inputs and outputs
@@ -50,6 +53,12 @@ class OnnxRunner(Node):
         providers: preference order among tensorrt, cuda, rocm, migraphx, openvino, coreml,
             directml, qnn, xnnpack, cpu (default cuda, coreml, openvino, cpu; TensorRT is
             opt-in because it builds an engine at startup, which takes minutes).
+        device: auto, cpu, cuda, tensorrt, rocm, migraphx, openvino, coreml, directml, qnn, nnapi,
+            dnnl, cann or xnnpack; when set it replaces `providers` (default unset).
+        fp16: let providers that can (TensorRT, OpenVINO) run in float16 (default false); on
+            CUDA and CPU convert the model instead: `edgespeed model quantize --fp16`.
+        engine_cache_dir: where TensorRT caches built engines and timings (OpenVINO, CoreML
+            their compiled models), so only the first start pays the build (default unset).
         intra_op_threads: threads inside one operator, 0 = ONNX Runtime's choice (default 0).
         inter_op_threads: threads across independent operators, 0 = default (sequential).
         input_ports: port names for the model inputs, in model order (default: their names).
@@ -68,6 +77,9 @@ class OnnxRunner(Node):
     kind = "inference.onnx"
     model: Path = Param(doc="path of the .onnx file")
     providers: list[str] = Param(list(DEFAULT_PROVIDERS), doc="provider preference order")
+    device: Literal[tuple(DEVICES)] | None = Param(None, doc="accelerator; replaces providers")  # type: ignore[valid-type]
+    fp16: bool = Param(False, doc="float16 execution on TensorRT / OpenVINO")
+    engine_cache_dir: Path | None = Param(None, doc="engine cache directory (TensorRT, OpenVINO, CoreML)")
     intra_op_threads: int = Param(0, ge=0, le=256, doc="threads inside an operator; 0 = default")
     inter_op_threads: int = Param(0, ge=0, le=256, doc="threads across operators; 0 = default")
     input_ports: list[str] | None = Param(None, doc="port names for the model inputs, in order")
@@ -91,8 +103,10 @@ class OnnxRunner(Node):
                 {n: Output(Tensor, dtype=o.dtype, shape=o.shape, doc=f"model output {o.name!r}") for n, o in zip(out_names, outs)})
 
     def setup(self) -> None:
+        providers = device_providers(self.device) if self.device else self.providers
         self._session, self.provider = open_session(
-            self.model, self.providers, intra_threads=self.intra_op_threads, inter_threads=self.inter_op_threads, who=f"node {self.id!r}: ")
+            self.model, providers, intra_threads=self.intra_op_threads, inter_threads=self.inter_op_threads,
+            who=f"node {self.id!r}: ", fp16=self.fp16, cache_dir=self.engine_cache_dir)
         ins, outs = session_io(self._session)
         self._ins = list(zip(_names(self.input_ports, ins, "input"), ins))
         self._outs = list(zip(_names(self.output_ports, outs, "output"), outs))
@@ -102,7 +116,7 @@ class OnnxRunner(Node):
         if self.warmup_runs and all(None not in s for s in shapes):
             zeros = {i.name: np.zeros(s, i.dtype or np.float32) for (_, i), s in zip(self._ins, shapes)}
             for _ in range(self.warmup_runs):
-                self._run(zeros)
+                self._infer(zeros)
 
     def process(self, **inputs: np.ndarray) -> dict[str, Any]:
         feed = {}
@@ -115,7 +129,7 @@ class OnnxRunner(Node):
         if first is not None and first.shape and first.shape[0] == 1 and batch > 1:
             results = self._run_each(feed, batch)  # a fixed-batch model: one item at a time
         else:
-            results = self._run(feed)
+            results = self._infer(feed)
         return {port: r for (port, _), r in zip(self._outs, results)}
 
     def _check(self, port: str, info: TensorInfo, arr: Any) -> None:
@@ -126,7 +140,7 @@ class OnnxRunner(Node):
             got = f"{arr.dtype} {tuple(arr.shape)}" if isinstance(arr, np.ndarray) else type(arr).__name__
             raise ModelError(f"input {port!r} (model input {info.name!r} of '{self.model.name}'): expected {info.describe()}, got {got}")
 
-    def _run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+    def _infer(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         if not self._bind:
             return self._session.run(self._out_names, feed)
         binding = self._session.io_binding()
@@ -138,7 +152,7 @@ class OnnxRunner(Node):
         return binding.copy_outputs_to_cpu()
 
     def _run_each(self, feed: dict[str, np.ndarray], batch: int) -> list[np.ndarray]:
-        parts = [self._run({k: v[b:b + 1] for k, v in feed.items()}) for b in range(batch)]
+        parts = [self._infer({k: v[b:b + 1] for k, v in feed.items()}) for b in range(batch)]
         return [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(self._out_names))]
 
 

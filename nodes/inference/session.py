@@ -14,8 +14,14 @@ from typing import Any
 
 from edgespeed import EdgeSpeedError, MissingDependency
 
+__all__ = ["DEFAULT_PROVIDERS", "DEVICES", "PROVIDERS", "ModelError", "TensorInfo", "check_file", "device_providers",
+           "model_io", "open_session", "port_name", "provider_names", "provider_options", "session_io"]
+
 log = logging.getLogger("edgespeed.onnx")
 
+# The same tables as edgespeed.infer.providers (what `edgespeed model bench` and `edgespeed
+# devices` use): built-in nodes import only the public API, so they keep a copy, and
+# tests/infer/test_providers.py checks that the two agree.
 PROVIDERS = {
     "tensorrt": "TensorrtExecutionProvider",
     "cuda": "CUDAExecutionProvider",
@@ -25,9 +31,85 @@ PROVIDERS = {
     "coreml": "CoreMLExecutionProvider",
     "directml": "DmlExecutionProvider",
     "qnn": "QNNExecutionProvider",
+    "nnapi": "NnapiExecutionProvider",
+    "dnnl": "DnnlExecutionProvider",
+    "cann": "CANNExecutionProvider",
     "xnnpack": "XnnpackExecutionProvider",
     "cpu": "CPUExecutionProvider",
 }
+
+# A device names the accelerator; its providers are tried in order, CPU always last. `auto`
+# takes the first accelerator installed; TensorRT is left out of it because it builds an engine
+# at startup (minutes the first time; cached with `engine_cache_dir`).
+DEVICES: dict[str, list[str]] = {
+    "auto": ["cuda", "rocm", "migraphx", "openvino", "coreml", "directml", "qnn", "nnapi", "cpu"],
+    "cpu": ["cpu"],
+    "cuda": ["cuda", "cpu"],
+    "tensorrt": ["tensorrt", "cuda", "cpu"],
+    "rocm": ["rocm", "cpu"],
+    "migraphx": ["migraphx", "rocm", "cpu"],
+    "openvino": ["openvino", "cpu"],
+    "coreml": ["coreml", "cpu"],
+    "directml": ["directml", "cpu"],
+    "qnn": ["qnn", "cpu"],
+    "nnapi": ["nnapi", "cpu"],
+    "dnnl": ["dnnl", "cpu"],
+    "cann": ["cann", "cpu"],
+    "xnnpack": ["xnnpack", "cpu"],
+}
+
+
+def provider_names(wanted: list[str]) -> list[str]:
+    """Full ONNX Runtime provider names for short ones (`cuda`) or full ones.
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+    """
+    full = {v.lower(): v for v in PROVIDERS.values()}
+    out = []
+    for name in wanted:
+        key = name.lower()
+        if key in PROVIDERS:
+            out.append(PROVIDERS[key])
+        elif key in full:
+            out.append(full[key])
+        else:
+            raise ValueError(f"unknown provider {name!r}; valid: {', '.join(PROVIDERS)}")
+    return out
+
+
+def device_providers(device: str) -> list[str]:
+    """Short provider names, in preference order, for a device (`auto`, `cuda`, `tensorrt`, ...).
+
+    Raises:
+        ValueError: an unknown device (the message lists the valid ones).
+    """
+    if device.lower() not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
+    return list(DEVICES[device.lower()])
+
+
+def provider_options(provider: str, *, fp16: bool = False, cache_dir: Path | None = None) -> dict[str, Any]:
+    """ONNX Runtime options for one provider (full name): FP16 execution where the provider can
+    lower precision itself (TensorRT, OpenVINO, CoreML), and a cache directory for compiled
+    engines or blobs (TensorRT engines and timing cache, OpenVINO model cache)."""
+    opts: dict[str, Any] = {}
+    if provider == "TensorrtExecutionProvider":
+        if fp16:
+            opts["trt_fp16_enable"] = True
+        if cache_dir is not None:
+            opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir),
+                        trt_timing_cache_enable=True, trt_timing_cache_path=str(cache_dir))
+    elif provider == "OpenVINOExecutionProvider":
+        if fp16:
+            opts["precision"] = "FP16"
+        if cache_dir is not None:
+            opts["cache_dir"] = str(cache_dir)
+    elif provider == "CoreMLExecutionProvider" and cache_dir is not None:
+        opts["ModelCacheDirectory"] = str(cache_dir)
+    return opts
+
+
 # TensorRT is left out of the default: it builds an engine at startup, which takes minutes.
 DEFAULT_PROVIDERS = ["cuda", "coreml", "openvino", "cpu"]
 
@@ -61,21 +143,6 @@ def port_name(tensor_name: str) -> str:
     """A valid port name from a model tensor name: `images:0` -> `images_0`, `1234` -> `t_1234`."""
     name = re.sub(r"[^a-z0-9_]+", "_", tensor_name.lower()).strip("_") or "t"
     return name if name[0].isalpha() else "t_" + name
-
-
-def provider_names(wanted: list[str]) -> list[str]:
-    """Full ONNX Runtime provider names for short ones (`cuda`) or full ones; raises ValueError."""
-    full = {v.lower(): v for v in PROVIDERS.values()}
-    out = []
-    for name in wanted:
-        key = name.lower()
-        if key in PROVIDERS:
-            out.append(PROVIDERS[key])
-        elif key in full:
-            out.append(full[key])
-        else:
-            raise ValueError(f"unknown provider {name!r}; valid: {', '.join(PROVIDERS)}")
-    return out
 
 
 def check_file(path: Path) -> None:
@@ -120,16 +187,20 @@ def _ort_io(args: list[Any]) -> list[TensorInfo]:
 
 
 def open_session(path: Path, providers: list[str], *, intra_threads: int = 0, inter_threads: int = 0,
-                 who: str = "") -> tuple[Any, str]:
+                 who: str = "", fp16: bool = False, cache_dir: Path | None = None) -> tuple[Any, str]:
     """An InferenceSession on the first of `providers` that is installed, with full graph
-    optimization; logs which provider was taken. Returns (session, provider taken)."""
+    optimization and each provider's options (`fp16`, engine `cache_dir`: see
+    `provider_options`); logs which provider was taken. Returns (session, provider taken)."""
     ort = _ort()
     check_file(path)
     installed = ort.get_available_providers()
     usable = [p for p in provider_names(providers) if p in installed]
     if "CPUExecutionProvider" not in usable:
         usable.append("CPUExecutionProvider")  # always there: the last resort
-    sess = _session(path, usable, intra_threads=intra_threads, inter_threads=inter_threads)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    with_opts = [(p, provider_options(p, fp16=fp16, cache_dir=cache_dir)) for p in usable]
+    sess = _session(path, with_opts, intra_threads=intra_threads, inter_threads=inter_threads)
     taken = sess.get_providers()[0]
     wanted = provider_names(providers)
     level = logging.INFO if taken in wanted else logging.WARNING  # falling back within the list is expected
@@ -137,7 +208,7 @@ def open_session(path: Path, providers: list[str], *, intra_threads: int = 0, in
     return sess, taken
 
 
-def _session(path: Path, providers: list[str], *, optimize: bool = True, intra_threads: int = 0, inter_threads: int = 0) -> Any:
+def _session(path: Path, providers: list[Any], *, optimize: bool = True, intra_threads: int = 0, inter_threads: int = 0) -> Any:
     ort = _ort()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
