@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,16 @@ def unmap_boxes(boxes: np.ndarray, transform: dict[str, Any] | None) -> np.ndarr
     return out.astype(np.float32, copy=False)
 
 
-def read_labels(path: Any) -> list[str]:
-    """Class names from a text file, one per line (blank lines kept as empty names)."""
+def read_labels(path: Any) -> list[str] | None:
+    """Class names from a text file, one per line (blank lines kept as empty names); None
+    when no file is given.
+
+    Raises:
+        FileNotFoundError: naming the file.
+    """
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"labels file '{path}' not found")
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\r\n") for line in f]

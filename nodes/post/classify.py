@@ -42,11 +42,7 @@ class TopKClassifier(Node):
     labels: Path | None = Param(None, doc="class names file, one per line")
 
     def setup(self) -> None:
-        self._names: list[str] | None = None
-        if self.labels is not None:
-            if not self.labels.is_file():
-                raise FileNotFoundError(f"labels file '{self.labels}' not found")
-            self._names = read_labels(self.labels)
+        self._names: list[str] | None = read_labels(self.labels)
 
     def process(self, scores: np.ndarray) -> dict[str, Any]:
         s = np.asarray(scores, np.float32)

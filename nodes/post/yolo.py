@@ -65,11 +65,7 @@ class YoloDecoder(Node):
     labels: Path | None = Param(None, doc="class names file, one per line")
 
     def setup(self) -> None:
-        self._names: list[str] | None = None
-        if self.labels is not None:
-            if not self.labels.is_file():
-                raise FileNotFoundError(f"labels file '{self.labels}' not found")
-            self._names = read_labels(self.labels)
+        self._names: list[str] | None = read_labels(self.labels)
 
     def process(self, predictions: np.ndarray, transform: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         pred = np.asarray(predictions)

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from edgespeed import Frame, Gray, Node, Output, Param
+from edgespeed import Frame, Node, Output, Param
+
+from .formats import PixelFormatPorts
 
 
-class CameraSource(Node):
+class CameraSource(PixelFormatPorts, Node):
     """Frames from a camera, stamped with their capture time (wall clock).
 
     `device` is an index (`0` for /dev/video0) or a path (`/dev/video2`, a udev symlink such
@@ -53,12 +55,6 @@ class CameraSource(Node):
     format: Literal["bgr24", "rgb24", "gray"] = Param("bgr24", doc="pixel format of emitted frames")
     backend: Literal["v4l2", "any"] = Param("v4l2", doc="OpenCV capture backend")
     read_timeout_s: float = Param(5.0, gt=0, doc="fail after this long without a frame")
-
-    @classmethod
-    def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Output]]:
-        if params.get("format") == "gray":
-            return cls.inputs, {"frame": Output(Gray)}
-        return cls.inputs, cls.outputs
 
     def setup(self) -> None:
         import cv2

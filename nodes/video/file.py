@@ -7,10 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from edgespeed import Frame, Gray, MissingDependency, Node, Output, Param, Stamped
+from edgespeed import Frame, Node, Output, Param, Stamped
+
+from .formats import PixelFormatPorts, import_av
 
 
-class FileSource(Node):
+class FileSource(PixelFormatPorts, Node):
     """Frames of any file FFmpeg reads (mp4, mkv, avi, ts; H.264, HEVC, VP9, MJPEG, ...).
 
     Frames are decoded on FFmpeg's threads (`thread_type AUTO`) and converted by FFmpeg's
@@ -51,18 +53,8 @@ class FileSource(Node):
     realtime: bool = Param(False, doc="pace frames at the stream's rate")
     threads: int = Param(0, ge=0, le=64, doc="decoder threads; 0: FFmpeg's choice")
 
-    @classmethod
-    def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Output]]:
-        if params.get("format") == "gray":
-            return cls.inputs, {"frame": Output(Gray)}
-        return cls.inputs, cls.outputs
-
     def setup(self) -> None:
-        try:
-            import av
-        except ImportError:
-            raise MissingDependency("av", "video") from None
-        self._av = av
+        self._av = import_av()
         if self.end_s is not None and self.end_s <= self.start_s:
             raise ValueError(f"end_s {self.end_s:g} must be after start_s {self.start_s:g}")
         if not self.path.is_file():

@@ -7,10 +7,12 @@ import time
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from edgespeed import Frame, Gray, MissingDependency, Node, Output, Param, Record
+from edgespeed import Frame, Node, Output, Param, Record
+
+from .formats import PixelFormatPorts, import_av
 
 
-class StreamSource(Node):
+class StreamSource(PixelFormatPorts, Node):
     """Frames from a live network stream, reconnecting with backoff whenever it drops.
 
     Opening and every read are bounded by timeouts, so a dead peer is noticed and `stopping`
@@ -68,18 +70,8 @@ class StreamSource(Node):
 
     BACKOFF_FIRST_S = 0.5
 
-    @classmethod
-    def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Output]]:
-        if params.get("format") == "gray":
-            return cls.inputs, {"frame": Output(Gray), "status": cls.outputs["status"]}
-        return cls.inputs, cls.outputs
-
     def setup(self) -> None:
-        try:
-            import av
-        except ImportError:
-            raise MissingDependency("av", "video") from None
-        self._av = av
+        self._av = import_av()
         self.shown_url = re.sub(r"//([^:/@]+):[^@/]*@", r"//\1:***@", self.url)
         self.reconnects = 0
 
