@@ -99,18 +99,19 @@ class SlotPool:
     the boundary copies: never a wait in the producer."""
 
     def __init__(self, sender: ShmOut) -> None:
+        from .pool import BufferPool
+
         self.sender = sender
-        self.allocations = 0
+        self._fallback = BufferPool()  # recycled too: a shortage must not churn the heap
+
+    @property
+    def allocations(self) -> int:
+        return self._fallback.allocations
 
     def take(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        import numpy as np
-
         writer = getattr(self.sender, "_writer", None)
         arr = writer.try_buffer(shape, dtype) if writer is not None else None
-        if arr is None:
-            self.allocations += 1
-            arr = np.empty(shape, dtype)
-        return arr
+        return arr if arr is not None else self._fallback.take(shape, dtype)
 
 
 class ShmIn(Node):

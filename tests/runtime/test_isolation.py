@@ -168,14 +168,15 @@ def _interrupt(p: subprocess.Popen, how: str) -> None:
 
 
 def test_pooled_frames_are_written_once_into_shared_memory() -> None:
+    # a live-paced producer: frames cross as fast as they come, so nearly all go zero-copy
     result, run_ = run("""
 nodes:
-  - {id: src, type: "testnodes:ArraySource", params: {count: 200, shape: [480, 640, 3], pooled: true}}
+  - {id: src, type: "testnodes:ArraySource", params: {count: 100, shape: [480, 640, 3], pooled: true, period_s: 0.004}}
   - {id: who, type: "testnodes:Pid", isolate: process, inputs: {data: src/out}}
   - {id: sink, type: sink.null, inputs: {data: who/out}}
 """)
     assert result.ok
     sender = next(n for n in run_.nodes.values() if type(n).kind == "runtime.shm_out")
     zero, copied = sender.counters.get("zero_copy_frames", 0), sender.counters.get("bytes_copied", 0)
-    assert zero + copied // (480 * 640 * 3) == 200
-    assert zero >= 150, f"most frames cross without a copy ({zero} of 200; {copied} bytes copied)"
+    assert zero + copied // (480 * 640 * 3) == 100
+    assert zero >= 90, f"frames cross without a copy ({zero} of 100; {copied} bytes copied)"
