@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of the graph format")
     s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    from .model import add_model_parser  # light: the model tools import onnx/torch only when run
+
+    add_model_parser(sub)
     return p
 
 
@@ -105,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .bench import cmd_bench as cmd
         elif args.command == "devices":
             from .devices import cmd_devices as cmd
+        elif args.command == "model":
+            from .model import cmd_model as cmd
         else:
             from .schema import cmd_schema as cmd
         return cmd(args)
