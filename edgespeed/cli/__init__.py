@@ -1,4 +1,4 @@
-"""The `edgespeed` command: run, validate, nodes, graph, bench, devices, schema.
+"""The `edgespeed` command: run, validate, nodes, graph, bench, devices, keys, schema.
 
 Exit codes: 0 success; 1 a node failed (or a runtime error); 2 bad input (an invalid graph,
 a bad flag, a missing file); 130 stopped by Ctrl-C. A clean stop by SIGTERM exits 0: the
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--duration", type=float, metavar="S", help="stop after S seconds")
     r.add_argument("--drain-timeout", type=float, default=10.0, metavar="S", help="after a stop, abort if not drained in S seconds (default 10)")
     r.add_argument("-q", "--quiet", action="store_true", help="no live table and no summary")
+    r.add_argument("--device", metavar="NAME", help="run only this device's part of the graph, linked to the other devices")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     v = sub.add_parser("validate", help="check graphs without running them")
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("devices", help="list compute (CPU, SIMD, ONNX Runtime providers), cameras and audio inputs")
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    k = sub.add_parser("keys", help="CurveZMQ keypairs for encrypted links between devices")
+    k.add_argument("action", choices=["generate"], help="generate: write NAME.key (public) and NAME.key_secret")
+    k.add_argument("name", metavar="NAME", help="the key's name, usually the device's")
+    k.add_argument("-d", "--dir", default="keys", metavar="DIR", help="where to write the files (default: keys)")
+    k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     s = sub.add_parser("schema", help="print the JSON Schema of the graph format")
     s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
@@ -109,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .bench import cmd_bench as cmd
         elif args.command == "devices":
             from .devices import cmd_devices as cmd
+        elif args.command == "keys":
+            from .keys import cmd_keys as cmd
         elif args.command == "model":
             from .model import cmd_model as cmd
         else:

@@ -20,7 +20,15 @@ log = logging.getLogger("edgespeed.run")
 
 def cmd_run(args: argparse.Namespace) -> int:
     resolved = load_checked(args.graph, args.overrides)  # everything is checked before anything opens
-    run = Run(resolved, drain_timeout_s=args.drain_timeout)
+    device = getattr(args, "device", None)
+    names = [d.name for d in resolved.spec.devices]
+    if device is not None and device not in names:
+        from ..errors import GraphError, GraphErrors, Location
+        from ..node import did_you_mean
+
+        hint = did_you_mean(device, names) if names else "; the graph declares no devices:"
+        raise GraphErrors([GraphError(f"--device {device!r} is not a device of this graph{hint}", location=Location(resolved.spec.file))])
+    run = Run(resolved, drain_timeout_s=args.drain_timeout, device=device)
     received: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:

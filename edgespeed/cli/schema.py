@@ -41,7 +41,10 @@ def graph_schema() -> dict[str, Any]:
     classes = {n: c for n, c in reg.all().items() if not isinstance(c, Exception)}
     input_obj = {
         "type": "object",
-        "properties": {"from": _SOURCE, "queue": {"type": "integer", "minimum": 1}, "policy": {"enum": list(POLICIES)}},
+        "properties": {"from": _SOURCE, "queue": {"type": "integer", "minimum": 1}, "policy": {"enum": list(POLICIES)},
+                       "mode": {"enum": ["reliable", "realtime"], "description": "link delivery where the edge crosses devices"},
+                       "compress": {"enum": ["none", "jpeg", "png", "zlib"], "description": "link compression where the edge crosses devices"},
+                       "quality": {"type": "integer", "minimum": 0, "maximum": 100, "description": "jpeg quality, or png/zlib level"}},
         "required": ["from"],
         "additionalProperties": False,
     }
@@ -58,6 +61,8 @@ def graph_schema() -> dict[str, Any]:
             "sync_tolerance_ms": {"type": "number", "minimum": 0},
             "isolate": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "process, thread, or a group name"},
             "shm_cap_mb": {"type": "number", "exclusiveMinimum": 0},
+            "private": {"anyOf": [{"type": "boolean"}, {"type": "array", "items": {"type": "string"}}],
+                        "description": "true (every output) or the output ports whose data may only go to trusted devices"},
         },
         "required": ["id", "type"],
         "additionalProperties": False,
@@ -68,7 +73,12 @@ def graph_schema() -> dict[str, Any]:
     }
     device = {
         "type": "object",
-        "properties": {"endpoint": {"type": "string"}, "trusted": {"type": "boolean"}},
+        "properties": {"endpoint": {"type": "string"}, "trusted": {"type": "boolean"},
+                       "endpoints": {"type": "array", "items": {"type": "string"}, "description": "one per incoming link"},
+                       "bind": {"type": "string", "description": "local listen address when peers reach it through another"},
+                       "keys": {"type": "string", "description": "keypair path without extension (edgespeed keys generate)"},
+                       "allow": {"type": "array", "items": {"type": "string"}, "description": "extra peers: device names or .key files"},
+                       "timeout_s": {"type": "number", "exclusiveMinimum": 0, "description": "heartbeat timeout of its links"}},
         "additionalProperties": False,
     }
     return {

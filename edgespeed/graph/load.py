@@ -19,9 +19,9 @@ from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, option_problem
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TOP_KEYS = ("name", "description", "nodes", "devices", "default_device")
-NODE_KEYS = ("id", "type", "params", "inputs", "device", "on_error", "sync", "sync_tolerance_ms", "isolate", "shm_cap_mb")
-INPUT_KEYS = ("from", "queue", "policy")
-DEVICE_KEYS = ("endpoint", "trusted")
+NODE_KEYS = ("id", "type", "params", "inputs", "device", "on_error", "sync", "sync_tolerance_ms", "isolate", "shm_cap_mb", "private")
+INPUT_KEYS = ("from", "queue", "policy", "mode", "compress", "quality")
+DEVICE_KEYS = ("endpoint", "trusted", "endpoints", "bind", "keys", "allow", "timeout_s")
 
 
 class _Doc:
@@ -206,11 +206,18 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpe
     if device is not None and not isinstance(device, str):
         doc.errors.append(GraphError(f"'device' must be a device name, got {device!r}", node_id=who, location=nlocs.get("device")))
         device = None
+    private = data.get("private", False)
+    if isinstance(private, list) and all(isinstance(p, str) for p in private):
+        private = tuple(private)
+    elif not isinstance(private, bool):
+        msg = f"'private' must be true (every output) or a list of output ports, got {private!r}"
+        doc.errors.append(GraphError(msg, node_id=who, location=nlocs.get("private")))
+        private = False
     if not ok:
         return None
     return NodeSpec(id=data["id"], type=data["type"], params=params, inputs=inputs, device=device, on_error=on_error,
                     sync=sync, sync_tolerance_ms=None if tol is None else float(tol), isolate=opts["isolate"],
-                    shm_cap_mb=None if opts["shm_cap_mb"] is None else float(opts["shm_cap_mb"]), locs=nlocs)
+                    shm_cap_mb=None if opts["shm_cap_mb"] is None else float(opts["shm_cap_mb"]), private=private, locs=nlocs)
 
 
 def _inputs(doc: _Doc, data: Any, nlocs: dict[str, Location], who: str | None) -> dict[str, InputSpec]:
@@ -221,9 +228,16 @@ def _inputs(doc: _Doc, data: Any, nlocs: dict[str, Location], who: str | None) -
     for port, value in data.items():
         path = f"inputs.{port}"
         queue = policy = None
+        link: dict[str, Any] = {}
         if isinstance(value, dict):
             _unknown_keys(doc, value, INPUT_KEYS, nlocs, path, f"input {port!r}", who)
             queue, policy = value.get("queue"), value.get("policy")
+            for key in ("mode", "compress", "quality"):
+                if value.get(key) is not None:
+                    if msg := option_problem(key, value[key]):
+                        doc.errors.append(GraphError(f"input {port!r}: {msg}", node_id=who, location=nlocs.get(f"{path}.{key}")))
+                    else:
+                        link[key] = value[key]
             if "from" not in value:
                 doc.errors.append(GraphError(f"input {port!r}: missing 'from: node/port'", node_id=who, location=nlocs.get(path)))
                 continue
@@ -238,7 +252,7 @@ def _inputs(doc: _Doc, data: Any, nlocs: dict[str, Location], who: str | None) -
             doc.errors.append(GraphError(f"input {port!r}: expected 'node/port', got {value!r}", node_id=who, location=nlocs.get(path)))
             continue
         src, _, out_port = value.partition("/")
-        out[str(port)] = InputSpec(str(port), src, out_port or None, queue, policy, loc=nlocs.get(path))
+        out[str(port)] = InputSpec(str(port), src, out_port or None, queue, policy, loc=nlocs.get(path), **link)
     return out
 
 
@@ -266,5 +280,34 @@ def _devices(doc: _Doc, data: Any, locs: dict[str, Location]) -> tuple[DeviceSpe
         if not isinstance(trusted, bool):
             doc.errors.append(GraphError(f"device {name!r}: 'trusted' must be true or false, got {trusted!r}", location=locs.get(path + ".trusted")))
             trusted = False
-        out.append(DeviceSpec(str(name), endpoint, trusted, loc=locs.get(path + ":key")))
+        out.append(DeviceSpec(str(name), endpoint, trusted, loc=locs.get(path + ":key"), **_device_links(doc, str(name), d, locs, path)))
     return tuple(out)
+
+
+def _device_links(doc: _Doc, name: str, d: dict[str, Any], locs: dict[str, Location], path: str) -> dict[str, Any]:
+    """A device's link keys: endpoints, bind, keys, allow, timeout_s."""
+    out: dict[str, Any] = {}
+    for key in ("endpoints", "allow"):
+        value = d.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            doc.errors.append(GraphError(f"device {name!r}: {key!r} must be a list of strings, got {value!r}", location=locs.get(f"{path}.{key}")))
+        elif key == "endpoints" and (bad := [v for v in value if "://" not in v]):
+            doc.errors.append(GraphError(f"device {name!r}: endpoint {bad[0]!r} must be a URL such as 'tcp://10.0.0.2:5555'", location=locs.get(f"{path}.{key}")))
+        else:
+            out[key] = tuple(value)
+    for key in ("bind", "keys"):
+        value = d.get(key)
+        if value is not None and (not isinstance(value, str) or not value or (key == "bind" and "://" not in value)):
+            what = "a URL such as 'tcp://*:5555'" if key == "bind" else "a key file path without extension, e.g. 'keys/gateway'"
+            doc.errors.append(GraphError(f"device {name!r}: {key!r} must be {what}, got {value!r}", location=locs.get(f"{path}.{key}")))
+        elif value is not None:
+            out[key] = value
+    t = d.get("timeout_s")
+    if t is not None:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+            doc.errors.append(GraphError(f"device {name!r}: 'timeout_s' must be a number > 0 (heartbeat timeout), got {t!r}", location=locs.get(f"{path}.timeout_s")))
+        else:
+            out["timeout_s"] = float(t)
+    return out

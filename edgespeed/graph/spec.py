@@ -33,6 +33,11 @@ def option_problem(key: str, value: Any) -> str | None:
         return f"'isolate' must be 'process' (a process of its own), 'thread' (the default) or a group name shared by nodes that run in one process, got {value!r}"
     if key == "shm_cap_mb" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
         return f"'shm_cap_mb' must be a number > 0 (MiB of shared memory per edge of an isolated node), got {value!r}"
+    link = {"mode": ("reliable", "realtime"), "compress": ("none", "jpeg", "png", "zlib")}.get(key)
+    if link is not None and value not in link:
+        return f"{key!r} must be one of {', '.join(link)} (a link option, used where the edge crosses devices), got {value!r}"
+    if key == "quality" and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100):
+        return f"'quality' must be an integer 0..100 (jpeg quality, or png/zlib level), got {value!r}"
     if key == "sync_tolerance_ms" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
         return f"'sync_tolerance_ms' must be a number >= 0, got {value!r}"
     return None
@@ -51,6 +56,9 @@ class InputSpec:
     output: str | None = None
     queue: int | None = None
     policy: str | None = None
+    mode: str | None = None  # link options: only used where the edge crosses devices
+    compress: str | None = None
+    quality: int | None = None
     loc: Location | None = field(default=None, compare=False)
 
     @property
@@ -58,14 +66,8 @@ class InputSpec:
         return self.node if self.output is None else f"{self.node}/{self.output}"
 
     def to_yaml_value(self) -> Any:
-        if self.queue is None and self.policy is None:
-            return self.source
-        out: dict[str, Any] = {"from": self.source}
-        if self.queue is not None:
-            out["queue"] = self.queue
-        if self.policy is not None:
-            out["policy"] = self.policy
-        return out
+        opts = {k: getattr(self, k) for k in ("queue", "policy", "mode", "compress", "quality") if getattr(self, k) is not None}
+        return {"from": self.source, **opts} if opts else self.source
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class NodeSpec:
     sync_tolerance_ms: float | None = None
     isolate: str | None = None
     shm_cap_mb: float | None = None
+    private: bool | tuple[str, ...] = False  # True: every output; or the private output ports
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
 
     def where(self, key: str = "") -> Location | None:
@@ -111,16 +114,30 @@ class NodeSpec:
             out["isolate"] = self.isolate
         if self.shm_cap_mb is not None:
             out["shm_cap_mb"] = self.shm_cap_mb
+        if self.private:
+            out["private"] = True if self.private is True else list(self.private or ())
         return out
 
 
 @dataclass(frozen=True)
 class DeviceSpec:
-    """A device that nodes can be placed on, and the endpoint its links listen on."""
+    """A device that nodes can be placed on, and the endpoint its links listen on.
+
+    Incoming links take `endpoint`'s port and the next ones, one per edge, unless `endpoints`
+    lists them; `bind` is the local address when peers reach the device through another one
+    (NAT, a proxy); `keys` names its keypair (`keys/gw` for `keys/gw.key` and `.key_secret`);
+    `allow` the peers accepted besides the devices that send to it; `timeout_s` the heartbeat
+    timeout of its links.
+    """
 
     name: str
     endpoint: str | None = None
     trusted: bool = False
+    endpoints: tuple[str, ...] = ()
+    bind: str | None = None
+    keys: str | None = None
+    allow: tuple[str, ...] = ()
+    timeout_s: float | None = None
     loc: Location | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +146,10 @@ class DeviceSpec:
             out["endpoint"] = self.endpoint
         if self.trusted:
             out["trusted"] = True
+        for key in ("endpoints", "bind", "keys", "allow", "timeout_s"):
+            value = getattr(self, key)
+            if value:
+                out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
 

@@ -60,6 +60,8 @@ def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
     inputs = _wiring(spec, by_id, ports, errors)
     _cycles(spec, inputs, errors)
     _devices(spec, errors)
+    if spec.devices and set(placement(spec).values()) <= {d.name for d in spec.devices}:
+        _links(spec, inputs, errors)
     if errors:
         raise GraphErrors(errors)
     return Resolved(spec, classes, params, inputs, ports)
@@ -251,3 +253,46 @@ def _devices(spec: GraphSpec, errors: list[GraphError]) -> None:
         if n.device is not None and n.device not in names:
             hint = did_you_mean(n.device, names) if names else "; no devices: are declared"
             errors.append(GraphError(f"unknown device {n.device!r}{hint}", node_id=n.id, location=n.where("device")))
+
+
+def placement(spec: GraphSpec) -> dict[str, str]:
+    """Each node's device: its `device:`, else `default_device`, else the first declared device."""
+    if not spec.devices:
+        return {}
+    default = spec.default_device or spec.devices[0].name
+    return {n.id: n.device or default for n in spec.nodes}
+
+
+def _links(spec: GraphSpec, inputs: dict[str, dict[str, InputSpec]], errors: list[GraphError]) -> None:
+    """Devices without nodes, and each edge that crosses devices: an endpoint to reach, keys on
+    both ends or neither, and no private data leaving for a device that is not trusted."""
+    where = placement(spec)
+    devices = {d.name: d for d in spec.devices}
+    for d in spec.devices:
+        if d.name not in where.values():
+            errors.append(GraphError(f"device {d.name!r} has no nodes; place some with 'device: {d.name}', or remove it", location=d.loc))
+        for peer in d.allow:
+            if peer not in devices and not peer.endswith(".key"):
+                msg = f"device {d.name!r}: 'allow' entry {peer!r} is neither a device{did_you_mean(peer, list(devices))} nor a .key file"
+                errors.append(GraphError(msg, location=d.loc))
+    for n in spec.nodes:
+        for port, inp in inputs.get(n.id, {}).items():
+            if inp.node not in where:
+                continue
+            src, dst = devices[where[inp.node]], devices[where[n.id]]
+            if src.name == dst.name:
+                continue
+            edge, loc = f"{inp.node}/{inp.output} -> {n.id}.{port}", n.where(f"inputs.{port}")
+            if not (dst.endpoint or dst.endpoints):
+                msg = f"edge {edge} crosses from device {src.name!r} to {dst.name!r}, which has no endpoint; add 'endpoint: tcp://HOST:PORT' to it"
+                errors.append(GraphError(msg, node_id=n.id, location=loc))
+            if bool(src.keys) != bool(dst.keys):
+                has, lacks = (src, dst) if src.keys else (dst, src)
+                msg = f"edge {edge}: device {has.name!r} has keys but {lacks.name!r} has none; an encrypted link needs keys on both devices"
+                errors.append(GraphError(msg, node_id=n.id, location=loc))
+            producer = spec.node(inp.node)
+            private = producer.private is True or (isinstance(producer.private, tuple) and inp.output in producer.private)
+            if private and not dst.trusted:
+                msg = (f"private data would leave device {src.name!r}: edge {edge} goes to device {dst.name!r}, which is not trusted; "
+                       f"send derived data only (detections, counts), or mark {dst.name!r} 'trusted: true'")
+                errors.append(GraphError(msg, node_id=n.id, location=loc))

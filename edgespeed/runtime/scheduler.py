@@ -60,9 +60,10 @@ class Run:
     Args:
         resolved: a validated graph (`graph.check(spec)`).
         drain_timeout_s: after `stop()`, how long to let data drain before `abort()`.
+        device: run only this device's part of the graph, linked to the others (`devices.split`).
     """
 
-    def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0) -> None:
+    def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None) -> None:
         self.resolved = resolved
         self.spec = resolved.spec
         self.drain_timeout_s = drain_timeout_s
@@ -82,6 +83,11 @@ class Run:
         self._t_end: float | None = None
         self.groups: list[Any] = []
         self._child_reports: dict[str, dict[str, Any]] = {}
+        if device is not None:
+            from .devices import split as device_split
+
+            self.spec = device_split(self.spec, device)
+            self.resolved = check(self.spec)
         self._isolate()
         self._build()
         if any(s.kind == "runtime.shm_out" for s in self.stats.values()):
@@ -145,6 +151,7 @@ class Run:
             node = cls(n.id, **r.params[n.id])
             node._stop = self.stopping
             node._abort = self.aborted  # type: ignore[attr-defined]
+            node._edgespeed_run = me  # type: ignore[attr-defined]  # link nodes read their downstream's progress (a name no node uses)
             self.nodes[n.id] = node
             self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters)
             self.workers[n.id] = Worker(
@@ -245,7 +252,7 @@ class Run:
     def snapshot(self) -> dict[str, Any]:
         """The report as of now (final once the run is over)."""
         end = self._t_end if self._t_end is not None else time.perf_counter()
-        stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.")}
+        stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.") or s.kind.startswith("runtime.link")}
         rep = report(stats, self.rings, self.sinks, end - self._t0 if self._t0 else 0.0,
                      {"graph": self.spec.name, "stopped_by": self.stopped_by})
         for g in self.groups:  # what the isolated nodes did, as their processes reported it

@@ -1,0 +1,125 @@
+"""Helpers for the multi-device tests: free ports, device processes, a recording TCP proxy."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def free_ports(n: int) -> list[int]:
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+
+
+class Device:
+    """`python -m edgespeed run GRAPH --device NAME` in a process of its own."""
+
+    def __init__(self, graph: Path, name: str, tmp: Path, *extra: str, prefix: list[str] | None = None) -> None:
+        self.name, self.report, self.log = name, tmp / f"{name}.json", tmp / f"{name}.log"
+        self.log_file = open(self.log, "ab")  # noqa: SIM115 - closed in wait() or kill()
+        cmd = [sys.executable, "-m", "edgespeed", "run", str(graph), "--device", name, "-q", "--report", str(self.report), *extra]
+        self.proc = subprocess.Popen([*(prefix or []), *cmd], env=env(), stdout=self.log_file, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout: float = 60) -> int:
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log_file.close()
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.log_file.close()
+
+    def counters(self, node: str) -> dict[str, int]:
+        return json.loads(self.report.read_text())["nodes"][node].get("counters", {})
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def stop_all(*devices: Device) -> None:
+    for d in devices:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait()
+
+
+def numbers(path: Path) -> list[int]:
+    if not path.exists():
+        return []
+    return [int(line.split()[0]) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_for(cond, timeout: float = 30, step: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(step)
+    return True
+
+
+class RecordingProxy(threading.Thread):
+    """Relays TCP from `listen_port` to `target_port` on loopback and keeps every byte sent."""
+
+    def __init__(self, listen_port: int, target_port: int) -> None:
+        super().__init__(daemon=True)
+        self.server = socket.create_server(("127.0.0.1", listen_port))
+        self.target = target_port
+        self.captured = bytearray()
+        self.closing = False
+
+    def run(self) -> None:
+        while not self.closing:
+            r, _, _ = select.select([self.server], [], [], 0.1)
+            if r:
+                client, _ = self.server.accept()
+                threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
+
+    def _pipe(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+        except OSError:
+            client.close()
+            return
+        peers = {client: upstream, upstream: client}
+        try:
+            while not self.closing:
+                r, _, _ = select.select(list(peers), [], [], 0.1)
+                for s in r:
+                    data = s.recv(1 << 16)
+                    if not data:
+                        return
+                    if s is client:
+                        self.captured += data
+                    peers[s].sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            upstream.close()
+
+    def close(self) -> None:
+        self.closing = True
+        self.server.close()
