@@ -36,6 +36,7 @@ from ..graph.validate import placement
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
 from ..types import Stamped
+from .process import fresh_ids
 
 log = logging.getLogger("edgespeed.link")
 
@@ -279,18 +280,10 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
     if device not in devices:
         raise KeyError(device)
     where = placement(spec)
-    taken = {n.id for n in spec.nodes}
+    fresh = fresh_ids(spec)
     incoming: dict[str, int] = {}
     crossings = 0
     nodes: list[NodeSpec] = []
-
-    def fresh(base: str) -> str:
-        name, i = base, 1
-        while name in taken:
-            i += 1
-            name = f"{base}_{i}"
-        taken.add(name)
-        return name
 
     def keyfile(dev: DeviceSpec) -> str:
         return _key_path(spec, dev.keys) if dev.keys else ""

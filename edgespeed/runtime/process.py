@@ -197,13 +197,9 @@ def group_of(n: NodeSpec) -> str | None:
     return n.id if n.isolate == "process" else f"group:{n.isolate}"
 
 
-def split(spec: GraphSpec) -> Split:
-    """Cut `spec` at process boundaries (see the module docstring)."""
-    where = {n.id: group_of(n) for n in spec.nodes}
+def fresh_ids(spec: GraphSpec) -> Any:
+    """A function giving node ids the graph does not use yet: `shm_in_0`, else `shm_in_0_2`..."""
     taken = {n.id for n in spec.nodes}
-    nodes: dict[str | None, list[NodeSpec]] = {g: [] for g in set(where.values()) | {None}}
-    caps = {n.id: int(n.shm_cap_mb * 2**20) for n in spec.nodes if n.shm_cap_mb}
-    crossings: list[Crossing] = []
 
     def fresh(base: str) -> str:
         name, i = base, 1
@@ -212,6 +208,17 @@ def split(spec: GraphSpec) -> Split:
             name = f"{base}_{i}"
         taken.add(name)
         return name
+
+    return fresh
+
+
+def split(spec: GraphSpec) -> Split:
+    """Cut `spec` at process boundaries (see the module docstring)."""
+    where = {n.id: group_of(n) for n in spec.nodes}
+    fresh = fresh_ids(spec)
+    nodes: dict[str | None, list[NodeSpec]] = {g: [] for g in set(where.values()) | {None}}
+    caps = {n.id: int(n.shm_cap_mb * 2**20) for n in spec.nodes if n.shm_cap_mb}
+    crossings: list[Crossing] = []
 
     for n in spec.nodes:
         mine = where[n.id]

@@ -13,104 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from edgespeed import EdgeSpeedError, MissingDependency
+# one table of providers and devices for the whole project: inference.onnx, `edgespeed model
+# bench` and `edgespeed devices` accept and print the same names
+from edgespeed.infer.providers import DEVICES, PROVIDERS, device_providers, provider_names, provider_options
 
 __all__ = ["DEFAULT_PROVIDERS", "DEVICES", "PROVIDERS", "ModelError", "TensorInfo", "check_file", "device_providers",
            "model_io", "open_session", "port_name", "provider_names", "provider_options", "session_io"]
 
 log = logging.getLogger("edgespeed.onnx")
 
-# The same tables as edgespeed.infer.providers (what `edgespeed model bench` and `edgespeed
-# devices` use): built-in nodes import only the public API, so they keep a copy, and
-# tests/infer/test_providers.py checks that the two agree.
-PROVIDERS = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "rocm": "ROCMExecutionProvider",
-    "migraphx": "MIGraphXExecutionProvider",
-    "openvino": "OpenVINOExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "directml": "DmlExecutionProvider",
-    "qnn": "QNNExecutionProvider",
-    "nnapi": "NnapiExecutionProvider",
-    "dnnl": "DnnlExecutionProvider",
-    "cann": "CANNExecutionProvider",
-    "xnnpack": "XnnpackExecutionProvider",
-    "cpu": "CPUExecutionProvider",
-}
-
-# A device names the accelerator; its providers are tried in order, CPU always last. `auto`
-# takes the first accelerator installed; TensorRT is left out of it because it builds an engine
-# at startup (minutes the first time; cached with `engine_cache_dir`).
-DEVICES: dict[str, list[str]] = {
-    "auto": ["cuda", "rocm", "migraphx", "openvino", "coreml", "directml", "qnn", "nnapi", "cpu"],
-    "cpu": ["cpu"],
-    "cuda": ["cuda", "cpu"],
-    "tensorrt": ["tensorrt", "cuda", "cpu"],
-    "rocm": ["rocm", "cpu"],
-    "migraphx": ["migraphx", "rocm", "cpu"],
-    "openvino": ["openvino", "cpu"],
-    "coreml": ["coreml", "cpu"],
-    "directml": ["directml", "cpu"],
-    "qnn": ["qnn", "cpu"],
-    "nnapi": ["nnapi", "cpu"],
-    "dnnl": ["dnnl", "cpu"],
-    "cann": ["cann", "cpu"],
-    "xnnpack": ["xnnpack", "cpu"],
-}
-
-
-def provider_names(wanted: list[str]) -> list[str]:
-    """Full ONNX Runtime provider names for short ones (`cuda`) or full ones.
-
-    Raises:
-        ValueError: an unknown name (the message lists the valid ones).
-    """
-    full = {v.lower(): v for v in PROVIDERS.values()}
-    out = []
-    for name in wanted:
-        key = name.lower()
-        if key in PROVIDERS:
-            out.append(PROVIDERS[key])
-        elif key in full:
-            out.append(full[key])
-        else:
-            raise ValueError(f"unknown provider {name!r}; valid: {', '.join(PROVIDERS)}")
-    return out
-
-
-def device_providers(device: str) -> list[str]:
-    """Short provider names, in preference order, for a device (`auto`, `cuda`, `tensorrt`, ...).
-
-    Raises:
-        ValueError: an unknown device (the message lists the valid ones).
-    """
-    if device.lower() not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; valid: {', '.join(DEVICES)}")
-    return list(DEVICES[device.lower()])
-
-
-def provider_options(provider: str, *, fp16: bool = False, cache_dir: Path | None = None) -> dict[str, Any]:
-    """ONNX Runtime options for one provider (full name): FP16 execution where the provider can
-    lower precision itself (TensorRT, OpenVINO, CoreML), and a cache directory for compiled
-    engines or blobs (TensorRT engines and timing cache, OpenVINO model cache)."""
-    opts: dict[str, Any] = {}
-    if provider == "TensorrtExecutionProvider":
-        if fp16:
-            opts["trt_fp16_enable"] = True
-        if cache_dir is not None:
-            opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(cache_dir),
-                        trt_timing_cache_enable=True, trt_timing_cache_path=str(cache_dir))
-    elif provider == "OpenVINOExecutionProvider":
-        if fp16:
-            opts["precision"] = "FP16"
-        if cache_dir is not None:
-            opts["cache_dir"] = str(cache_dir)
-    elif provider == "CoreMLExecutionProvider" and cache_dir is not None:
-        opts["ModelCacheDirectory"] = str(cache_dir)
-    return opts
-
-
-# TensorRT is left out of the default: it builds an engine at startup, which takes minutes.
 DEFAULT_PROVIDERS = ["cuda", "coreml", "openvino", "cpu"]
 
 _ORT_TYPES = {

@@ -28,16 +28,6 @@ def test_device_maps_to_providers_ending_with_cpu(device: str, providers: list[s
     assert provider_names(providers)[-1] == "CPUExecutionProvider"
 
 
-def test_the_node_librarys_copy_of_the_tables_agrees() -> None:
-    from edgespeed.nodes.inference import session
-
-    from edgespeed.infer import providers
-
-    assert session.PROVIDERS == providers.PROVIDERS and session.DEVICES == providers.DEVICES
-    for p in providers.PROVIDERS.values():
-        assert session.provider_options(p, fp16=True, cache_dir=Path("c")) == providers.provider_options(p, fp16=True, cache_dir=Path("c"))
-
-
 def test_unknown_names_list_the_valid_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown device 'tpu'; valid: auto, cpu, cuda, tensorrt"):
         device_providers("tpu")

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-import numpy as np
-import pytest
-
 import cv2
+import numpy as np
 import onnxruntime  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
-if importlib.util.find_spec("rapidocr_onnxruntime") is None:
-    pytest.skip("needs rapidocr-onnxruntime (pip install 'edgespeed[ocr]')", allow_module_level=True)
+import pytest
+import rapidocr_onnxruntime  # noqa: F401,E402  (a dev dependency: a missing one must fail, not skip)
 
 from edgespeed.cli import main
 from edgespeed.testing import run_node
