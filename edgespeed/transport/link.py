@@ -45,11 +45,16 @@ _mono = time.monotonic
 MODES = ("reliable", "realtime")
 
 
+# plain ints of the socket options and flags used per message (the enum members cost a lookup each)
+_EVENTS, _POLLIN, _NOBLOCK = 15, 1, 1  # zmq.EVENTS, zmq.POLLIN, zmq.NOBLOCK
+
+
 def _zmq() -> Any:
     try:
         import zmq
     except ImportError:  # pragma: no cover - the zmq extra brings it
         raise MissingDependency("pyzmq", "zmq") from None
+    assert (zmq.EVENTS, zmq.POLLIN, zmq.NOBLOCK) == (_EVENTS, _POLLIN, _NOBLOCK)
     return zmq
 
 
@@ -61,9 +66,10 @@ class _Rate:
         self.t0 = _mono()
         self.n = 0
 
-    def add(self, n: int) -> None:
+    def add(self, n: int, t: float | None = None) -> None:
         self.n += n
-        t = _mono()
+        if t is None:
+            t = _mono()
         if t - self.t0 >= 1.0:
             self.counters["bytes_per_s"] = int(self.n / (t - self.t0))
             self.t0, self.n = t, 0
@@ -133,7 +139,9 @@ class Sender:
         meta = {"off": self.offset_ns} if self.offset_ns is not None else None
         frames = wire.encode(self.link, self.next_seq, ts_ns, pts_ns, value, meta, self.codec)
         self.next_seq += 1
-        nbytes = sum(len(f) if isinstance(f, bytes) else f.nbytes for f in frames)
+        nbytes = 0
+        for f in frames:
+            nbytes += len(f) if type(f) is bytes else f.nbytes
         raw = value.nbytes if type(value) is np.ndarray else _array_bytes(value) or nbytes
         self.counters["bytes_raw"] = self.counters.get("bytes_raw", 0) + raw
         self.unacked.append((self.next_seq - 1, frames, nbytes))
@@ -222,16 +230,16 @@ class Sender:
 
     def _send(self, frames: list[Any], copy: bool = True) -> bool:
         try:
-            self.sock.send_multipart(frames, flags=self._zmq.NOBLOCK, copy=copy)
+            self.sock.send_multipart(frames, flags=_NOBLOCK, copy=copy)
             return True
         except self._zmq.Again:
             return False
 
     def _drain(self) -> None:
         zmq, sock = self._zmq, self.sock
-        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # (cheaper than recv raising Again)
+        while sock.get(_EVENTS) & _POLLIN:  # (cheaper than recv raising Again)
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = sock.recv_multipart(_NOBLOCK)
             except zmq.Again:
                 return
             try:
@@ -356,16 +364,21 @@ class Receiver:
         sock = self.sock
         if timeout_ms != self._rcvtimeo:
             sock.rcvtimeo = self._rcvtimeo = timeout_ms
+        recv = sock.recv
         flags = 0  # the first receive waits (up to the timeout) inside ZeroMQ: one call, not poll + recv
         for _ in range(1024):
             try:
-                frames = sock.recv_multipart(flags, copy=False)
+                frame = recv(flags, copy=False)
             except zmq.Again:
                 break
+            frames = [frame]
+            while frame.more:  # (the rest of a multipart message is there already; no RCVMORE query)
+                frame = recv(copy=False)
+                frames.append(frame)
             self._on(frames, out)
-            if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # (cheaper than recv raising Again)
+            if not sock.get(_EVENTS) & _POLLIN:  # (cheaper than recv raising Again)
                 break
-            flags = zmq.NOBLOCK
+            flags = _NOBLOCK
         self.tick()
         return out
 
@@ -428,11 +441,13 @@ class Receiver:
             except (self._zmq.Again, self._zmq.ZMQError):
                 pass
             return
-        self.heard = _mono()
+        self.heard = now = _mono()
         if self.silent:
             self.silent = False
             log.info("link %s: the sender is back", self.link)
-        if msg.kind == "ping":
+        if msg.kind == "data":  # (first: the common case)
+            self._data(msg, out, now)
+        elif msg.kind == "ping":
             self._reply(wire.control("pong", self.link, t0=msg.fields.get("t0", 0), t1=_now()))
         elif msg.kind == "bye":
             self.bye = True
@@ -442,8 +457,6 @@ class Receiver:
             if not self.reliable:  # one connection keeps order: whatever came before it is here
                 self.expected = max(self.expected, self.eos)
             self.tick()
-        elif msg.kind == "data":
-            self._data(msg, out)
 
     def _hello(self, ident: bytes, msg: wire.Message) -> None:
         sid, base = msg.fields.get("sid"), msg.fields.get("base", 0)
@@ -462,7 +475,7 @@ class Receiver:
         self._reply(wire.control("welcome", self.link, sid=self.rsid, acked=self.done, win=self.window))
         self._acked_sent, self._last_ack = self.done, _mono()
 
-    def _data(self, msg: wire.Message, out: list[wire.Message]) -> None:
+    def _data(self, msg: wire.Message, out: list[wire.Message], now: float) -> None:
         seq = msg.seq
         if seq < self.expected:
             self.counters["duplicates"] += 1
@@ -471,7 +484,6 @@ class Receiver:
             # packets went missing in a dropped connection: ask for a resend from here (once per
             # timeout for one hole, since the resends behind it are in flight already)
             self.counters["gaps"] += 1
-            now = _mono()
             if self._last_gap[0] != self.expected or now - self._last_gap[1] > self.timeout_s:
                 self._last_gap = (self.expected, now)
                 self._reply(wire.control("welcome", self.link, sid=self.rsid, acked=self.done, win=self.window))
@@ -483,7 +495,7 @@ class Receiver:
             msg.ts_ns += off  # the source stamp, on this device's clock
         self.counters["packets"] += 1
         self.counters["bytes"] += msg.nbytes
-        self._rate.add(msg.nbytes)
+        self._rate.add(msg.nbytes, now)
         out.append(msg)
 
     def close(self) -> None:

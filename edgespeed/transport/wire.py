@@ -29,6 +29,7 @@ CONTROL = ("hello", "welcome", "ack", "ping", "pong", "eos", "bye")
 # Little-endian, fixed-size types only: object, string and structured dtypes never cross.
 DTYPES = frozenset(np.dtype(t).str for t in ("bool", "uint8", "int8", "uint16", "int16", "uint32", "int32",
                                               "uint64", "int64", "float16", "float32", "float64"))
+_DTYPE_OBJ = {t: np.dtype(t) for t in DTYPES}
 CODECS = ("raw", "jpeg", "png", "zlib")
 MAX_MESSAGE_BYTES = 256 << 20
 MAX_HEADER_BYTES = 1 << 20
@@ -65,14 +66,20 @@ class _Ref:
     index: int
 
 
-def _msgpack() -> Any:
-    try:
-        import msgpack
-    except ImportError:  # pragma: no cover - the zmq extra brings it
-        from ..errors import MissingDependency
+_mp: Any = None  # msgpack, imported on first use
 
-        raise MissingDependency("msgpack", "zmq") from None
-    return msgpack
+
+def _msgpack() -> Any:
+    global _mp
+    if _mp is None:
+        try:
+            import msgpack
+        except ImportError:  # pragma: no cover - the zmq extra brings it
+            from ..errors import MissingDependency
+
+            raise MissingDependency("msgpack", "zmq") from None
+        _mp = msgpack
+    return _mp
 
 
 # -- encoding --------------------------------------------------------------------------------------
@@ -86,9 +93,18 @@ def encode(link: str, seq: int, ts_ns: int, pts_ns: int, value: Any, meta: dict[
     Raises:
         WireError: `value` holds something that cannot travel (an object, a dataclass).
     """
+    mp = _mp or _msgpack()
+    if type(value) is np.ndarray and value.dtype.str in DTYPES and value.flags.c_contiguous \
+            and (codec is None or not codec.accepts(value)):
+        # the common case (one raw array, a frame): no tree walk
+        header = {"v": VERSION, "k": DATA, "l": link, "q": seq, "ts": ts_ns, "pts": pts_ns, "m": meta or {},
+                  "b": mp.ExtType(_REF, b"\0\0"), "a": [[value.dtype.str, list(value.shape), "raw", value.nbytes]]}
+        try:
+            return [mp.packb(header, use_bin_type=True), memoryview(value).cast("B") if value.size else b""]  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            pass  # metadata that needs converting (numpy scalars, tuples): the general path below
     entries: list[list[Any]] = []
     frames: list[Any] = []
-    mp = _msgpack()
 
     def default(obj: Any) -> Any:
         if isinstance(obj, np.ndarray):
@@ -143,18 +159,23 @@ def _ext_hook(code: int, data: bytes) -> Any:
 
 def _buf(frame: Any) -> memoryview:
     """A frame's bytes without a copy (a zmq.Frame, bytes or a memoryview)."""
+    if type(frame) is bytes:
+        return memoryview(frame)
     b = getattr(frame, "buffer", frame)
-    if not isinstance(b, memoryview):
+    if type(b) is not memoryview:
         b = memoryview(b)
     return b.cast("B") if b.format != "B" or b.ndim != 1 else b
 
 
-def _unpack(data: memoryview | bytes, limit: int) -> Any:
-    mp = _msgpack()
+_UNPACK_LIMITS: dict[str, Any] = {"raw": False, "use_list": True, "strict_map_key": True,
+                                  "max_str_len": MAX_HEADER_BYTES, "max_bin_len": MAX_HEADER_BYTES,
+                                  "max_array_len": 1 << 16, "max_map_len": 1 << 16, "max_ext_len": MAX_HEADER_BYTES}
+
+
+def _unpack(data: memoryview | bytes) -> Any:
+    mp = _mp or _msgpack()
     try:
-        return mp.unpackb(data, raw=False, use_list=True, strict_map_key=True, ext_hook=_ext_hook,
-                          max_str_len=limit, max_bin_len=limit, max_array_len=1 << 16,
-                          max_map_len=1 << 16, max_ext_len=limit)
+        return mp.unpackb(data, ext_hook=_ext_hook, **_UNPACK_LIMITS)
     except WireError:
         raise
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError, mp.ExtraData, mp.UnpackException) as e:
@@ -168,6 +189,9 @@ def _int(h: dict[str, Any], key: str, lo: int = -(1 << 63), hi: int = (1 << 63) 
     return v
 
 
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def decode(frames: list[Any], max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
     """Decode one multipart message, checking everything (see the module docstring).
 
@@ -179,36 +203,48 @@ def decode(frames: list[Any], max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
     if len(frames) > MAX_ARRAYS + 1:
         raise WireError(f"too many frames ({len(frames)})")
     bufs = [_buf(f) for f in frames]
-    total = sum(b.nbytes for b in bufs)
+    total = sum([b.nbytes for b in bufs])
     if total > max_bytes:
         raise WireError(f"message of {total} bytes exceeds the limit of {max_bytes}")
     if bufs[0].nbytes > MAX_HEADER_BYTES:
         raise WireError("header too large")
-    h = _unpack(bufs[0], MAX_HEADER_BYTES)
+    h = _unpack(bufs[0])
     if type(h) is not dict:
         raise WireError("header is not a map")
-    if h.get("v") != VERSION or type(h.get("v")) is not int:
-        raise WireError(f"unsupported version {h.get('v')!r}")
+    v = h.get("v")
+    if v != VERSION or type(v) is not int:
+        raise WireError(f"unsupported version {v!r}")
     kind, link = h.get("k"), h.get("l")
     if type(link) is not str or len(link) > 256:
         raise WireError("bad link id")
-    if kind in CONTROL:
-        return _decode_control(h, kind, link, len(bufs), total)
     if kind != DATA:
+        if kind in CONTROL:
+            return _decode_control(h, kind, link, len(bufs), total)
         raise WireError(f"unknown kind {kind!r}")
-    if set(h) != _DATA_KEYS:
+    if h.keys() != _DATA_KEYS:
         raise WireError("data header has missing or unknown fields")
-    seq, ts, pts = _int(h, "q", 0), _int(h, "ts"), _int(h, "pts")
+    seq, ts, pts = h["q"], h["ts"], h["pts"]
+    if type(seq) is not int or not 0 <= seq <= _I64_MAX:
+        _int(h, "q", 0)
+    if type(ts) is not int or not _I64_MIN <= ts <= _I64_MAX:
+        _int(h, "ts")
+    if type(pts) is not int or not _I64_MIN <= pts <= _I64_MAX:
+        _int(h, "pts")
     meta, entries, body = h["m"], h["a"], h["b"]
     if type(meta) is not dict or type(entries) is not list:
         raise WireError("bad metadata or array list")
     if len(entries) != len(bufs) - 1:
         raise WireError(f"{len(entries)} arrays declared, {len(bufs) - 1} frames sent")
-    arrays = [_array(e, b, max_bytes) for e, b in zip(entries, bufs[1:])]
-    used = [False] * len(arrays)
-    value = _resolve(body, arrays, used)
-    if not all(used):
-        raise WireError("array frames not referenced by the value")
+    if type(body) is _Ref and len(entries) == 1:  # the common case: one array (a frame)
+        if body.index != 0:
+            raise WireError("bad array reference")
+        value = _array(entries[0], bufs[1], max_bytes)
+    else:
+        arrays = [_array(e, b, max_bytes) for e, b in zip(entries, bufs[1:])]
+        used = [False] * len(arrays)
+        value = _resolve(body, arrays, used)
+        if not all(used):
+            raise WireError("array frames not referenced by the value")
     return Message(DATA, link, seq, ts, pts, value, meta, nbytes=total)
 
 
@@ -236,11 +272,14 @@ def _array(entry: Any, buf: memoryview, max_bytes: int) -> np.ndarray:
     dt, shape, codec, nbytes = entry
     if type(dt) is not str or dt not in DTYPES:
         raise WireError(f"dtype {dt!r} not allowed")
-    if type(shape) is not list or len(shape) > MAX_NDIM or any(type(s) is not int or s < 0 for s in shape):
+    if type(shape) is not list or len(shape) > MAX_NDIM:
         raise WireError("bad shape")
-    if codec not in CODECS:
+    for s in shape:
+        if type(s) is not int or s < 0:
+            raise WireError("bad shape")
+    if type(codec) is not str or codec not in CODECS:
         raise WireError(f"unknown codec {codec!r}")
-    dtype = np.dtype(dt)
+    dtype = _DTYPE_OBJ[dt]
     size = math.prod(shape) * dtype.itemsize
     if size > max_bytes or type(nbytes) is not int or nbytes != size:
         raise WireError("array size does not match its dtype and shape")
