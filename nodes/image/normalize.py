@@ -71,7 +71,8 @@ class Normalizer(Node):
             src, shape = img, (1, 1, c)
         # (x * scale - mean) / std == x * (scale / std) - mean / std: one multiply, one subtract
         np.multiply(src, mul.reshape(shape), out=out[0], casting="unsafe")
-        np.subtract(out[0], sub.reshape(shape), out=out[0], casting="unsafe")
+        if sub.any():  # a zero mean (the YOLO default) saves a pass over the tensor
+            np.subtract(out[0], sub.reshape(shape), out=out[0], casting="unsafe")
         return {"tensor": out}
 
     def _coefficients(self, c: int) -> tuple[np.ndarray, np.ndarray]:
