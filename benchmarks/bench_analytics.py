@@ -3,15 +3,17 @@
 Targets (issue 3):
 - file -> letterbox -> normalize -> onnx (a small conv model in the YOLOv8 layout) -> post.yolo ->
   post.tracker -> post.counter on a 720p H.264 file: the graph's throughput is >= 1.3x a
-  hand-written loop making the same decode and process() calls (measured in the same run), and
-  its fps is reported against the slowest stage's solo throughput (target >= 85%);
+  hand-written loop making the same decode and process() calls (whole runs, setup included, in
+  the same run), and its steady-state rate (after the first 30 frames) is >= 85% of the slowest
+  stage's solo throughput (its calls in that loop); the model node is pinned to a core (`cpus:`);
 - live mode: a 30 fps paced source into a model slower than the source, `latest` policy with a
   queue of 1: no queue growth (the edge's peak stays at its capacity), drops reported; with a
-  model that keeps up, end-to-end latency p50/p99 is reported against the model time.
+  model that keeps up, end-to-end latency p50 <= model time + 5 ms and p99 <= model time + 20 ms.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,14 +26,19 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper
 
-from edgespeed import Graph
+from edgespeed import Graph, Input, Node
 from edgespeed.registry import default_registry
 
 W, H, FPS, FRAMES = 1280, 720, 30, 300
 CLASSES = 4
 MIN_RATIO = 1.3
+MIN_OF_SOLO = 0.85
 ROUNDS = 3  # median of 3 runs each, loop and graph
 THREADS = 1  # ORT threads per session: a 2-core box has one core left for the other stages
+# The model gets a core of its own (`cpus:`), the other stages the rest: unpinned, decode and
+# preprocessing preempt it and the graph reached 73-75% of the model's solo rate, pinned 90-93%.
+_OFFERED = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+PIN_DET = [_OFFERED[-1]] if len(_OFFERED) >= 2 else None
 
 
 def conv_yolo(path: Path, depth: int, width: int = 32) -> Path:
@@ -95,18 +102,37 @@ STAGES = [
 ]
 
 
-def _graph(video: Path, model: Path, *, realtime: bool = False, live: bool = False) -> Graph:
+class Clock(Node):
+    """A sink that notes when each packet arrives: the graph's steady-state rate, setup excluded."""
+
+    kind = "bench.clock"
+    data = Input()
+    seen: list[float] = []  # the last run's arrival times (one graph runs at a time)
+
+    def setup(self) -> None:
+        Clock.seen = []
+
+    def process(self, data: Any) -> None:
+        Clock.seen.append(time.perf_counter())
+
+
+def _steady_fps(times: list[float], skip: int = 30) -> float:
+    """Packets per second after the first `skip` (setup, warm-up and the rings filling)."""
+    return (len(times) - 1 - skip) / (times[-1] - times[skip])
+
+
+def _graph(video: Path, model: Path, *, realtime: bool = False, live: bool = False, sink: Any = "sink.null") -> Graph:
     g = Graph("analytics")
     src = g.add("video.file", id="src", path=str(video), realtime=realtime)
     box = g.add("image.letterbox", id="box", **STAGES[0][2])
     g.connect(src.frame, box.image, queue=1 if live else None, policy="latest" if live else None)
     norm = g.add("image.normalize", id="norm", image=box.out)
-    det = g.add("inference.onnx", id="det", model=str(model), **STAGES[2][2])
+    det = g.add("inference.onnx", id="det", model=str(model), cpus=PIN_DET, **STAGES[2][2])
     g.connect(norm.tensor, det.tensor, queue=1 if live else None, policy="latest" if live else None)
     dec = g.add("post.yolo", id="decode", predictions=det.out, transform=box.transform, **STAGES[3][2])
     trk = g.add("post.tracker", id="track", detections=dec.detections)
     cnt = g.add("post.counter", id="count", tracks=trk.tracks, **STAGES[5][2])
-    g.add("sink.null", id="sink", data=cnt.counts)
+    g.add(sink, id="sink", data=cnt.counts)
     return g
 
 
@@ -158,18 +184,27 @@ def test_graph_vs_sequential_loop(video_720p: Path, tmp_path: Path, benchmark: A
     model = conv_yolo(tmp_path / "conv_yolo.onnx", depth=4)  # about as long as decode + pre + post
     loops = sorted((_sequential(video_720p, model) for _ in range(ROUNDS)), key=lambda r: r[0])
     loop_fps, stage_ms = loops[ROUNDS // 2]  # the median run: a shared 2-core box is noisy
-    result = benchmark.pedantic(lambda: _graph(video_720p, model).run(), rounds=ROUNDS, iterations=1)
+    steady: list[float] = []
+
+    def run() -> Any:
+        result = _graph(video_720p, model, sink=Clock).run()
+        steady.append(_steady_fps(Clock.seen))
+        return result
+
+    result = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     assert result.ok, result.failures
     report = result.report
     assert report["nodes"]["sink"]["in"] == FRAMES
-    graph_fps = FRAMES / benchmark.stats.stats.median
+    graph_fps = FRAMES / benchmark.stats.stats.median  # whole runs, setup included, as the loop's
+    steady_fps = sorted(steady)[ROUNDS // 2]
     slowest = max(stage_ms, key=lambda k: stage_ms[k])
     solo_fps = 1000 / stage_ms[slowest]
     figures.update(analytics_graph_fps=round(graph_fps, 1), analytics_loop_fps=round(loop_fps, 1),
                    analytics_graph_vs_loop=round(graph_fps / loop_fps, 2), analytics_slowest_stage=slowest,
-                   analytics_slowest_solo_fps=round(solo_fps, 1), analytics_vs_slowest_solo=round(graph_fps / solo_fps, 2),
+                   analytics_slowest_solo_fps=round(solo_fps, 1), analytics_steady_fps=round(steady_fps, 1), analytics_vs_slowest_solo=round(steady_fps / solo_fps, 2),
                    analytics_stage_ms=stage_ms)
     assert graph_fps >= MIN_RATIO * loop_fps, f"graph {graph_fps:.1f} fps < {MIN_RATIO} x loop {loop_fps:.1f} fps ({stage_ms})"
+    assert steady_fps >= MIN_OF_SOLO * solo_fps, f"graph {steady_fps:.1f} fps < {MIN_OF_SOLO:.0%} of {slowest} alone ({solo_fps:.1f} fps)"
 
 
 def _model_ms(model: Path) -> float:
@@ -210,5 +245,6 @@ def test_live_mode_latency_when_the_model_keeps_up(video_720p: Path, tmp_path: P
     lat = result.report["sinks"]["sink"]["latency_ms"]
     figures.update(live_fast_model_ms=round(model_ms, 1), live_fast_latency_p50_ms=lat["p50"], live_fast_latency_p99_ms=lat["p99"],
                    live_fast_dropped=sum(e["dropped"] for e in result.report["edges"].values()))
-    # reported against the issue's targets (p50 <= model + 5 ms, p99 <= model + 20 ms); the
-    # pre- and postprocessing of a 720p frame come on top of the model on this 2-core box
+    # the issue's targets; pre- and postprocessing of the 720p frame come on top of the model
+    assert lat["p50"] <= model_ms + 5, f"latency p50 {lat['p50']:.1f} ms > model {model_ms:.1f} ms + 5 ms"
+    assert lat["p99"] <= model_ms + 20, f"latency p99 {lat['p99']:.1f} ms > model {model_ms:.1f} ms + 20 ms"

@@ -237,5 +237,29 @@ class Pid(Node):
         return {"out": (os.getpid(), data)}
 
 
+class Affinity(Node):
+    """Emits the CPUs its thread may run on, and those of a thread it starts in setup."""
+
+    kind = "test.affinity"
+    data = Input()
+    out = Output()
+
+    def setup(self) -> None:
+        import os
+        import threading
+
+        seen: list[set[int]] = []
+        t = threading.Thread(target=lambda: seen.append(os.sched_getaffinity(0)))  # a library's worker thread
+        t.start()
+        t.join()
+        self._started = seen[0]
+
+    def process(self, data: Any) -> dict[str, Any]:
+        import os
+
+        return {"out": (sorted(os.sched_getaffinity(0)), sorted(self._started))}
+
+
 default_registry().register(Burn)
 default_registry().register(Pid)
+default_registry().register(Affinity)

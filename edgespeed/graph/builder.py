@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import GraphError, GraphErrors, Location
 from ..node import Node, did_you_mean
-from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec
+from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, parse_cpus
 
 
 def _caller() -> Location:
@@ -75,6 +75,7 @@ class _Draft:
     sync_tolerance_ms: float | None
     isolate: str | None = None
     shm_cap_mb: float | None = None
+    cpus: tuple[int, ...] | None = None
     locs: dict[str, Location] = field(default_factory=dict)
 
 
@@ -114,6 +115,7 @@ class Graph:
         sync_tolerance_ms: float | None = None,
         isolate: str | None = None,
         shm_cap_mb: float | None = None,
+        cpus: list[int] | str | None = None,
         **kwargs: Any,
     ) -> NodeHandle:
         """Add a node; keyword arguments that are `PortRef`s wire inputs, the rest are params.
@@ -122,11 +124,13 @@ class Graph:
             type: a type name (`image.resize`, `pkg.mod:Class`) or a Node class.
             id: the node id (default: derived from the type, made unique).
             params: params as a dict (merged with keyword params).
+            cpus: pin the node to these CPUs (`[1]`, `"2-3"`); the YAML's `cpus:` key.
         """
         loc = _caller()
         type_name = type if isinstance(type, str) else _class_path(type)
         node_id = id or self._fresh_id(type_name)
-        draft = _Draft(node_id, type_name, _plain(dict(params or {})), {}, device, on_error, sync, sync_tolerance_ms, isolate, shm_cap_mb)
+        draft = _Draft(node_id, type_name, _plain(dict(params or {})), {}, device, on_error, sync, sync_tolerance_ms, isolate, shm_cap_mb,
+                       None if cpus is None else parse_cpus(cpus) or cpus)  # type: ignore[arg-type]  # validate reports a bad value
         for key in ("", "id", "type", "params", "device", "on_error", "sync"):
             draft.locs[key] = loc
         for k, v in kwargs.items():
@@ -169,7 +173,7 @@ class Graph:
         """The GraphSpec, not validated."""
         nodes = tuple(
             NodeSpec(d.id, d.type, dict(d.params), dict(d.inputs), d.device, d.on_error, d.sync, d.sync_tolerance_ms,
-                     d.isolate, d.shm_cap_mb, locs=dict(d.locs))
+                     d.isolate, d.shm_cap_mb, d.cpus, locs=dict(d.locs))
             for d in self._nodes
         )
         return GraphSpec(self.name, nodes, tuple(self._devices), self._default_device, self.description,

@@ -14,12 +14,12 @@ import yaml
 
 from ..errors import GraphError, GraphErrors, Location
 from ..node import did_you_mean
-from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, option_problem
+from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, option_problem, parse_cpus
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 TOP_KEYS = ("name", "description", "nodes", "devices", "default_device")
-NODE_KEYS = ("id", "type", "params", "inputs", "device", "on_error", "sync", "sync_tolerance_ms", "isolate", "shm_cap_mb", "private")
+NODE_KEYS = ("id", "type", "params", "inputs", "device", "on_error", "sync", "sync_tolerance_ms", "isolate", "shm_cap_mb", "cpus", "private")
 INPUT_KEYS = ("from", "queue", "policy", "mode", "compress", "quality")
 DEVICE_KEYS = ("endpoint", "trusted", "endpoints", "bind", "keys", "allow", "timeout_s")
 
@@ -194,7 +194,7 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpe
         doc.errors.append(GraphError(f"'params' must be a mapping of name: value, got {params!r}", node_id=who, location=nlocs.get("params")))
         params = {}
     inputs = _inputs(doc, data.get("inputs") or {}, nlocs, who)
-    opts: dict[str, Any] = {"on_error": "stop", "sync": None, "sync_tolerance_ms": None, "isolate": None, "shm_cap_mb": None}
+    opts: dict[str, Any] = {"on_error": "stop", "sync": None, "sync_tolerance_ms": None, "isolate": None, "shm_cap_mb": None, "cpus": None}
     for key, fallback in list(opts.items()):
         value = data.get(key, fallback)
         msg = None if value is None and fallback is None else option_problem(key, value)
@@ -217,7 +217,8 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpe
         return None
     return NodeSpec(id=data["id"], type=data["type"], params=params, inputs=inputs, device=device, on_error=on_error,
                     sync=sync, sync_tolerance_ms=None if tol is None else float(tol), isolate=opts["isolate"],
-                    shm_cap_mb=None if opts["shm_cap_mb"] is None else float(opts["shm_cap_mb"]), private=private, locs=nlocs)
+                    shm_cap_mb=None if opts["shm_cap_mb"] is None else float(opts["shm_cap_mb"]), cpus=parse_cpus(opts["cpus"]),
+                    private=private, locs=nlocs)
 
 
 def _inputs(doc: _Doc, data: Any, nlocs: dict[str, Location], who: str | None) -> dict[str, InputSpec]:

@@ -19,6 +19,20 @@ from ..node import POLICIES, SYNC_MODES
 ON_ERROR = ("stop", "skip", "restart")
 
 
+def parse_cpus(value: Any) -> tuple[int, ...] | None:
+    """CPU numbers from a list (`[2, 3]`) or a cpuset string (`"0-1,3"`, as taskset and cgroups
+    write them); None when `value` is neither."""
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*", value):
+        cpus: set[int] = set()
+        for part in value.split(","):
+            lo, _, hi = part.partition("-")
+            cpus.update(range(int(lo), int(hi or lo) + 1))
+        return tuple(sorted(cpus)) or None
+    if isinstance(value, (list, tuple)) and value and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in value):
+        return tuple(sorted(set(value)))
+    return None
+
+
 def option_problem(key: str, value: Any) -> str | None:
     """Why `value` is not valid for the node or input option `key` (None when it is).
 
@@ -38,6 +52,8 @@ def option_problem(key: str, value: Any) -> str | None:
         return f"{key!r} must be one of {', '.join(link)} (a link option, used where the edge crosses devices), got {value!r}"
     if key == "quality" and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100):
         return f"'quality' must be an integer 0..100 (jpeg quality, or png/zlib level), got {value!r}"
+    if key == "cpus" and parse_cpus(value) is None:
+        return f"'cpus' must list CPU numbers, as [2, 3] or \"0-1,3\", got {value!r}"
     if key == "sync_tolerance_ms" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
         return f"'sync_tolerance_ms' must be a number >= 0, got {value!r}"
     return None
@@ -84,6 +100,7 @@ class NodeSpec:
     sync_tolerance_ms: float | None = None
     isolate: str | None = None
     shm_cap_mb: float | None = None
+    cpus: tuple[int, ...] | None = None  # pin the node's thread (and the threads it starts) to these CPUs
     private: bool | tuple[str, ...] = False  # True: every output; or the private output ports
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
 
@@ -114,6 +131,8 @@ class NodeSpec:
             out["isolate"] = self.isolate
         if self.shm_cap_mb is not None:
             out["shm_cap_mb"] = self.shm_cap_mb
+        if self.cpus is not None:
+            out["cpus"] = list(self.cpus)
         if self.private:
             out["private"] = True if self.private is True else list(self.private or ())
         return out

@@ -93,7 +93,7 @@ def _id_like(text: str) -> str:
 def _options(spec: GraphSpec, errors: list[GraphError]) -> None:
     """Node and input options. YAML loading checks these too; this catches builder-made specs."""
     for n in spec.nodes:
-        for key in ("on_error", "sync", "sync_tolerance_ms", "isolate", "shm_cap_mb"):
+        for key in ("on_error", "sync", "sync_tolerance_ms", "isolate", "shm_cap_mb", "cpus"):
             value = getattr(n, key)
             if value is not None and (msg := option_problem(key, value)):
                 errors.append(GraphError(msg, node_id=n.id, location=n.where(key)))

@@ -15,13 +15,14 @@ Shutdown:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import NodeError
+from ..errors import GraphError, GraphErrors, NodeError
 from ..graph.spec import GraphSpec
 from ..graph.validate import Resolved, check
 from ..metrics import NodeStats, report
@@ -137,6 +138,7 @@ class Run:
                 ins[n.id][port] = ring
                 outs[inp.node][inp.output or ""].append(ring)
                 self.rings.append(ring)
+        cpus = cpu_plan(r.spec)
         # Workers reach the run through a weak reference: no cycle keeps a finished run's frame
         # buffers alive until the cycle collector happens to run.
         me = weakref.ref(self)
@@ -157,7 +159,7 @@ class Run:
             self.workers[n.id] = Worker(
                 node, on_error=n.on_error, stats=self.stats[n.id], inputs=ins[n.id], outputs=outs[n.id],
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
-                stopping=self.stopping, aborted=self.aborted, on_failure=on_failure,
+                stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id),
             )
 
     def _slot_pools(self) -> None:
@@ -268,6 +270,30 @@ class Run:
                 rep["edges"].update(child["edges"])
                 rep["sinks"].update({k: v for k, v in child["sinks"].items() if k in g.members})
         return rep
+
+
+def cpu_plan(spec: GraphSpec) -> dict[str, frozenset[int] | None]:
+    """The CPUs each node's thread may run on: its `cpus`, or for the nodes without `cpus`
+    the CPUs no node claims (all of them when the claims cover the machine).
+
+    Pinning the inference node to a core of its own and the rest of the graph to the others
+    keeps decode and preprocessing from preempting it (and OpenCV's and FFmpeg's worker
+    threads, which inherit the affinity of the node that starts them, from spreading over it).
+    """
+    pinned = {n.id: frozenset(n.cpus) for n in spec.nodes if n.cpus}
+    if not pinned:
+        return {}
+    if not hasattr(os, "sched_setaffinity"):
+        log.warning("this platform cannot pin threads to CPUs; 'cpus' of %s is ignored", ", ".join(pinned))
+        return {}
+    offered = frozenset(os.sched_getaffinity(0))
+    have = ",".join(map(str, sorted(offered)))
+    errors = [GraphError(f"'cpus' names CPU {', '.join(map(str, sorted(c - offered)))}, which this machine does not offer (it has {have})",
+                         node_id=nid, location=spec.node(nid).where("cpus")) for nid, c in pinned.items() if not c <= offered]
+    if errors:
+        raise GraphErrors(errors)
+    rest = offered - frozenset().union(*pinned.values())
+    return {n.id: pinned.get(n.id, rest or None) for n in spec.nodes}
 
 
 def _cause_of(text: str) -> str:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import types
 from collections import deque
@@ -48,6 +49,7 @@ class Worker:
         stopping: threading.Event,
         aborted: threading.Event,
         on_failure: Callable[[NodeError], None],
+        cpus: frozenset[int] | None = None,
     ) -> None:
         self.node = node
         self.id = node.id
@@ -60,6 +62,7 @@ class Worker:
         self.stopping = stopping
         self.aborted = aborted
         self.on_failure = on_failure
+        self.cpus = cpus
         self.is_sink = not any(outputs.values())
         cls = node  # its ports may depend on its params (Node.declare_ports)
         self._labels = {port: r.name.split(" -> ")[0] for port, r in inputs.items()}
@@ -86,6 +89,8 @@ class Worker:
     def run(self) -> None:
         """Thread body: never raises; failures go to `on_failure`."""
         try:
+            if self.cpus:  # before setup, so the threads the node's libraries start inherit it
+                os.sched_setaffinity(0, self.cpus)
             self._lifecycle()
         except NodeError as e:
             self._fail(e)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -207,3 +208,41 @@ nodes:
     # buffers in flight are bounded by the rings (1.5 x 32 + 2 slots, a few in hand), never ~10,000
     assert src.allocations <= 64 and small.allocations <= 64
     assert src_pool_sizes and src_pool_sizes[len(src_pool_sizes) // 2] == src.allocations, "no allocation after warm-up"
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and 2 CPUs to pin")
+def test_cpus_pins_a_node_and_keeps_the_others_off_its_cpu(run_yaml) -> None:
+    offered = sorted(os.sched_getaffinity(0))
+    mine, rest = offered[-1], offered[:-1]
+    result, _ = run_yaml(f"""
+nodes:
+  - {{id: src, type: testing.list_source, params: {{items: [0]}}}}
+  - {{id: pinned, type: test.affinity, cpus: "{mine}", inputs: {{data: src/out}}}}
+  - {{id: free, type: test.affinity, inputs: {{data: src/out}}}}
+  - {{id: s1, type: testing.list_sink, inputs: {{data: pinned/out}}}}
+  - {{id: s2, type: testing.list_sink, inputs: {{data: free/out}}}}
+""")
+    assert result.ok, result.failures
+    assert ListSink.collected["s1"] == [([mine], [mine])]  # the threads it starts inherit the pin
+    assert ListSink.collected["s2"] == [(rest, rest)]
+    assert sorted(os.sched_getaffinity(0)) == offered  # the caller's thread is left as it was
+
+
+def test_cpus_the_machine_lacks_is_a_located_error() -> None:
+    from edgespeed.errors import GraphErrors
+
+    spec = load_text("nodes:\n  - {id: src, type: testing.list_source, params: {items: [0]}}\n"
+                     "  - id: sink\n    type: testing.list_sink\n    cpus: [4096]\n    inputs: {data: src/out}\n", "g.yaml")
+    with pytest.raises(GraphErrors, match=r"g.yaml:5:11: node 'sink'.*'cpus' names CPU 4096, which this machine does not offer"):
+        Run(check(spec))
+
+
+def test_cpus_round_trips_through_the_builder() -> None:
+    from edgespeed import Graph
+
+    g = Graph("pins")
+    src = g.add("testing.list_source", id="src", items=[1])
+    g.add("testing.list_sink", id="sink", cpus="0-1,3", data=src.out)
+    spec = g.spec()
+    assert spec.node("sink").cpus == (0, 1, 3)
+    assert load_text(spec.to_yaml()) == spec
