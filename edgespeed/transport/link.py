@@ -110,6 +110,7 @@ class Sender:
         self.sock.immediate = True  # nothing queues on a connection that is not up: we resend instead
         self.sock.linger = 1000
         self.sock.sndhwm = self.sock.rcvhwm = 10_000
+        self._curve = curve
         if curve is not None:
             self.sock.curve_publickey, self.sock.curve_secretkey, self.sock.curve_serverkey = curve
         self.sock.connect(endpoint)
@@ -123,6 +124,7 @@ class Sender:
         self.unacked: deque[tuple[int, list[Any], int]] = deque()  # (seq, frames, bytes)
         self.welcomed = False
         self.eos_seq: int | None = None
+        self.eos_fields: dict[str, int] = {}
         self.eos_acked = False
         self._eos_sent = False
         self._last_pump = 0.0
@@ -134,9 +136,12 @@ class Sender:
         self._hello()
 
     # -- the public side ----------------------------------------------------------------------
-    def send(self, value: Any, ts_ns: int, pts_ns: int, abort: Any = None) -> None:
-        """Queue one packet and send what credit allows; reliable mode waits for credit."""
-        meta = {"off": self.offset_ns} if self.offset_ns is not None else None
+    def send(self, value: Any, ts_ns: int, pts_ns: int, abort: Any = None, meta: dict[str, Any] | None = None,
+             wait: bool = True) -> None:
+        """Queue one packet and send what credit allows; reliable mode waits for credit unless
+        `wait` is false. `meta` travels in the header (replicas put their sequence numbers there)."""
+        if self.offset_ns is not None:
+            meta = {"off": self.offset_ns} if meta is None else {**meta, "off": self.offset_ns}
         frames = wire.encode(self.link, self.next_seq, ts_ns, pts_ns, value, meta, self.codec)
         self.next_seq += 1
         nbytes = 0
@@ -153,12 +158,44 @@ class Sender:
         # box that work competes with the receiver for the CPU while the packet is in flight
         if not self.welcomed or self._waiting() or _mono() - self._last_pump > 0.005:
             self.pump(0)
-        while self.reliable and self._waiting() > 0 and not (abort is not None and abort.is_set()):
+        while wait and self.reliable and self._waiting() > 0 and not (abort is not None and abort.is_set()):
             self.pump(50)  # no credit: backpressure, the producer waits for the consumer
 
-    def close(self, abort: Any = None, linger_s: float | None = None) -> bool:
-        """Send end-of-stream and wait until everything is acknowledged; False if given up."""
+    @property
+    def credit(self) -> int:
+        """Packets that may be sent now (0 while the receiver has not welcomed us)."""
+        return self.win - len(self.unacked) if self.welcomed else 0
+
+    def reset(self) -> list[int]:
+        """Give up on the current peer: a new session (socket and id), nothing kept; returns
+        the sequence numbers that were not acknowledged (a replica's dispatcher sends them
+        elsewhere). When the peer comes back it greets a stranger and starts afresh."""
+        lost = [seq for seq, _, _ in self.unacked]
+        self.unacked.clear()
+        self.acked = self.sent_upto = self.next_seq - 1
+        self.sock.close(linger=0)
+        self._poller.unregister(self.sock)
+        zmq = self._zmq
+        self.sid = os.urandom(8).hex()
+        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock.routing_id = self.sid.encode()
+        self.sock.immediate = True
+        self.sock.linger = 1000
+        self.sock.sndhwm = self.sock.rcvhwm = 10_000
+        if self._curve is not None:
+            self.sock.curve_publickey, self.sock.curve_secretkey, self.sock.curve_serverkey = self._curve
+        self.sock.connect(self.endpoint)
+        self._poller.register(self.sock, zmq.POLLIN)
+        self.welcomed = False
+        self.heard = _mono()
+        self._hello()
+        return lost
+
+    def close(self, abort: Any = None, linger_s: float | None = None, **eos: int) -> bool:
+        """Send end-of-stream (with the int fields `eos`) and wait until everything is
+        acknowledged; False if given up."""
         self.eos_seq = self.next_seq  # sent by pump() once every packet before it is on its way
+        self.eos_fields = eos
         deadline = None if linger_s is None else _mono() + linger_s
         ok = True
         while not (self.eos_acked and not self.unacked):
@@ -210,7 +247,7 @@ class Sender:
             self._eos_sent = False  # say it again (a heartbeat later) until it is acknowledged
         self._flush()
         if self.eos_seq is not None and not self.eos_acked and not self._eos_sent and self._waiting() == 0:
-            self._eos_sent = self._send(wire.control("eos", self.link, q=self.eos_seq))
+            self._eos_sent = self._send(wire.control("eos", self.link, q=self.eos_seq, **self.eos_fields))
 
     def _flush(self) -> None:
         # credit counts packets, not numbers: realtime drops leave holes in the numbering
@@ -350,6 +387,7 @@ class Receiver:
         self.last_delivered = -1
         self._acked_sent = -2
         self.eos: int | None = None
+        self.eos_fields: dict[str, Any] = {}
         self.eos_acked = False
         self.heard = _mono()
         self._last_ack = 0.0
@@ -454,6 +492,7 @@ class Receiver:
         elif msg.kind == "eos":
             self.eos_acked = False  # (again: our acknowledgement may have been lost)
             self.eos = msg.fields.get("q", self.expected)
+            self.eos_fields = msg.fields
             if not self.reliable:  # one connection keeps order: whatever came before it is here
                 self.expected = max(self.expected, self.eos)
             self.tick()

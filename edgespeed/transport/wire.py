@@ -38,7 +38,7 @@ MAX_NDIM = 8
 _REF = 1  # msgpack ext code of an array reference in the value tree
 # Control fields and their types; a data header carries exactly the keys of _DATA_KEYS.
 _CONTROL_FIELDS: dict[str, tuple[type, ...]] = {"sid": (str,), "base": (int,), "acked": (int,), "win": (int,),
-                                                 "t0": (int,), "t1": (int,), "q": (int,)}
+                                                 "t0": (int,), "t1": (int,), "q": (int,), "g": (int,)}
 _DATA_KEYS = frozenset({"v", "k", "l", "q", "ts", "pts", "m", "a", "b"})
 
 
