@@ -43,7 +43,7 @@ def graph_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {"from": _SOURCE, "queue": {"type": "integer", "minimum": 1}, "policy": {"enum": list(POLICIES)},
                        "mode": {"enum": ["reliable", "realtime"], "description": "link delivery where the edge crosses devices"},
-                       "compress": {"enum": ["none", "jpeg", "png", "zlib"], "description": "link compression where the edge crosses devices"},
+                       "compress": {"enum": ["none", "jpeg", "png", "zlib", "zstd", "lz4"], "description": "link compression where the edge crosses devices"},
                        "quality": {"type": "integer", "minimum": 0, "maximum": 100, "description": "jpeg quality, or png/zlib level"}},
         "required": ["from"],
         "additionalProperties": False,

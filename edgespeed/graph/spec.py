@@ -47,7 +47,7 @@ def option_problem(key: str, value: Any) -> str | None:
         return f"'isolate' must be 'process' (a process of its own), 'thread' (the default) or a group name shared by nodes that run in one process, got {value!r}"
     if key == "shm_cap_mb" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
         return f"'shm_cap_mb' must be a number > 0 (MiB of shared memory per edge of an isolated node), got {value!r}"
-    link = {"mode": ("reliable", "realtime"), "compress": ("none", "jpeg", "png", "zlib")}.get(key)
+    link = {"mode": ("reliable", "realtime"), "compress": ("none", "jpeg", "png", "zlib", "zstd", "lz4")}.get(key)
     if link is not None and value not in link:
         return f"{key!r} must be one of {', '.join(link)} (a link option, used where the edge crosses devices), got {value!r}"
     if key == "quality" and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100):

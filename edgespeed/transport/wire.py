@@ -30,7 +30,7 @@ CONTROL = ("hello", "welcome", "ack", "ping", "pong", "eos", "bye")
 DTYPES = frozenset(np.dtype(t).str for t in ("bool", "uint8", "int8", "uint16", "int16", "uint32", "int32",
                                               "uint64", "int64", "float16", "float32", "float64"))
 _DTYPE_OBJ = {t: np.dtype(t) for t in DTYPES}
-CODECS = ("raw", "jpeg", "png", "zlib")
+CODECS = ("raw", "jpeg", "png", "zlib", "zstd", "lz4")
 MAX_MESSAGE_BYTES = 256 << 20
 MAX_HEADER_BYTES = 1 << 20
 MAX_ARRAYS = 64
