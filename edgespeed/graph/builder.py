@@ -69,7 +69,7 @@ class _Draft:
     type: str
     params: dict[str, Any]
     inputs: dict[str, InputSpec]
-    device: str | None
+    device: str | list[str] | None
     on_error: str
     sync: str | None
     sync_tolerance_ms: float | None
@@ -109,7 +109,7 @@ class Graph:
         *,
         id: str | None = None,  # noqa: A002
         params: dict[str, Any] | None = None,
-        device: str | None = None,
+        device: str | list[str] | None = None,
         on_error: str = "stop",
         sync: str | None = None,
         sync_tolerance_ms: float | None = None,
@@ -171,9 +171,14 @@ class Graph:
 
     def build(self) -> GraphSpec:
         """The GraphSpec, not validated."""
+        def placed(d: _Draft) -> tuple[str | None, tuple[str, ...]]:  # `device: [a, b]`: replicas
+            if isinstance(d.device, list) and d.device:
+                return d.device[0], tuple(d.device) if len(set(d.device)) > 1 else ()
+            return d.device if isinstance(d.device, str) else None, ()
+
         nodes = tuple(
-            NodeSpec(d.id, d.type, dict(d.params), dict(d.inputs), d.device, d.on_error, d.sync, d.sync_tolerance_ms,
-                     d.isolate, d.shm_cap_mb, d.cpus, locs=dict(d.locs))
+            NodeSpec(d.id, d.type, dict(d.params), dict(d.inputs), placed(d)[0], d.on_error, d.sync, d.sync_tolerance_ms,
+                     d.isolate, d.shm_cap_mb, d.cpus, placed(d)[1], locs=dict(d.locs))
             for d in self._nodes
         )
         return GraphSpec(self.name, nodes, tuple(self._devices), self._default_device, self.description,

@@ -202,9 +202,13 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpe
             doc.errors.append(GraphError(msg, node_id=who, location=nlocs.get(key)))
         opts[key] = fallback if msg else value
     on_error, sync, tol = opts["on_error"], opts["sync"], opts["sync_tolerance_ms"]
-    device = data.get("device")
-    if device is not None and not isinstance(device, str):
-        doc.errors.append(GraphError(f"'device' must be a device name, got {device!r}", node_id=who, location=nlocs.get("device")))
+    device, replicas = data.get("device"), ()
+    if isinstance(device, list) and device and all(isinstance(d, str) for d in device):
+        replicas = tuple(device) if len(set(device)) > 1 else ()  # (one device listed: placed there)
+        device = device[0]
+    elif device is not None and not isinstance(device, str):
+        msg = f"'device' must be a device name, or a list of devices to run replicas on, got {device!r}"
+        doc.errors.append(GraphError(msg, node_id=who, location=nlocs.get("device")))
         device = None
     private = data.get("private", False)
     if isinstance(private, list) and all(isinstance(p, str) for p in private):
@@ -218,7 +222,7 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpe
     return NodeSpec(id=data["id"], type=data["type"], params=params, inputs=inputs, device=device, on_error=on_error,
                     sync=sync, sync_tolerance_ms=None if tol is None else float(tol), isolate=opts["isolate"],
                     shm_cap_mb=None if opts["shm_cap_mb"] is None else float(opts["shm_cap_mb"]), cpus=parse_cpus(opts["cpus"]),
-                    private=private, locs=nlocs)
+                    replicas=replicas, private=private, locs=nlocs)
 
 
 def _inputs(doc: _Doc, data: Any, nlocs: dict[str, Location], who: str | None) -> dict[str, InputSpec]:

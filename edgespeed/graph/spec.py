@@ -101,6 +101,7 @@ class NodeSpec:
     isolate: str | None = None
     shm_cap_mb: float | None = None
     cpus: tuple[int, ...] | None = None  # pin the node's thread (and the threads it starts) to these CPUs
+    replicas: tuple[str, ...] = ()  # `device: [gw1, gw2]`: the node runs on each, packets balanced
     private: bool | tuple[str, ...] = False  # True: every output; or the private output ports
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
 
@@ -119,7 +120,9 @@ class NodeSpec:
             out["params"] = dict(self.params)
         if self.inputs:
             out["inputs"] = {k: v.to_yaml_value() for k, v in self.inputs.items()}
-        if self.device is not None:
+        if self.replicas:
+            out["device"] = list(self.replicas)
+        elif self.device is not None:
             out["device"] = self.device
         if self.on_error != "stop":
             out["on_error"] = self.on_error

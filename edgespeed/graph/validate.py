@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..errors import GraphError, GraphErrors, Location
 from ..node import ID_RE, Input, Node, Output, did_you_mean
 from ..registry import Registry, UnknownType, default_registry
@@ -60,8 +62,9 @@ def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
     inputs = _wiring(spec, by_id, ports, errors)
     _cycles(spec, inputs, errors)
     _devices(spec, errors)
-    if spec.devices and set(placement(spec).values()) <= {d.name for d in spec.devices}:
-        _links(spec, inputs, errors)
+    declared = {d.name for d in spec.devices}
+    if spec.devices and set(placement(spec).values()) <= declared and all(set(n.replicas) <= declared for n in spec.nodes):
+        _links(spec, inputs, ports, errors)
     if errors:
         raise GraphErrors(errors)
     return Resolved(spec, classes, params, inputs, ports)
@@ -250,9 +253,12 @@ def _devices(spec: GraphSpec, errors: list[GraphError]) -> None:
         hint = did_you_mean(spec.default_device, names) if names else "; declare it under devices:"
         errors.append(GraphError(f"default_device {spec.default_device!r} is not a declared device{hint}", location=spec.locs.get("default_device")))
     for n in spec.nodes:
-        if n.device is not None and n.device not in names:
-            hint = did_you_mean(n.device, names) if names else "; no devices: are declared"
-            errors.append(GraphError(f"unknown device {n.device!r}{hint}", node_id=n.id, location=n.where("device")))
+        for dev in n.replicas or ([n.device] if n.device is not None else []):
+            if dev not in names:
+                hint = did_you_mean(dev, names) if names else "; no devices: are declared"
+                errors.append(GraphError(f"unknown device {dev!r}{hint}", node_id=n.id, location=n.where("device")))
+        if len(set(n.replicas)) != len(n.replicas):
+            errors.append(GraphError(f"'device' lists a device twice: {', '.join(n.replicas)}", node_id=n.id, location=n.where("device")))
 
 
 def placement(spec: GraphSpec) -> dict[str, str]:
@@ -263,36 +269,82 @@ def placement(spec: GraphSpec) -> dict[str, str]:
     return {n.id: n.device or default for n in spec.nodes}
 
 
-def _links(spec: GraphSpec, inputs: dict[str, dict[str, InputSpec]], errors: list[GraphError]) -> None:
+def _links(spec: GraphSpec, inputs: dict[str, dict[str, InputSpec]], ports: dict[str, tuple[dict[str, Any], dict[str, Any]]],
+           errors: list[GraphError]) -> None:
     """Devices without nodes, and each edge that crosses devices: an endpoint to reach, keys on
-    both ends or neither, and no private data leaving for a device that is not trusted."""
+    both ends or neither, data the wire can carry, no private data leaving for a device that is
+    not trusted. A replicated node (`device: [a, b]`) has one link in and one out per replica."""
+    from ..transport.wire import DTYPES
+
     where = placement(spec)
     devices = {d.name: d for d in spec.devices}
+    used = set(where.values()).union(*(n.replicas for n in spec.nodes))
     for d in spec.devices:
-        if d.name not in where.values():
+        if d.name not in used:
             errors.append(GraphError(f"device {d.name!r} has no nodes; place some with 'device: {d.name}', or remove it", location=d.loc))
         for peer in d.allow:
             if peer not in devices and not peer.endswith(".key"):
                 msg = f"device {d.name!r}: 'allow' entry {peer!r} is neither a device{did_you_mean(peer, list(devices))} nor a .key file"
                 errors.append(GraphError(msg, location=d.loc))
     for n in spec.nodes:
+        if n.replicas:
+            _replica_shape(spec, n, inputs, where, errors)
         for port, inp in inputs.get(n.id, {}).items():
             if inp.node not in where:
                 continue
-            src, dst = devices[where[inp.node]], devices[where[n.id]]
-            if src.name == dst.name:
-                continue
-            edge, loc = f"{inp.node}/{inp.output} -> {n.id}.{port}", n.where(f"inputs.{port}")
-            if not (dst.endpoint or dst.endpoints):
-                msg = f"edge {edge} crosses from device {src.name!r} to {dst.name!r}, which has no endpoint; add 'endpoint: tcp://HOST:PORT' to it"
-                errors.append(GraphError(msg, node_id=n.id, location=loc))
-            if bool(src.keys) != bool(dst.keys):
-                has, lacks = (src, dst) if src.keys else (dst, src)
-                msg = f"edge {edge}: device {has.name!r} has keys but {lacks.name!r} has none; an encrypted link needs keys on both devices"
-                errors.append(GraphError(msg, node_id=n.id, location=loc))
             producer = spec.node(inp.node)
-            private = producer.private is True or (isinstance(producer.private, tuple) and inp.output in producer.private)
-            if private and not dst.trusted:
-                msg = (f"private data would leave device {src.name!r}: edge {edge} goes to device {dst.name!r}, which is not trusted; "
-                       f"send derived data only (detections, counts), or mark {dst.name!r} 'trusted: true'")
-                errors.append(GraphError(msg, node_id=n.id, location=loc))
+            sources = producer.replicas or (where[inp.node],)
+            targets = n.replicas or (where[n.id],)
+            pairs = [(devices[a], devices[b]) for a in sources for b in targets if a != b or n.replicas or producer.replicas]
+            edge, loc = f"{inp.node}/{inp.output} -> {n.id}.{port}", n.where(f"inputs.{port}")
+            if pairs:
+                out_type = ports.get(inp.node, ({}, {}))[1].get(inp.output or "")
+                why = _cannot_travel(getattr(out_type, "type", None), inp.compress, DTYPES)
+                if why:
+                    errors.append(GraphError(f"edge {edge} crosses devices, but {why}", node_id=n.id, location=loc))
+            for src, dst in pairs:
+                if not (dst.endpoint or dst.endpoints):
+                    msg = f"edge {edge} crosses from device {src.name!r} to {dst.name!r}, which has no endpoint; add 'endpoint: tcp://HOST:PORT' to it"
+                    errors.append(GraphError(msg, node_id=n.id, location=loc))
+                if bool(src.keys) != bool(dst.keys):
+                    has, lacks = (src, dst) if src.keys else (dst, src)
+                    msg = f"edge {edge}: device {has.name!r} has keys but {lacks.name!r} has none; an encrypted link needs keys on both devices"
+                    errors.append(GraphError(msg, node_id=n.id, location=loc))
+                private = producer.private is True or (isinstance(producer.private, tuple) and inp.output in producer.private)
+                if private and not dst.trusted and src.name != dst.name:
+                    msg = (f"private data would leave device {src.name!r}: edge {edge} goes to device {dst.name!r}, which is not trusted; "
+                           f"send derived data only (detections, counts), or mark {dst.name!r} 'trusted: true'")
+                    errors.append(GraphError(msg, node_id=n.id, location=loc))
+
+
+def _cannot_travel(t: Any, compress: str | None, dtypes: frozenset[str]) -> str | None:
+    """Why values of port type `t` cannot cross a link (None when they can, or nobody knows)."""
+    if t is None or t.kind != "array" or not t.dtype:
+        return None
+    dt = np.dtype(t.dtype)
+    if dt.newbyteorder("<").str not in dtypes:
+        return f"its {dt.name} arrays cannot travel (a link carries bool, int8..int64, uint8..uint64 and float16..float64 arrays)"
+    if compress in ("jpeg", "png") and (dt != np.uint8 or t.ndim not in (None, 2, 3)):
+        return f"'compress: {compress}' is for uint8 images and the port carries {t.describe()}; use zstd, lz4 or zlib"
+    return None
+
+
+def _replica_shape(spec: GraphSpec, n: NodeSpec, inputs: dict[str, dict[str, InputSpec]], where: dict[str, str],
+                   errors: list[GraphError]) -> None:
+    """A replicated node takes one input from one device and feeds nodes on one device, none replicated."""
+    loc = n.where("device")
+    mine = inputs.get(n.id, {})
+    if len(mine) != 1:
+        errors.append(GraphError(f"runs as replicas on {', '.join(n.replicas)}, so it must have exactly one wired input, it has {len(mine)}",
+                                 node_id=n.id, location=loc))
+    for inp in mine.values():
+        if inp.node in where and spec.node(inp.node).replicas:
+            errors.append(GraphError(f"runs as replicas and so does its input {inp.node!r}; put a node on one device between them",
+                                     node_id=n.id, location=loc))
+    consumers = [(c, p, i) for c in spec.nodes for p, i in inputs.get(c.id, {}).items() if i.node == n.id]
+    if len({i.output for _, _, i in consumers}) > 1:
+        errors.append(GraphError("runs as replicas, so only one of its outputs may be wired (its results are merged back into order)",
+                                 node_id=n.id, location=loc))
+    if len({where[c.id] for c, _, _ in consumers}) > 1 or any(c.replicas for c, _, _ in consumers):
+        errors.append(GraphError("runs as replicas, so the nodes it feeds must all be on one device (where its results are put back in order)",
+                                 node_id=n.id, location=loc))

@@ -57,6 +57,7 @@ class LinkOut(Node):
     timeout_s: float = Param(3.0, gt=0)
     keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
     server_key: str = Param("", doc="the receiving device's public key file")
+    tags_from: str = Param("", doc="replica side: the link whose packets' numbers the results carry back")
 
     def setup(self) -> None:
         from ..transport import security
@@ -79,25 +80,63 @@ class LinkOut(Node):
         self._pumper = threading.Thread(target=self._pump, name=f"edgespeed:{self.id}:link", daemon=True)
         self._pumper.start()
 
+        self._tags = TAGS.setdefault(self.tags_from, _Tags()) if self.tags_from else None
+        self._handled = 0  # packets process() has finished (the replica side's flush reads it)
+
     def _pump(self) -> None:
         while not self._idle.wait(0.005):
             with self._lock:
+                if self._tags is not None:
+                    self._flush_skipped()
                 self._sender.pump(0)
 
     def process(self, data: Any = None, **unused: Any) -> None:
         from ..transport.wire import WireError
 
         env = self._env
+        abort = getattr(self, "_abort", None)
         try:
             with self._lock:
-                self._sender.send(data, env.ts_ns, env.pts_ns, abort=getattr(self, "_abort", None))
+                meta = None
+                if self._tags is not None:  # a replica's result: carry its packet's number back
+                    meta = self._tags.match(env.ts_ns, self._skip)
+                    if meta is None:
+                        self.count("extra")  # a second result for one packet: the merge keeps the first
+                        return
+                self._sender.send(data, env.ts_ns, env.pts_ns, abort=abort, meta=meta)
         except WireError as e:
             raise ValueError(f"edge {self.link} crosses devices: {e}") from None
+        finally:
+            self._handled += 1
+
+    def _skip(self, ts_ns: int, meta: dict[str, int]) -> None:
+        """Tell the merge that a packet gave no result (a filter), so it does not wait for one."""
+        self._sender.send(None, ts_ns, 0, abort=getattr(self, "_abort", None), meta={**meta, "skip": 1})
+        self.count("skipped")
+
+    def _flush_skipped(self) -> None:
+        """Packets the replicated node has finished without a result, once all it emitted is sent."""
+        run = getattr(self, "_edgespeed_run", None)
+        run = run() if run is not None else None
+        tags = self._tags
+        if run is None or tags is None or not tags.entries:
+            return
+        me = run.workers[self.id]
+        producer = run.workers[run.resolved.inputs[self.id]["data"].node]
+        finished = producer.stats.process.n  # (read first: its results are in the ring by then)
+        (ring,) = me.inputs.values()
+        if self._handled >= ring.puts - ring.dropped:
+            tags.skip_before(finished, self._skip)
 
     def teardown(self) -> None:
         self._idle.set()
         self._pumper.join()
-        self._sender.close(abort=getattr(self, "_abort", None))
+        eos = {}
+        if self._tags is not None:
+            self._tags.skip_before(None, self._skip)  # the node is done: the rest gave no result
+            if self._tags.total is not None:
+                eos["g"] = self._tags.total
+        self._sender.close(abort=getattr(self, "_abort", None), **eos)
 
 
 class LinkIn(Node):
@@ -114,6 +153,7 @@ class LinkIn(Node):
     keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
     allow: list[str] = Param([], doc="public key files of the peers allowed to connect")
     max_mb: float = Param(256.0, gt=0, doc="largest message accepted, MiB")
+    replica: bool = Param(False, doc="replica side: note each packet's number for the results' link")
     relay = True  # ends at its upstream's end of stream; a stop ends it too (see generate)
 
     def setup(self) -> None:
@@ -133,6 +173,7 @@ class LinkIn(Node):
         self._emitted: deque[tuple[int, int]] = deque()  # (seq, epoch) handed downstream, not yet done
         self._n = 0  # packets handed downstream
         self._tracker: _Downstream | None = None
+        self._tags = TAGS.setdefault(self.link, _Tags()) if self.replica else None
 
     def generate(self) -> Any:
         from ..transport import security
@@ -147,7 +188,10 @@ class LinkIn(Node):
             batch = rx.recv(2 if self._emitted else 50)
             while batch:
                 msg = batch.pop(0)
-                yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=msg.ts_ns)
+                ts = msg.ts_ns
+                if self._tags is not None:
+                    ts = self._tags.note(msg, self._n)
+                yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=ts)
                 self._emitted.append((msg.seq, rx.epoch))
                 self._n += 1
                 del msg  # let the frames go as soon as downstream is done with them
@@ -156,6 +200,8 @@ class LinkIn(Node):
             if refused:
                 self.counters["refused"] = refused
             if rx.ended and not self._emitted:
+                if self._tags is not None:
+                    self._tags.total = rx.eos_fields.get("g")
                 return
 
     def _settle(self, timeout_s: float) -> None:
@@ -184,6 +230,52 @@ class LinkIn(Node):
 
     def teardown(self) -> None:
         self._rx.close()
+
+
+class _Tags:
+    """A replica's packets in arrival order, so its results can carry their numbers back.
+
+    The replica-side `link_in` notes each packet's number `g` (given by the dispatcher) under
+    a source stamp made unique on this device (the replicated node passes stamps through);
+    the replica-side `link_out` matches each result by its stamp, and a packet that gave no
+    result becomes a `skip` the merge need not wait for.
+    """
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[int, int, int, int]] = deque()  # (index, ts_ns, g, lw)
+        self.last_ts = 0
+        self.total: int | None = None  # packets the dispatcher sent in all (from its end of stream)
+        self.lock = threading.Lock()
+
+    def note(self, msg: Any, index: int) -> int:
+        g, lw = msg.meta.get("g"), msg.meta.get("lw", 0)
+        if type(g) is not int or type(lw) is not int:
+            raise ValueError("a replica's packet lacks its number ('g'); is the sender a replica dispatcher?")
+        with self.lock:
+            ts: int = max(msg.ts_ns, self.last_ts + 1)
+            self.last_ts = ts
+            self.entries.append((index, ts, g, lw))
+        return ts
+
+    def match(self, ts_ns: int, skip: Any) -> dict[str, int] | None:
+        """The number of the packet whose result has stamp `ts_ns` (None: already matched)."""
+        with self.lock:
+            while self.entries and self.entries[0][1] < ts_ns:
+                _, ts, g, lw = self.entries.popleft()
+                skip(ts, {"g": g, "lw": lw})
+            if self.entries and self.entries[0][1] == ts_ns:
+                _, _, g, lw = self.entries.popleft()
+                return {"g": g, "lw": lw}
+        return None
+
+    def skip_before(self, index: int | None, skip: Any) -> None:
+        with self.lock:
+            while self.entries and (index is None or self.entries[0][0] < index):
+                _, ts, g, lw = self.entries.popleft()
+                skip(ts, {"g": g, "lw": lw})
+
+
+TAGS: dict[str, _Tags] = {}  # per replica link (one process may run several replicas)
 
 
 class _Downstream:
@@ -235,7 +327,10 @@ def _held(w: Any) -> int:
     """Packets a reliable link further on has sent but not had acknowledged: not done yet, so
     a device in the middle of a chain acknowledges only what the next device has."""
     sender = getattr(w.node, "_sender", None) if isinstance(w.node, LinkOut) else None
-    return len(sender.unacked) if sender is not None and sender.reliable else 0
+    if sender is None or not sender.reliable:
+        return 0
+    tags = getattr(w.node, "_tags", None)  # a replica's packets whose skip is not sent yet
+    return len(sender.unacked) + (len(tags.entries) if tags is not None else 0)
 
 
 for _cls in (LinkOut, LinkIn):
@@ -273,9 +368,15 @@ def _key_path(spec: GraphSpec, path: str) -> str:
 def split(spec: GraphSpec, device: str) -> GraphSpec:
     """The subgraph that `device` runs, with link nodes for every edge that crosses devices.
 
+    A replicated node (`device: [a, b]`) runs on each of its devices; its input edge becomes a
+    `runtime.replica_out` on the upstream device with a link to each replica, and its results
+    come back over a link from each replica into one `runtime.replica_in` (see `replicas`).
+
     Raises:
         KeyError: `device` is not declared.
     """
+    from . import replicas  # noqa: F401 - registers the replica link nodes
+
     devices = {d.name: d for d in spec.devices}
     if device not in devices:
         raise KeyError(device)
@@ -284,14 +385,78 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
     incoming: dict[str, int] = {}
     crossings = 0
     nodes: list[NodeSpec] = []
+    merges: dict[str, str] = {}  # replicated node -> its replica_in here
+    fed = {inp.node for n in spec.nodes for inp in n.inputs.values()}  # nodes whose results go somewhere
 
     def keyfile(dev: DeviceSpec) -> str:
         return _key_path(spec, dev.keys) if dev.keys else ""
 
+    def link_opts(label: str, dst: DeviceSpec, mode: str | None) -> dict[str, Any]:
+        timeout = dst.timeout_s or 3.0
+        return {"link": label, "mode": mode or "reliable", "timeout_s": timeout, "heartbeat_s": min(0.5, timeout / 4)}
+
+    def allowed(src: list[DeviceSpec], dst: DeviceSpec) -> list[str]:
+        peers = src + [devices[a] for a in dst.allow if a in devices]
+        return [keyfile(d) + ".key" for d in peers if d.keys] + [_key_path(spec, a) for a in dst.allow if a.endswith(".key")]
+
     for n in spec.nodes:
-        mine = where[n.id] == device
+        mine = device in n.replicas if n.replicas else where[n.id] == device
         inputs: dict[str, InputSpec] = {}
         for port, inp in n.inputs.items():
+            producer = spec.node(inp.node)
+            if n.replicas:  # into a replicated node: a dispatcher here, a link into each replica
+                label = f"{inp.source} -> {n.id}.{port}"
+                links = []
+                for r in n.replicas:
+                    k = incoming[r] = incoming.get(r, -1) + 1
+                    connect, bind = _addresses(devices[r], k)
+                    links.append((f"{label} @{r}", connect, bind, devices[r]))
+                c, crossings = crossings, crossings + 1
+                src = devices[where[inp.node]]
+                if where[inp.node] == device:
+                    opts = link_opts(label, devices[n.replicas[0]], inp.mode)
+                    del opts["link"]
+                    params = {**opts, "links": [lk[0] for lk in links], "endpoints": [lk[1] for lk in links],
+                              "compress": inp.compress or "none", "quality": inp.quality, "keys": keyfile(src),
+                              "server_keys": [keyfile(lk[3]) + ".key" if lk[3].keys else "" for lk in links]}
+                    data = replace(inp, port="data", mode=None, compress=None, quality=None)
+                    nodes.append(NodeSpec(fresh(f"replica_out_{c}"), "runtime.replica_out", params, {"data": data}))
+                if mine:
+                    link, _, bind, dst = links[n.replicas.index(device)]
+                    in_id = fresh(f"link_in_{c}")
+                    params = {**link_opts(link, dst, inp.mode), "bind": bind, "keys": keyfile(dst), "allow": allowed([src], dst),
+                              "replica": n.id in fed}
+                    nodes.append(NodeSpec(in_id, LinkIn.kind, params))
+                    inputs[port] = InputSpec(port, in_id, "out", loc=inp.loc)
+                continue
+            if producer.replicas:  # results of a replicated node: a link from each replica, one merge
+                dst = devices[where[n.id]]
+                if inp.node not in merges:
+                    label = f"{inp.source} -> {dst.name}"
+                    links = []
+                    for r in producer.replicas:
+                        k = incoming[dst.name] = incoming.get(dst.name, -1) + 1
+                        connect, bind = _addresses(dst, k)
+                        links.append((f"{label} @{r}", connect, bind, devices[r]))
+                    c, crossings = crossings, crossings + 1
+                    (feed,) = producer.inputs.values()
+                    if device in producer.replicas:
+                        link, connect, _, src = links[producer.replicas.index(device)]
+                        params = {**link_opts(link, dst, inp.mode), "endpoint": connect, "compress": inp.compress or "none",
+                                  "quality": inp.quality, "keys": keyfile(src), "server_key": keyfile(dst) + ".key" if dst.keys else "",
+                                  "tags_from": f"{feed.source} -> {producer.id}.{feed.port} @{device}"}
+                        data = InputSpec("data", producer.id, inp.output)
+                        nodes.append(NodeSpec(fresh(f"link_out_{c}"), LinkOut.kind, params, {"data": data}))
+                    merges[inp.node] = fresh(f"replica_in_{c}")
+                    if where[n.id] == device:
+                        opts = link_opts(label, dst, inp.mode)
+                        del opts["link"]
+                        params = {**opts, "links": [lk[0] for lk in links], "binds": [lk[2] for lk in links], "keys": keyfile(dst),
+                                  "allow": allowed([lk[3] for lk in links], dst)}
+                        nodes.append(NodeSpec(merges[inp.node], "runtime.replica_in", params))
+                if mine:
+                    inputs[port] = InputSpec(port, merges[inp.node], "out", loc=inp.loc)
+                continue
             src, dst = devices[where[inp.node]], devices[where[n.id]]
             if src.name == dst.name:
                 inputs[port] = inp
@@ -300,19 +465,16 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
             c, crossings = crossings, crossings + 1  # the crossing's number in the whole graph
             label = f"{inp.source} -> {n.id}.{port}"
             connect, bind = _addresses(dst, k)
-            timeout = dst.timeout_s or 3.0
-            link = {"link": label, "mode": inp.mode or "reliable", "timeout_s": timeout, "heartbeat_s": min(0.5, timeout / 4)}
+            opts = link_opts(label, dst, inp.mode)
             if mine:  # we receive
-                allowed = [src] + [devices[a] for a in dst.allow if a in devices]
-                allow = [keyfile(d) + ".key" for d in allowed if d.keys] + [_key_path(spec, a) for a in dst.allow if a.endswith(".key")]
                 in_id = fresh(f"link_in_{c}")
-                nodes.append(NodeSpec(in_id, LinkIn.kind, {**link, "bind": bind, "keys": keyfile(dst), "allow": allow}))
+                nodes.append(NodeSpec(in_id, LinkIn.kind, {**opts, "bind": bind, "keys": keyfile(dst), "allow": allowed([src], dst)}))
                 inputs[port] = InputSpec(port, in_id, "out", loc=inp.loc)
             elif where[inp.node] == device:  # we send
-                params = {**link, "endpoint": connect, "compress": inp.compress or "none", "quality": inp.quality,
+                params = {**opts, "endpoint": connect, "compress": inp.compress or "none", "quality": inp.quality,
                           "keys": keyfile(src), "server_key": keyfile(dst) + ".key" if dst.keys else ""}
                 data = replace(inp, port="data", mode=None, compress=None, quality=None)
                 nodes.append(NodeSpec(fresh(f"link_out_{c}"), LinkOut.kind, params, {"data": data}))
         if mine:
-            nodes.append(replace(n, inputs=inputs, device=None))
+            nodes.append(replace(n, inputs=inputs, device=None, replicas=()))
     return replace(spec, name=f"{spec.name}@{device}", nodes=tuple(nodes), devices=(), default_device=None)

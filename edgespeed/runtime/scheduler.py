@@ -254,7 +254,7 @@ class Run:
     def snapshot(self) -> dict[str, Any]:
         """The report as of now (final once the run is over)."""
         end = self._t_end if self._t_end is not None else time.perf_counter()
-        stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.") or s.kind.startswith("runtime.link")}
+        stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.") or s.kind.startswith(("runtime.link", "runtime.replica"))}
         rep = report(stats, self.rings, self.sinks, end - self._t0 if self._t0 else 0.0,
                      {"graph": self.spec.name, "stopped_by": self.stopped_by})
         for g in self.groups:  # what the isolated nodes did, as their processes reported it

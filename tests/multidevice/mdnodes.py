@@ -69,3 +69,19 @@ class SeqSink(Node):
 
     def teardown(self) -> None:
         self._f.close()
+
+
+class Drop(Node):
+    """Passes packets through except every `every`-th one (by packet number): a filter."""
+
+    kind = "md.drop"
+    data = Input()
+    out = Output()
+    every: int = Param(3, ge=1)
+    delay_ms: float = Param(0.0, ge=0)
+
+    def process(self, data: Any) -> Any:
+        if self.delay_ms:
+            time.sleep(self.delay_ms / 1000)
+        n = int(np.frombuffer(np.ascontiguousarray(data[:8]).tobytes(), np.int64)[0])
+        return None if n % self.every == 0 else {"out": data}

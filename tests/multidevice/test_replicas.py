@@ -1,0 +1,146 @@
+"""A node run as replicas on several devices (`device: [gw1, gw2]`): real processes, real sockets."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from mdutil import Device, env, free_ports, numbers, stop_all, wait_for
+
+from edgespeed.graph import load_text
+from edgespeed.graph.validate import validate
+
+
+def _graph(tmp: Path, n: int, mid: str = '"mdnodes:Relay"', params: str = "{delay_ms: 2}") -> Path:
+    gw1, gw2, res = free_ports(3)
+    p = tmp / "g.yaml"
+    p.write_text(f"""
+name: replicas
+devices:
+  camera: {{}}
+  gw1: {{endpoint: "tcp://127.0.0.1:{gw1}", timeout_s: 1.0}}
+  gw2: {{endpoint: "tcp://127.0.0.1:{gw2}", timeout_s: 1.0}}
+  results: {{endpoint: "tcp://127.0.0.1:{res}", timeout_s: 1.0}}
+nodes:
+  - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: {n}, size: 1000}}}}
+  - {{id: mid, type: {mid}, device: [gw1, gw2], params: {params}, inputs: {{data: src/out}}}}
+  - {{id: sink, type: "mdnodes:SeqSink", device: results, params: {{path: {tmp / "out.txt"}}}, inputs: {{data: mid/out}}}}
+""")
+    return p
+
+
+def test_replicas_share_the_work_and_results_come_back_in_order(tmp_path):
+    n = 400
+    g = _graph(tmp_path, n)
+    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
+    try:
+        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
+    finally:
+        stop_all(*devs)
+    assert numbers(tmp_path / "out.txt") == list(range(n))
+    results, gw1, gw2, camera = devs
+    out = camera.counters("replica_out_0")
+    assert out["packets_0"] + out["packets_1"] == n and min(out["packets_0"], out["packets_1"]) > n // 5  # both worked
+    assert gw1.counters("link_in_0")["packets"] == out["packets_0"] and gw2.counters("link_in_0")["packets"] == out["packets_1"]
+    merge = results.counters("replica_in_1")
+    assert merge["packets"] == n and merge["duplicates"] == 0
+    # the same file without --device: one process, the node runs once, same result
+    (tmp_path / "out.txt").unlink()
+    r = subprocess.run([sys.executable, "-m", "edgespeed", "run", str(g), "-q"], env=env(), check=False, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert numbers(tmp_path / "out.txt") == list(range(n))
+
+
+def test_kill_9_of_a_replica_sends_its_packets_to_the_other_and_loses_nothing(tmp_path):
+    n = 600
+    g = _graph(tmp_path, n)
+    results, gw2, camera = Device(g, "results", tmp_path), Device(g, "gw2", tmp_path), Device(g, "camera", tmp_path)
+    gw1 = Device(g, "gw1", tmp_path)
+    devs = [results, gw2, camera, gw1]
+    try:
+        assert wait_for(lambda: len(numbers(tmp_path / "out.txt")) >= 150, 30)
+        gw1.kill()  # SIGKILL mid-stream; it does not come back
+        assert camera.wait(60) == 0 and gw2.wait(30) == 0 and results.wait(30) == 0, camera.text() + results.text()
+    finally:
+        stop_all(*devs)
+    assert numbers(tmp_path / "out.txt") == list(range(n))  # nothing lost, nothing twice, in order
+    out = camera.counters("replica_out_0")
+    assert out["peer_lost"] >= 1 and out["reassigned"] >= 1
+    assert "its " in camera.text() and "unacknowledged packets go to the others" in camera.text()
+
+
+def test_a_replicated_filter_skips_without_stalling_the_merge(tmp_path):
+    n = 300
+    g = _graph(tmp_path, n, mid='"mdnodes:Drop"', params="{every: 3, delay_ms: 1}")
+    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
+    try:
+        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
+    finally:
+        stop_all(*devs)
+    assert numbers(tmp_path / "out.txt") == [i for i in range(n) if i % 3]
+    assert devs[0].counters("replica_in_1")["skipped"] == len(range(0, n, 3))
+
+
+@pytest.mark.parametrize("nodes, expect", [
+    pytest.param("""
+  - {id: a, type: "testing.list_source", device: cam, params: {items: [1]}}
+  - {id: b, type: "testing.list_source", device: cam, params: {items: [1]}}
+  - {id: mid, type: "test.pair", device: [gw1, gw2], inputs: {left: a/out, right: b/out}}
+  - {id: sink, type: testing.list_sink, device: cam, inputs: {data: mid/out}}""",
+                 "node 'mid': runs as replicas on gw1, gw2, so it must have exactly one wired input, it has 2", id="two-inputs"),
+    pytest.param("""
+  - {id: a, type: "testing.list_source", device: cam, params: {items: [1]}}
+  - {id: mid, type: test.pass, device: [gw1, gw2], inputs: {data: a/out}}
+  - {id: s1, type: testing.list_sink, device: cam, inputs: {data: mid/out}}
+  - {id: s2, type: testing.list_sink, device: gw1, inputs: {data: mid/out}}""",
+                 "node 'mid': runs as replicas, so the nodes it feeds must all be on one device", id="two-merge-devices"),
+    pytest.param("""
+  - {id: a, type: "testing.list_source", device: cam, params: {items: [1]}}
+  - {id: mid, type: test.pass, device: [gw1, gw3], inputs: {data: a/out}}
+  - {id: s1, type: testing.list_sink, device: cam, inputs: {data: mid/out}}""",
+                 "node 'mid': unknown device 'gw3'; did you mean 'gw2'?", id="unknown-replica-device"),
+])
+def test_invalid_replica_placements_name_the_problem(nodes, expect):
+    text = """
+devices:
+  cam: {endpoint: "tcp://127.0.0.1:7000"}
+  gw1: {endpoint: "tcp://127.0.0.1:7100"}
+  gw2: {endpoint: "tcp://127.0.0.1:7200"}
+nodes:""" + nodes
+    found = [str(e) for e in validate(load_text(text, "r.yaml"))]
+    assert any(expect in f for f in found), found
+
+
+def test_replica_placement_round_trips_and_splits_into_valid_parts():
+    from edgespeed.graph.validate import check
+    from edgespeed.runtime.devices import split
+
+    text = """
+devices:
+  cam: {}
+  gw1: {endpoint: "tcp://127.0.0.1:7100"}
+  gw2: {endpoint: "tcp://127.0.0.1:7200"}
+  res: {endpoint: "tcp://127.0.0.1:7300"}
+nodes:
+  - {id: a, type: "testing.list_source", device: cam, params: {items: [1]}}
+  - {id: mid, type: test.pass, device: [gw1, gw2], inputs: {data: a/out}}
+  - {id: s1, type: testing.list_sink, device: res, inputs: {data: mid/out}}
+  - {id: s2, type: testing.list_sink, device: res, inputs: {data: mid/out}}
+"""
+    spec = load_text(text)
+    assert spec.node("mid").replicas == ("gw1", "gw2")
+    assert load_text(spec.to_yaml()) == spec
+    kinds = {d: sorted(n.type for n in split(spec, d).nodes) for d in ("cam", "gw1", "gw2", "res")}
+    assert kinds["cam"] == ["runtime.replica_out", "testing.list_source"]
+    assert kinds["gw1"] == kinds["gw2"] == ["runtime.link_in", "runtime.link_out", "test.pass"]
+    assert kinds["res"] == ["runtime.replica_in", "testing.list_sink", "testing.list_sink"]  # one merge feeds both
+    res = split(spec, "res")
+    merge = next(n for n in res.nodes if n.type == "runtime.replica_in")
+    assert merge.params["binds"] == ["tcp://127.0.0.1:7300", "tcp://127.0.0.1:7301"]
+    for d in kinds:
+        check(split(spec, d))
