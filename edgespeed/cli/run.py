@@ -28,6 +28,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         hint = did_you_mean(device, names) if names else "; the graph declares no devices:"
         raise GraphErrors([GraphError(f"--device {device!r} is not a device of this graph{hint}", location=Location(resolved.spec.file))])
+    if getattr(args, "keys", None):
+        from ..graph.validate import check
+
+        if device is None:
+            from ..errors import GraphError, GraphErrors
+
+            raise GraphErrors([GraphError("--keys names one device's keys; use it with --device NAME")])
+        resolved = check(device_keys(resolved.spec, device, Path(args.keys)))
     run = Run(resolved, drain_timeout_s=args.drain_timeout, device=device)
     received: list[int] = []
 
@@ -70,3 +78,60 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, path)
+
+
+def device_keys(spec: Any, device: str, path: Path) -> Any:
+    """`spec` with the keys of a per-device file: this device's keypair, its peers' public keys.
+
+    The file (YAML) stays on the device, so the graph file can be the same everywhere::
+
+        keys: keys/gateway          # this device's keypair: keys/gateway.key, keys/gateway.key_secret
+        peers:                      # the public key of each device it links with
+          camera: keys/camera.key
+          results: keys/results.key
+        allow: [keys/laptop.key]    # more peers allowed to connect to it
+
+    Paths are relative to the file.
+    """
+    from dataclasses import replace
+
+    import yaml
+
+    from ..errors import GraphError, GraphErrors, Location
+
+    def fail(msg: str, line: int | None = None) -> GraphErrors:  # bad input: exit 2
+        return GraphErrors([GraphError(msg, location=Location(str(path), line or 0))])
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise fail(f"cannot read the keys file: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise fail(f"not valid YAML: {getattr(e, 'problem', e)}", mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), str):
+        raise fail("expected a mapping with 'keys: PATH' (this device's keypair, without .key), 'peers' and 'allow'")
+    unknown = sorted(set(data) - {"keys", "peers", "allow"})
+    if unknown:
+        raise fail(f"unknown key {unknown[0]!r}; expected keys, peers, allow")
+    peers, allow = data.get("peers") or {}, data.get("allow") or []
+    names = {d.name for d in spec.devices}
+    if not isinstance(peers, dict) or any(not isinstance(v, str) or not v.endswith(".key") for v in peers.values()):
+        raise fail("'peers' must map device names to public key files (NAME.key)")
+    if bad := sorted(set(peers) - names):
+        raise fail(f"'peers' names {bad[0]!r}, which is not a device of {spec.file}")
+    if not isinstance(allow, list) or any(not isinstance(a, str) or not a.endswith(".key") for a in allow):
+        raise fail("'allow' must list public key files (NAME.key)")
+    here = path.resolve().parent
+
+    def absolute(p: str) -> str:
+        return str(here / p) if not Path(p).is_absolute() else p
+
+    devices = []
+    for d in spec.devices:
+        if d.name == device:
+            d = replace(d, keys=absolute(data["keys"]), allow=(*d.allow, *(absolute(a) for a in allow)))
+        elif d.name in peers:
+            d = replace(d, keys=absolute(peers[d.name])[: -len(".key")])
+        devices.append(d)
+    return replace(spec, devices=tuple(devices))

@@ -228,3 +228,38 @@ nodes:
     # so at most what was between those two acknowledgements at the kill comes again
     rewinds = [i for i in range(1, len(got)) if got[i] <= got[i - 1]]
     assert len(rewinds) <= 1 and len(got) - n <= 8
+
+
+def test_per_device_keys_files_encrypt_a_graph_that_names_no_keys(tmp_path, keys):
+    port, proxy_port = free_ports(2)
+    out = tmp_path / "out.txt"
+    g = _curve_graph(tmp_path, port, proxy_port, out, with_keys=False)  # the shared graph: no keys in it
+    (tmp_path / "camera-keys.yaml").write_text("keys: keys/camera\npeers: {results: keys/results.key}\n")
+    (tmp_path / "results-keys.yaml").write_text("keys: keys/results\npeers: {camera: keys/camera.key}\n")
+    proxy = RecordingProxy(proxy_port, port)
+    proxy.start()
+    results = Device(g, "results", tmp_path, "--keys", str(tmp_path / "results-keys.yaml"))
+    camera = Device(g, "camera", tmp_path, "--keys", str(tmp_path / "camera-keys.yaml"))
+    try:
+        assert camera.wait(60) == 0 and results.wait(30) == 0, camera.text() + results.text()
+    finally:
+        stop_all(results, camera)
+        proxy.close()
+    assert numbers(out) == list(range(50))
+    assert len(proxy.captured) > 50 * 4096 and CANARY.encode() not in proxy.captured
+    assert "plain text" not in results.text()  # no plaintext warning: the link is encrypted
+
+
+@pytest.mark.parametrize("text, expect", [
+    pytest.param("keys: k/cam\npeers: {gateway: k/gw.key}\n", "keys.yaml: 'peers' names 'gateway', which is not a device of", id="unknown-peer"),
+    pytest.param("peers: {}\n", "keys.yaml: expected a mapping with 'keys: PATH'", id="no-keys"),
+    pytest.param("keys: k/cam\nkeyz: 1\n", "keys.yaml: unknown key 'keyz'; expected keys, peers, allow", id="unknown-key"),
+    pytest.param("keys: [\n", "keys.yaml:2: not valid YAML", id="yaml"),
+])
+def test_bad_keys_file_is_a_one_line_error(tmp_path, text, expect):
+    g = _curve_graph(tmp_path, 1, 2, tmp_path / "out.txt", with_keys=False)
+    (tmp_path / "keys.yaml").write_text(text)
+    r = subprocess.run([sys.executable, "-m", "edgespeed", "run", str(g), "--device", "camera", "--keys", str(tmp_path / "keys.yaml")],
+                       env=env(), check=False, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and expect in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
