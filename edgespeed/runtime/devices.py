@@ -51,8 +51,8 @@ class LinkOut(Node):
     mode: str = Param("reliable", doc="reliable or realtime")
     window: int = Param(8, ge=1, doc="packets in flight beyond the last acknowledged one")
     queue: int = Param(8, ge=1, doc="realtime: packets waiting for credit before the oldest is dropped")
-    compress: str = Param("none", doc="none, jpeg, png or zlib")
-    quality: int | None = Param(None, doc="jpeg quality, or png/zlib level")
+    compress: str = Param("none", doc="none, jpeg, png, zlib, zstd or lz4")
+    quality: int | None = Param(None, doc="jpeg quality, or png/zlib/zstd level")
     heartbeat_s: float = Param(0.5, gt=0)
     timeout_s: float = Param(3.0, gt=0)
     keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
@@ -60,16 +60,10 @@ class LinkOut(Node):
     tags_from: str = Param("", doc="replica side: the link whose packets' numbers the results carry back")
 
     def setup(self) -> None:
-        from ..transport import security
         from ..transport.compress import codec_for
         from ..transport.link import Sender
 
-        curve = None
-        if self.keys:
-            public, secret = security.load(self.keys, secret=True)
-            server, _ = security.load(self.server_key)
-            assert secret is not None
-            curve = (public, secret, server)
+        curve = sender_curve(self.keys, self.server_key)
         self._sender = Sender(self.link, self.endpoint, mode=self.mode, window=self.window, queue=self.queue,
                               heartbeat_s=self.heartbeat_s, timeout_s=self.timeout_s, codec=codec_for(self.compress, self.quality),
                               curve=curve, counters=self.counters)
@@ -157,19 +151,7 @@ class LinkIn(Node):
     relay = True  # ends at its upstream's end of stream; a stop ends it too (see generate)
 
     def setup(self) -> None:
-        from ..transport import security
-        from ..transport.link import Receiver
-
-        curve = None
-        if self.keys:
-            public, secret = security.load(self.keys, secret=True)
-            assert secret is not None
-            curve = (public, secret)
-            security.allow(self.link, [security.load(p)[0] for p in self.allow])
-        else:
-            security.warn_plaintext(self.link, self.bind)
-        self._rx = Receiver(self.link, self.bind, mode=self.mode, window=self.window, heartbeat_s=self.heartbeat_s,
-                            timeout_s=self.timeout_s, curve=curve, max_bytes=int(self.max_mb * 2**20), counters=self.counters)
+        self._rx = receiver(self, self.link, self.bind, self.counters)
         self._emitted: deque[tuple[int, int]] = deque()  # (seq, epoch) handed downstream, not yet done
         self._n = 0  # packets handed downstream
         self._tracker: _Downstream | None = None
@@ -230,6 +212,36 @@ class LinkIn(Node):
 
     def teardown(self) -> None:
         self._rx.close()
+
+
+def sender_curve(keys: str, server_key: str) -> tuple[bytes, bytes, bytes] | None:
+    """CURVE keys of a link's sending end: its own pair and the receiver's public key."""
+    from ..transport import security
+
+    if not keys:
+        return None
+    public, secret = security.load(keys, secret=True)
+    server, _ = security.load(server_key)
+    assert secret is not None
+    return public, secret, server
+
+
+def receiver(node: Any, link: str, bind: str, counters: dict[str, int]) -> Any:
+    """A link's receiving end with a link node's settings (`keys`, `allow`, `mode`, `window`,
+    `heartbeat_s`, `timeout_s`, `max_mb`): CURVE with the allowed peers when it has keys."""
+    from ..transport import security
+    from ..transport.link import Receiver
+
+    curve = None
+    if node.keys:
+        public, secret = security.load(node.keys, secret=True)
+        assert secret is not None
+        curve = (public, secret)
+        security.allow(link, [security.load(p)[0] for p in node.allow])
+    else:
+        security.warn_plaintext(link, bind)
+    return Receiver(link, bind, mode=node.mode, window=node.window, heartbeat_s=node.heartbeat_s, timeout_s=node.timeout_s,
+                    curve=curve, max_bytes=int(node.max_mb * 2**20), counters=counters)
 
 
 class _Tags:

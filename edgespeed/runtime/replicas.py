@@ -32,21 +32,11 @@ from typing import Any
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
 from ..types import Stamped
-from .devices import _Downstream
+from .devices import _Downstream, receiver, sender_curve
 
 log = logging.getLogger("edgespeed.link")
 
 _SUMMED = ("packets", "bytes", "bytes_raw", "resends", "dropped", "peer_lost", "rejected", "duplicates")
-
-
-def _curve(keys: str, server_key: str) -> Any:
-    from ..transport import security
-
-    if not keys:
-        return None
-    public, secret = security.load(keys, secret=True)
-    server, _ = security.load(server_key)
-    return public, secret, server
 
 
 class ReplicaOut(Node):
@@ -73,7 +63,7 @@ class ReplicaOut(Node):
         codec = codec_for(self.compress, self.quality)
         self._senders = [
             Sender(link, endpoint, mode=self.mode, window=self.window, queue=self.queue, heartbeat_s=self.heartbeat_s,
-                   timeout_s=self.timeout_s, codec=codec, curve=_curve(self.keys, self.server_keys[i] if self.keys else ""),
+                   timeout_s=self.timeout_s, codec=codec, curve=sender_curve(self.keys, self.server_keys[i] if self.keys else ""),
                    counters={})
             for i, (link, endpoint) in enumerate(zip(self.links, self.endpoints))
         ]
@@ -195,22 +185,7 @@ class ReplicaIn(Node):
     def setup(self) -> None:
         import zmq
 
-        from ..transport import security
-        from ..transport.link import Receiver
-
-        curve = None
-        if self.keys:
-            public, secret = security.load(self.keys, secret=True)
-            assert secret is not None
-            curve = (public, secret)
-        self._rx = []
-        for link, bind in zip(self.links, self.binds):
-            if curve is not None:
-                security.allow(link, [security.load(p)[0] for p in self.allow])
-            else:
-                security.warn_plaintext(link, bind)
-            self._rx.append(Receiver(link, bind, mode=self.mode, window=self.window, heartbeat_s=self.heartbeat_s,
-                                     timeout_s=self.timeout_s, curve=curve, max_bytes=int(self.max_mb * 2**20), counters={}))
+        self._rx = [receiver(self, link, bind, {}) for link, bind in zip(self.links, self.binds)]
         self._poller = zmq.Poller()
         for rx in self._rx:
             self._poller.register(rx.sock, zmq.POLLIN)

@@ -46,7 +46,7 @@ MODES = ("reliable", "realtime")
 
 
 # plain ints of the socket options and flags used per message (the enum members cost a lookup each)
-_EVENTS, _POLLIN, _NOBLOCK = 15, 1, 1  # zmq.EVENTS, zmq.POLLIN, zmq.NOBLOCK
+_EVENTS, _POLLIN, _NOBLOCK, _SNDMORE = 15, 1, 1, 2  # zmq.EVENTS, zmq.POLLIN, zmq.NOBLOCK, zmq.SNDMORE
 
 
 def _zmq() -> Any:
@@ -54,8 +54,17 @@ def _zmq() -> Any:
         import zmq
     except ImportError:  # pragma: no cover - the zmq extra brings it
         raise MissingDependency("pyzmq", "zmq") from None
-    assert (zmq.EVENTS, zmq.POLLIN, zmq.NOBLOCK) == (_EVENTS, _POLLIN, _NOBLOCK)
+    assert (zmq.EVENTS, zmq.POLLIN, zmq.NOBLOCK, zmq.SNDMORE) == (_EVENTS, _POLLIN, _NOBLOCK, _SNDMORE)
+    wire.FRAME_TYPES.add(zmq.Frame)  # (received frames are read in place)
     return zmq
+
+
+def _raw_send(sock: Any) -> Callable[..., Any]:
+    """The socket's backend `send(data, flags, copy)`: one frame, without the Python layer of
+    pyzmq's `send`/`send_multipart` (their routing-id, group and buffer checks cost more than
+    the send itself for a small message; our frames are bytes and memoryviews)."""
+    zmq = _zmq()
+    return super(zmq.Socket, sock).send  # type: ignore[no-any-return]
 
 
 class _Rate:
@@ -104,19 +113,10 @@ class Sender:
         for k in ("packets", "bytes", "resends", "dropped", "peer_lost", "rejected"):
             self.counters.setdefault(k, 0)
         self._rate = _Rate(self.counters)
-        self.sid = os.urandom(8).hex()
-        self.sock = zmq.Context.instance().socket(zmq.DEALER)
-        self.sock.routing_id = self.sid.encode()
-        self.sock.immediate = True  # nothing queues on a connection that is not up: we resend instead
-        self.sock.linger = 1000
-        self.sock.sndhwm = self.sock.rcvhwm = 10_000
         self._curve = curve
-        if curve is not None:
-            self.sock.curve_publickey, self.sock.curve_secretkey, self.sock.curve_serverkey = curve
-        self.sock.connect(endpoint)
-        self._poller = zmq.Poller()
-        self._poller.register(self.sock, zmq.POLLIN)
         self._zmq = zmq
+        self._poller = zmq.Poller()
+        self._connect()
         self.next_seq = 0
         self.acked = -1
         self.window = self.win = window  # credit: the smaller of ours and the receiver's
@@ -133,7 +133,24 @@ class Sender:
         self._last_hello = 0.0
         self._offsets: deque[tuple[int, int]] = deque(maxlen=16)  # (rtt_ns, offset_ns)
         self.offset_ns: int | None = None
+        self._off_meta: dict[str, int] | None = None  # {"off": offset_ns}, made when the offset changes
         self._hello()
+
+    def _connect(self) -> None:
+        """A new session: a socket with a new id (nothing queues on a connection that is not up:
+        we resend instead)."""
+        zmq = self._zmq
+        self.sid = os.urandom(8).hex()
+        self.sock = sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.routing_id = self.sid.encode()
+        sock.immediate = True
+        sock.linger = 1000
+        sock.sndhwm = sock.rcvhwm = 10_000
+        if self._curve is not None:
+            sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = self._curve
+        sock.connect(self.endpoint)
+        self._poller.register(sock, zmq.POLLIN)
+        self._sock_send = _raw_send(sock)
 
     # -- the public side ----------------------------------------------------------------------
     def send(self, value: Any, ts_ns: int, pts_ns: int, abort: Any = None, meta: dict[str, Any] | None = None,
@@ -141,22 +158,41 @@ class Sender:
         """Queue one packet and send what credit allows; reliable mode waits for credit unless
         `wait` is false. `meta` travels in the header (replicas put their sequence numbers there)."""
         if self.offset_ns is not None:
-            meta = {"off": self.offset_ns} if meta is None else {**meta, "off": self.offset_ns}
-        frames = wire.encode(self.link, self.next_seq, ts_ns, pts_ns, value, meta, self.codec)
-        self.next_seq += 1
-        nbytes = 0
-        for f in frames:
-            nbytes += len(f) if type(f) is bytes else f.nbytes
+            off = self._off_meta
+            if off is None or off["off"] != self.offset_ns:
+                off = self._off_meta = {"off": self.offset_ns}
+            meta = off if meta is None else {**meta, **off}
+        seq = self.next_seq
+        frames = wire.encode(self.link, seq, ts_ns, pts_ns, value, meta, self.codec)
+        self.next_seq = seq + 1
+        if len(frames) == 2:  # (a header, and one array's memory or bytes)
+            f = frames[1]
+            nbytes = len(frames[0]) + (len(f) if type(f) is bytes else f.nbytes)
+        else:
+            nbytes = 0
+            for f in frames:
+                nbytes += len(f) if type(f) is bytes else f.nbytes
         raw = value.nbytes if type(value) is np.ndarray else _array_bytes(value) or nbytes
-        self.counters["bytes_raw"] = self.counters.get("bytes_raw", 0) + raw
-        self.unacked.append((self.next_seq - 1, frames, nbytes))
+        counters = self.counters
+        counters["bytes_raw"] = counters.get("bytes_raw", 0) + raw
+        unacked = self.unacked
+        unacked.append((seq, frames, nbytes))
         if not self.reliable:
             self._drop_excess()
         if self.welcomed:
-            self._flush()  # first: the packet leaves before we look at what came back
+            # first: the packet leaves before we look at what came back. With nothing else
+            # waiting and credit left (the common case), it goes straight out.
+            if self.sent_upto >= seq - 1 and len(unacked) <= self.win and (len(unacked) == 1 or unacked[-2][0] <= self.sent_upto):
+                if self._send(frames, copy=False):
+                    self.sent_upto = seq
+                    counters["packets"] += 1
+                    counters["bytes"] += nbytes
+                    self._rate.add(nbytes)
+            else:
+                self._flush()
         # then what came back, unless the packet went and we looked a moment ago: on a small
         # box that work competes with the receiver for the CPU while the packet is in flight
-        if not self.welcomed or self._waiting() or _mono() - self._last_pump > 0.005:
+        if not self.welcomed or self.sent_upto < seq or _mono() - self._last_pump > 0.005:
             self.pump(0)
         while wait and self.reliable and self._waiting() > 0 and not (abort is not None and abort.is_set()):
             self.pump(50)  # no credit: backpressure, the producer waits for the consumer
@@ -175,17 +211,7 @@ class Sender:
         self.acked = self.sent_upto = self.next_seq - 1
         self.sock.close(linger=0)
         self._poller.unregister(self.sock)
-        zmq = self._zmq
-        self.sid = os.urandom(8).hex()
-        self.sock = zmq.Context.instance().socket(zmq.DEALER)
-        self.sock.routing_id = self.sid.encode()
-        self.sock.immediate = True
-        self.sock.linger = 1000
-        self.sock.sndhwm = self.sock.rcvhwm = 10_000
-        if self._curve is not None:
-            self.sock.curve_publickey, self.sock.curve_secretkey, self.sock.curve_serverkey = self._curve
-        self.sock.connect(self.endpoint)
-        self._poller.register(self.sock, zmq.POLLIN)
+        self._connect()
         self.welcomed = False
         self.heard = _mono()
         self._hello()
@@ -250,24 +276,34 @@ class Sender:
             self._eos_sent = self._send(wire.control("eos", self.link, q=self.eos_seq, **self.eos_fields))
 
     def _flush(self) -> None:
+        waiting = self._waiting()  # (the newest entries of `unacked`)
+        if not waiting:
+            return
         # credit counts packets, not numbers: realtime drops leave holes in the numbering
-        room = self.win - (len(self.unacked) - self._waiting())
-        for seq, frames, nbytes in self.unacked:
-            if seq <= self.sent_upto:
-                continue
-            if room <= 0:
-                break
-            room -= 1
+        unacked = self.unacked
+        first = len(unacked) - waiting
+        room = self.win - first
+        counters = self.counters
+        for i in range(first, first + min(room, waiting)):
+            seq, frames, nbytes = unacked[i]
             if not self._send(frames, copy=False):
                 break
             self.sent_upto = seq
-            self.counters["packets"] += 1
-            self.counters["bytes"] += nbytes
+            counters["packets"] += 1
+            counters["bytes"] += nbytes
             self._rate.add(nbytes)
 
     def _send(self, frames: list[Any], copy: bool = True) -> bool:
+        # ZeroMQ takes a multipart message whole or not at all: only its first frame can be refused
+        send = self._sock_send
         try:
-            self.sock.send_multipart(frames, flags=_NOBLOCK, copy=copy)
+            if len(frames) == 1:
+                send(frames[0], _NOBLOCK, copy)
+            else:
+                send(frames[0], _NOBLOCK | _SNDMORE, copy)
+                for f in frames[1:-1]:
+                    send(f, _NOBLOCK | _SNDMORE, copy)
+                send(frames[-1], _NOBLOCK, copy)
             return True
         except self._zmq.Again:
             return False

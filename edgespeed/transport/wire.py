@@ -17,6 +17,7 @@ drops. Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,12 +62,19 @@ class Message:
     nbytes: int = 0  # bytes on the wire
 
 
-@dataclass
 class _Ref:
-    index: int
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+_REFS = {i.to_bytes(2, "little"): _Ref(i) for i in range(MAX_ARRAYS)}  # (immutable, so shared)
+_REFS_0 = _REFS[b"\0\0"]
 
 
 _mp: Any = None  # msgpack, imported on first use
+_REF0: Any = None  # the reference to array 0 (a msgpack ExtType), made once msgpack is imported
 
 
 def _msgpack() -> Any:
@@ -78,6 +86,9 @@ def _msgpack() -> Any:
             from ..errors import MissingDependency
 
             raise MissingDependency("msgpack", "zmq") from None
+        global _REF0, _unpackb
+        _REF0 = msgpack.ExtType(_REF, b"\0\0")
+        _unpackb = functools.partial(msgpack.unpackb, ext_hook=_ext_hook, **_UNPACK_LIMITS)
         _mp = msgpack
     return _mp
 
@@ -94,13 +105,13 @@ def encode(link: str, seq: int, ts_ns: int, pts_ns: int, value: Any, meta: dict[
         WireError: `value` holds something that cannot travel (an object, a dataclass).
     """
     mp = _mp or _msgpack()
-    if type(value) is np.ndarray and value.dtype.str in DTYPES and value.flags.c_contiguous \
+    if type(value) is np.ndarray and value.flags.c_contiguous and (dt := value.dtype.str) in DTYPES \
             and (codec is None or not codec.accepts(value)):
-        # the common case (one raw array, a frame): no tree walk
+        # the common case (one raw array, a frame): no tree walk, no default hook
         header = {"v": VERSION, "k": DATA, "l": link, "q": seq, "ts": ts_ns, "pts": pts_ns, "m": meta or {},
-                  "b": mp.ExtType(_REF, b"\0\0"), "a": [[value.dtype.str, list(value.shape), "raw", value.nbytes]]}
+                  "b": _REF0, "a": [[dt, value.shape, "raw", value.nbytes]]}
         try:
-            return [mp.packb(header, use_bin_type=True), memoryview(value).cast("B") if value.size else b""]  # type: ignore[arg-type]
+            return [mp.packb(header), memoryview(value).cast("B") if value.size else b""]  # type: ignore[arg-type]
         except (TypeError, ValueError, OverflowError):
             pass  # metadata that needs converting (numpy scalars, tuples): the general path below
     entries: list[list[Any]] = []
@@ -152,8 +163,10 @@ def control(kind: str, link: str, **fields: Any) -> list[bytes]:
 
 # -- decoding -------------------------------------------------------------------------------------
 def _ext_hook(code: int, data: bytes) -> Any:
-    if code == _REF and len(data) == 2:
-        return _Ref(int.from_bytes(data, "little"))
+    if code == _REF:
+        ref = _REFS.get(data)
+        if ref is not None:
+            return ref
     raise WireError(f"unknown ext type {code}")
 
 
@@ -167,15 +180,20 @@ def _buf(frame: Any) -> memoryview:
     return b.cast("B") if b.format != "B" or b.ndim != 1 else b
 
 
+# Frame types whose len() is their size in bytes and that numpy and msgpack read directly:
+# bytes, and zmq.Frame (added by `link` when it imports zmq). Anything else goes through `_buf`.
+FRAME_TYPES: set[type] = {bytes}
+
 _UNPACK_LIMITS: dict[str, Any] = {"raw": False, "use_list": True, "strict_map_key": True,
                                   "max_str_len": MAX_HEADER_BYTES, "max_bin_len": MAX_HEADER_BYTES,
                                   "max_array_len": 1 << 16, "max_map_len": 1 << 16, "max_ext_len": MAX_HEADER_BYTES}
+_unpackb: Any = None  # msgpack.unpackb with the hook and the limits above (set by `_msgpack`)
 
 
-def _unpack(data: memoryview | bytes) -> Any:
+def _unpack(data: Any) -> Any:
     mp = _mp or _msgpack()
     try:
-        return mp.unpackb(data, ext_hook=_ext_hook, **_UNPACK_LIMITS)
+        return _unpackb(data)
     except WireError:
         raise
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError, mp.ExtraData, mp.UnpackException) as e:
@@ -198,15 +216,21 @@ def decode(frames: list[Any], max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
     Raises:
         WireError: the message is malformed; the caller counts and drops it.
     """
-    if not isinstance(frames, (list, tuple)) or not frames:
+    if type(frames) is not list and not isinstance(frames, (list, tuple)) or not frames:
         raise WireError("empty message")
-    if len(frames) > MAX_ARRAYS + 1:
-        raise WireError(f"too many frames ({len(frames)})")
-    bufs = [_buf(f) for f in frames]
-    total = sum([b.nbytes for b in bufs])
+    n = len(frames)
+    if n > MAX_ARRAYS + 1:
+        raise WireError(f"too many frames ({n})")
+    types = FRAME_TYPES
+    if type(frames[0]) in types and (n == 1 or n == 2 and type(frames[1]) in types):
+        bufs = frames  # (the common case: read in place, their len() is their size)
+        total = len(frames[0]) + len(frames[1]) if n == 2 else len(frames[0])
+    else:
+        bufs = [_buf(f) for f in frames]
+        total = sum([b.nbytes for b in bufs])
     if total > max_bytes:
         raise WireError(f"message of {total} bytes exceeds the limit of {max_bytes}")
-    if bufs[0].nbytes > MAX_HEADER_BYTES:
+    if len(bufs[0]) > MAX_HEADER_BYTES:  # (a memoryview from `_buf` is 1-d bytes: len is its size)
         raise WireError("header too large")
     h = _unpack(bufs[0])
     if type(h) is not dict:
@@ -219,25 +243,25 @@ def decode(frames: list[Any], max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
         raise WireError("bad link id")
     if kind != DATA:
         if kind in CONTROL:
-            return _decode_control(h, kind, link, len(bufs), total)
+            return _decode_control(h, kind, link, n, total)
         raise WireError(f"unknown kind {kind!r}")
-    if h.keys() != _DATA_KEYS:
+    if len(h) != len(_DATA_KEYS):
         raise WireError("data header has missing or unknown fields")
-    seq, ts, pts = h["q"], h["ts"], h["pts"]
+    try:  # (nine keys, each of the nine present: exactly the data keys)
+        seq, ts, pts, meta, entries, body = h["q"], h["ts"], h["pts"], h["m"], h["a"], h["b"]
+    except KeyError:
+        raise WireError("data header has missing or unknown fields") from None
     if type(seq) is not int or not 0 <= seq <= _I64_MAX:
         _int(h, "q", 0)
     if type(ts) is not int or not _I64_MIN <= ts <= _I64_MAX:
         _int(h, "ts")
     if type(pts) is not int or not _I64_MIN <= pts <= _I64_MAX:
         _int(h, "pts")
-    meta, entries, body = h["m"], h["a"], h["b"]
     if type(meta) is not dict or type(entries) is not list:
         raise WireError("bad metadata or array list")
-    if len(entries) != len(bufs) - 1:
-        raise WireError(f"{len(entries)} arrays declared, {len(bufs) - 1} frames sent")
-    if type(body) is _Ref and len(entries) == 1:  # the common case: one array (a frame)
-        if body.index != 0:
-            raise WireError("bad array reference")
+    if len(entries) != n - 1:
+        raise WireError(f"{len(entries)} arrays declared, {n - 1} frames sent")
+    if body is _REFS_0 and n == 2:  # the common case: one array (a frame)
         value = _array(entries[0], bufs[1], max_bytes)
     else:
         arrays = [_array(e, b, max_bytes) for e, b in zip(entries, bufs[1:])]
@@ -245,7 +269,7 @@ def decode(frames: list[Any], max_bytes: int = MAX_MESSAGE_BYTES) -> Message:
         value = _resolve(body, arrays, used)
         if not all(used):
             raise WireError("array frames not referenced by the value")
-    return Message(DATA, link, seq, ts, pts, value, meta, nbytes=total)
+    return Message(DATA, link, seq, ts, pts, value, meta, {}, total)
 
 
 def _decode_control(h: dict[str, Any], kind: str, link: str, n_frames: int, total: int) -> Message:
@@ -266,11 +290,11 @@ def _decode_control(h: dict[str, Any], kind: str, link: str, n_frames: int, tota
     return Message(kind, link, fields=fields, nbytes=total)
 
 
-def _array(entry: Any, buf: memoryview, max_bytes: int) -> np.ndarray:
+def _array(entry: Any, buf: Any, max_bytes: int) -> np.ndarray:
     if type(entry) is not list or len(entry) != 4:
         raise WireError("array entry must be [dtype, shape, codec, nbytes]")
     dt, shape, codec, nbytes = entry
-    if type(dt) is not str or dt not in DTYPES:
+    if type(dt) is not str or dt not in _DTYPE_OBJ:
         raise WireError(f"dtype {dt!r} not allowed")
     if type(shape) is not list or len(shape) > MAX_NDIM:
         raise WireError("bad shape")
@@ -284,16 +308,18 @@ def _array(entry: Any, buf: memoryview, max_bytes: int) -> np.ndarray:
     if size > max_bytes or type(nbytes) is not int or nbytes != size:
         raise WireError("array size does not match its dtype and shape")
     if codec == "raw":
-        if buf.nbytes != size:
-            raise WireError(f"frame of {buf.nbytes} bytes for an array of {size}")
+        if len(buf) != size:  # (bytes, a zmq.Frame or a 1-d memoryview of bytes: len is the size)
+            raise WireError(f"frame of {len(buf)} bytes for an array of {size}")
         if not size:
             empty = np.zeros(shape, dtype)
             empty.flags.writeable = False
             return empty
-        return np.frombuffer(buf, dtype).reshape(shape)
+        arr = np.frombuffer(buf, dtype)
+        arr.flags.writeable = False  # (a zmq.Frame lends writable memory)
+        return arr if len(shape) == 1 else arr.reshape(shape)
     from .compress import decode as decompress
 
-    return decompress(codec, buf, dtype, tuple(shape))
+    return decompress(codec, buf if type(buf) is memoryview else _buf(buf), dtype, tuple(shape))
 
 
 def _resolve(node: Any, arrays: list[np.ndarray], used: list[bool], depth: int = 0) -> Any:
