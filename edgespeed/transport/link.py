@@ -182,7 +182,8 @@ class Sender:
         if self.welcomed:
             # first: the packet leaves before we look at what came back. With nothing else
             # waiting and credit left (the common case), it goes straight out.
-            if self.sent_upto >= seq - 1 and len(unacked) <= self.win and (len(unacked) == 1 or unacked[-2][0] <= self.sent_upto):
+            n = len(unacked)
+            if 0 < n <= self.win and unacked[-1][0] == seq and (n == 1 or unacked[-2][0] <= self.sent_upto):
                 if self._send(frames, copy=False):
                     self.sent_upto = seq
                     counters["packets"] += 1
@@ -414,6 +415,7 @@ class Receiver:
             self.sock.curve_publickey, self.sock.curve_secretkey = curve
             self.sock.zap_domain = (zap_domain or link).encode()
         self.sock.bind(bind)
+        self._sock_send = _raw_send(self.sock)
         self._rcvtimeo = -1
         self._zmq = zmq
         self.peer: bytes | None = None  # the current sender's routing id (its session id)
@@ -432,25 +434,28 @@ class Receiver:
         self.bye = False
 
     def recv(self, timeout_ms: int) -> list[wire.Message]:
-        """Data messages to deliver now, in order (may be empty); handles everything else."""
+        """Data messages to deliver now, in order (may be empty); handles everything else.
+
+        A data message is delivered at once: what queued behind it is taken by the next call
+        (whose receive returns at once), so nothing waits for the messages after it."""
         out: list[wire.Message] = []
-        zmq = self._zmq
         sock = self.sock
         if timeout_ms != self._rcvtimeo:
             sock.rcvtimeo = self._rcvtimeo = timeout_ms
         recv = sock.recv
+        again = self._zmq.Again
         flags = 0  # the first receive waits (up to the timeout) inside ZeroMQ: one call, not poll + recv
         for _ in range(1024):
             try:
                 frame = recv(flags, copy=False)
-            except zmq.Again:
+            except again:
                 break
             frames = [frame]
             while frame.more:  # (the rest of a multipart message is there already; no RCVMORE query)
-                frame = recv(copy=False)
+                frame = recv(0, False)
                 frames.append(frame)
             self._on(frames, out)
-            if not sock.get(_EVENTS) & _POLLIN:  # (cheaper than recv raising Again)
+            if out or not sock.get(_EVENTS) & _POLLIN:  # (cheaper than recv raising Again)
                 break
             flags = _NOBLOCK
         self.tick()
@@ -484,11 +489,15 @@ class Receiver:
             log.info("link %s: no word from the sender for %.1f s (idle, or gone); waiting for it", self.link, self.timeout_s)
 
     def _reply(self, frames: list[bytes]) -> None:
-        if self.peer is None:
-            return
+        if self.peer is not None:
+            self._to(self.peer, frames)
+
+    def _to(self, ident: bytes, frames: list[bytes]) -> None:
+        """Send a one-frame control message to the sender `ident` (a ROUTER: its id first)."""
         try:
-            self.sock.send_multipart([self.peer, *frames], flags=self._zmq.NOBLOCK)
-        except (self._zmq.Again, self._zmq.ZMQError):
+            self._sock_send(ident, _NOBLOCK | _SNDMORE, True)
+            self._sock_send(frames[0], _NOBLOCK, True)
+        except self._zmq.ZMQError:  # (Again is one)
             pass  # the peer is gone: it says hello again when it comes back
 
     def _on(self, frames: list[Any], out: list[wire.Message]) -> None:
@@ -506,22 +515,20 @@ class Receiver:
         if msg.link != self.link:
             self.counters["rejected"] += 1
             return
-        if msg.kind == "hello":
+        kind = msg.kind
+        if kind == "hello":
             self._hello(ident, msg)
             return
         if ident != self.peer:  # a sender we have not greeted (we restarted): ask for its hello
-            try:
-                self.sock.send_multipart([ident, *wire.control("welcome", self.link, sid=self.rsid)], flags=self._zmq.NOBLOCK)
-            except (self._zmq.Again, self._zmq.ZMQError):
-                pass
+            self._to(ident, wire.control("welcome", self.link, sid=self.rsid))
             return
         self.heard = now = _mono()
         if self.silent:
             self.silent = False
             log.info("link %s: the sender is back", self.link)
-        if msg.kind == "data":  # (first: the common case)
+        if kind == "data":  # (first: the common case)
             self._data(msg, out, now)
-        elif msg.kind == "ping":
+        elif kind == "ping":
             self._reply(wire.control("pong", self.link, t0=msg.fields.get("t0", 0), t1=_now()))
         elif msg.kind == "bye":
             self.bye = True
@@ -565,12 +572,15 @@ class Receiver:
             return
         self.expected = seq + 1
         self.last_delivered = seq
-        off = msg.meta.get("off")
-        if type(off) is int:
-            msg.ts_ns += off  # the source stamp, on this device's clock
-        self.counters["packets"] += 1
-        self.counters["bytes"] += msg.nbytes
-        self._rate.add(msg.nbytes, now)
+        meta = msg.meta
+        if meta:
+            off = meta.get("off")
+            if type(off) is int:
+                msg.ts_ns += off  # the source stamp, on this device's clock
+        counters, nbytes = self.counters, msg.nbytes
+        counters["packets"] += 1
+        counters["bytes"] += nbytes
+        self._rate.add(nbytes, now)
         out.append(msg)
 
     def close(self) -> None:

@@ -86,6 +86,43 @@ def test_credit_bounds_packets_in_flight():
     assert peak <= 3 + 1  # the window, plus the packet waiting for credit
 
 
+@pytest.mark.parametrize("mode, queue, first, dropped, after", [
+    pytest.param("reliable", 8, [0, 1], 0, [2, 3, 4, 5], id="reliable"),
+    pytest.param("realtime", 1, [0, 1], 3, [5], id="realtime-queue-1"),
+    pytest.param("realtime", 0, [], 6, [], id="realtime-queue-0"),  # (a queue of 0 keeps nothing)
+])
+def test_packets_go_straight_out_only_within_credit(mode, queue, first, dropped, after):
+    ep = _endpoint()
+    rx = Receiver("l", ep, mode=mode, window=2)  # the receiver's window bounds the sender's
+    tx = Sender("l", ep, mode=mode, window=8, queue=queue)
+    deadline = time.monotonic() + 5
+    while not tx.welcomed and time.monotonic() < deadline:
+        tx.pump(10)
+        rx.recv(0)
+    got: list[int] = []
+
+    def take(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            got.extend(int(m.value[0]) for m in rx.recv(5))
+            tx.pump(0)
+
+    for i in range(6):
+        tx.send(np.array([i]), 0, 0, wait=False)
+    take(0.3)  # taken, never completed: no credit comes back
+    assert got == first and tx.counters["packets"] == len(first)
+    assert tx.counters["dropped"] == dropped
+    while got and got[-1] < 5 and time.monotonic() < deadline + 5:
+        rx.complete(got[-1], rx.epoch)
+        n = len(got)
+        take(0.1)
+        if len(got) == n:
+            break
+    assert got == [*first, *after]  # in order; a dropped packet never goes
+    tx.close(linger_s=0)
+    rx.close()
+
+
 def test_a_silent_peer_is_detected_within_the_timeout(caplog):
     ep = _endpoint()
     c = Consumer(ep, stop_after=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgpack
 import numpy as np
 import pytest
+import zmq
 
 from edgespeed.transport import wire
 from edgespeed.transport.compress import codec_for
@@ -109,9 +110,25 @@ _DROP = object()
     pytest.param([msgpack.packb({"v": 1, "k": "ack", "l": "l"}), b"x"], "one frame", id="control-frames"),
     pytest.param([b"\x91" * 5000 + b"\x01"], "bad msgpack|nested", id="deep-nesting"),
 ])
-def test_malformed_messages_raise_wire_error(frames, why):
+@pytest.mark.parametrize("wrap", [pytest.param(bytes, id="bytes"), pytest.param(zmq.Frame, id="zmq-frame"),
+                                  pytest.param(lambda b: memoryview(bytearray(b)), id="memoryview")])
+def test_malformed_messages_raise_wire_error(frames, why, wrap):
+    wire.FRAME_TYPES.add(zmq.Frame)  # (as `link` does: received frames are read in place)
     with pytest.raises(wire.WireError, match=why):
-        wire.decode(frames)
+        wire.decode([wrap(f) for f in frames])
+
+
+@pytest.mark.parametrize("value", [pytest.param(np.arange(24, dtype=np.uint8).reshape(2, 4, 3), id="frame"),
+                                   pytest.param(np.arange(8, dtype=np.int64), id="64-bytes"),
+                                   pytest.param({"a": np.ones(3, np.float32), "b": [np.zeros((2, 2))]}, id="tree")])
+def test_received_zmq_frames_are_read_in_place_as_read_only_arrays(value):
+    wire.FRAME_TYPES.add(zmq.Frame)
+    frames = [zmq.Frame(bytes(f)) for f in wire.encode("l", 3, 1, 2, value)]
+    msg = wire.decode(frames)
+    arrays = [msg.value] if isinstance(value, np.ndarray) else [msg.value["a"], msg.value["b"][0]]
+    for got, frame in zip(arrays, frames[1:]):
+        assert np.shares_memory(got, np.frombuffer(frame, np.uint8)) and not got.flags.writeable
+    assert msg.nbytes == sum(len(f) for f in frames)
 
 
 def test_message_size_limit():
