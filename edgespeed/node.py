@@ -41,11 +41,16 @@ ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 class Envelope(NamedTuple):
-    """A packet's envelope: sequence number on its edge, source wall-clock stamp, media time."""
+    """A packet's envelope: sequence number on its edge, source wall-clock stamp, media time,
+    and `origin`: for data that came over a link from another device, `(session, seq)` of
+    the packet on that link (passed on by single-input nodes), else None. A sink that stores
+    the origin with what it writes can report it back (`Node.resume_point`), so a restarted
+    device resumes after it: nothing written twice, nothing lost."""
 
     seq: int
     ts_ns: int
     pts_ns: int
+    origin: tuple[str, int] | None = None
 
 
 class _Required:
@@ -333,13 +338,20 @@ class Node:
     def teardown(self) -> None:
         """Release what `setup` opened. Runs if and only if `setup` returned."""
 
+    def resume_point(self) -> tuple[str, int] | None:
+        """A sink that stores `envelope.origin` with its output returns the last one it has
+        durably written (read back in `setup`), or None. When every sink after a link returns
+        one, a restarted device tells the sender to resume after it: exactly once across a
+        crash (`sink.jsonl` with `append: true` does this)."""
+        return None
+
     # -- helpers for node code ------------------------------------------------------------
     @property
     def envelope(self) -> Envelope | None:
         """The envelope of the packet being processed (read-only), e.g. for a sink that logs
         times. None outside `process`. Sequence numbers and stamps are the engine's to set."""
         pkt = self._env
-        return None if pkt is None else Envelope(pkt.seq, pkt.ts_ns, pkt.pts_ns)
+        return None if pkt is None else Envelope(pkt.seq, pkt.ts_ns, pkt.pts_ns, pkt.origin)
 
     @property
     def stopping(self) -> bool:

@@ -104,3 +104,4 @@ class Stamped:
     outputs: dict[str, Any]
     pts_ns: int
     ts_ns: int | None = None  # a relay (a link, a process boundary) keeps the original stamp
+    origin: tuple[str, int] | None = None  # a link's (session, seq) of the packet (see Envelope)

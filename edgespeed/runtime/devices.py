@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import replace
 from pathlib import Path
@@ -161,6 +162,8 @@ class LinkIn(Node):
         from ..transport import security
 
         rx = self._rx
+        rx.resume = self._resume_points()
+        session = ""
         while True:
             if self.stopping:  # the device is stopping: take nothing more, acknowledge what is done
                 self._settle(2.0)
@@ -168,12 +171,14 @@ class LinkIn(Node):
             # while packets are out downstream, look often: an acknowledgement that waits is a
             # packet delivered again if this device dies before sending it
             batch = rx.recv(2 if self._emitted else 50)
+            if batch:
+                session = rx.session
             while batch:
                 msg = batch.pop(0)
                 ts = msg.ts_ns
                 if self._tags is not None:
                     ts = self._tags.note(msg, self._n)
-                yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=ts)
+                yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=ts, origin=(session, msg.seq))
                 self._emitted.append((msg.seq, rx.epoch))
                 self._n += 1
                 del msg  # let the frames go as soon as downstream is done with them
@@ -185,6 +190,27 @@ class LinkIn(Node):
                 if self._tags is not None:
                     self._tags.total = rx.eos_fields.get("g")
                 return
+
+    def _resume_points(self) -> dict[str, int]:
+        """Where the sinks after this link left off before a restart: `{session: seq}` when every
+        one of them reports the same sender session (`Node.resume_point`), else nothing."""
+        run = getattr(self, "_edgespeed_run", None)
+        run = run() if run is not None else None
+        if run is None:
+            return {}
+        workers = _Downstream(run, self.id).workers
+        sinks = [w for w in workers if w.is_sink]
+        if not sinks or any(isinstance(w.node, LinkOut) or len(w.inputs) != 1 for w in workers):
+            return {}
+        deadline = time.monotonic() + 30
+        while any(w.stats.state in ("new", "setup") for w in sinks) and time.monotonic() < deadline:
+            time.sleep(0.005)  # their setup reads back what they wrote
+        points = [w.node.resume_point() for w in sinks]
+        if any(p is None for p in points) or len({p[0] for p in points}) != 1:
+            return {}
+        session, seq = points[0][0], min(p[1] for p in points)
+        log.info("link %s: the sinks after it have everything up to #%d of session %s; resuming after it", self.link, seq, session)
+        return {session: seq}
 
     def _settle(self, timeout_s: float) -> None:
         import time

@@ -17,14 +17,15 @@ import numpy as np
 class Packet:
     """One value on an edge, with its envelope."""
 
-    __slots__ = ("seq", "ts_ns", "pts_ns", "value", "nbytes")
+    __slots__ = ("seq", "ts_ns", "pts_ns", "value", "nbytes", "origin")
 
-    def __init__(self, seq: int, ts_ns: int, pts_ns: int, value: Any, nbytes: int = 0) -> None:
+    def __init__(self, seq: int, ts_ns: int, pts_ns: int, value: Any, nbytes: int = 0, origin: tuple[str, int] | None = None) -> None:
         self.seq = seq
         self.ts_ns = ts_ns
         self.pts_ns = pts_ns
         self.value = value
         self.nbytes = nbytes  # bytes of array data it refers to (for rings' byte limits)
+        self.origin = origin  # (link session, seq) for data from another device (see Envelope)
 
     def __repr__(self) -> str:
         return f"Packet(#{self.seq}, pts={self.pts_ns}, {type(self.value).__name__})"

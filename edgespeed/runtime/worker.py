@@ -194,16 +194,18 @@ class Worker:
                         return
                     raise err from e
                 ts = _now()
+                origin = None
                 if isinstance(item, Stamped):
                     pts = item.pts_ns
                     if item.ts_ns is not None:
                         ts = item.ts_ns
+                    origin = item.origin
                     item = item.outputs
                 else:
                     pts = ts
                 stats.process.add(_perf() - t0)
                 if item is not None:
-                    self._emit(item, ts, pts, "generate", None, None)
+                    self._emit(item, ts, pts, "generate", None, None, origin)
         finally:
             gen.close() if hasattr(gen, "close") else None
 
@@ -266,6 +268,7 @@ class Worker:
         else:
             ts, n_in = first.ts_ns, 1
             kwargs = {first_port: first.value}
+        origin = first.origin if not others else None  # (one input: its results stay traceable to the link)
         if self._absent:
             kwargs = {**self._absent, **kwargs}
         stats = self.stats
@@ -278,11 +281,11 @@ class Worker:
             out = node.process(**kwargs)
             if out is not None:
                 if type(out) is dict:
-                    self._emit(out, ts, first.pts_ns, "process", first_port, first.seq)
+                    self._emit(out, ts, first.pts_ns, "process", first_port, first.seq, origin)
                 elif isinstance(out, types.GeneratorType) or hasattr(out, "__next__"):
                     for item in out:
                         if item is not None:
-                            self._emit(item, ts, first.pts_ns, "process", first_port, first.seq)
+                            self._emit(item, ts, first.pts_ns, "process", first_port, first.seq, origin)
                 else:
                     raise TypeError(f"returned {type(out).__name__}; expected a dict of outputs, None, or yielded dicts")
         except Exception as e:
@@ -304,7 +307,8 @@ class Worker:
         if self.stats.errors <= 10 or self.stats.errors % 1000 == 0:
             log.warning("%s (skipped; %d errors so far)", err, self.stats.errors)
 
-    def _emit(self, out: Any, ts: int, pts: int, method: str, port: str | None, seq: int | None) -> None:
+    def _emit(self, out: Any, ts: int, pts: int, method: str, port: str | None, seq: int | None,
+              origin: tuple[str, int] | None = None) -> None:
         if type(out) is not dict:
             raise NodeError(self.id, method, f"yielded {type(out).__name__}; expected a dict of outputs",
                             port=self._labels.get(port) if port else None, seq=seq)
@@ -325,7 +329,7 @@ class Worker:
             seqs[name] = n + 1
             stats.packets_out += 1
             if rings:
-                pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value))
+                pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value), origin)
                 for r in rings:
                     r.put(pkt)
 

@@ -432,6 +432,7 @@ class Receiver:
         self._last_gap = (-1, 0.0)
         self.silent = False
         self.bye = False
+        self.resume: dict[str, int] = {}  # sender session -> last seq the sinks after us hold
 
     def recv(self, timeout_ms: int) -> list[wire.Message]:
         """Data messages to deliver now, in order (may be empty); handles everything else.
@@ -460,6 +461,11 @@ class Receiver:
             flags = _NOBLOCK
         self.tick()
         return out
+
+    @property
+    def session(self) -> str:
+        """The current sender's session id ('' before the first one says hello)."""
+        return self.peer.decode(errors="replace") if self.peer is not None else ""
 
     @property
     def ended(self) -> bool:
@@ -547,7 +553,9 @@ class Receiver:
             log.debug("link %s: sender %s, base %d", self.link, sid, base)
             self.peer = ident
             self.epoch += 1
-            self.expected = max(base, 0)
+            # the sinks after us may have more of this session than the sender knows (we were
+            # killed after they wrote, before our acknowledgement left): resume after it
+            self.expected = max(base, 0, self.resume.get(ident.decode(errors="replace"), -1) + 1)
             self.done = self.last_delivered = self.expected - 1
             self.eos = None
             self.eos_acked = False

@@ -25,7 +25,9 @@ class JsonlSink(Node):
 
     Params:
         path: the output file; parent folders are created (default out.jsonl).
-        append: add to an existing file instead of replacing it (default false).
+        append: add to an existing file instead of replacing it (default false). Data that came
+            over a link carries its `origin`; with `append`, a restarted device resumes after the
+            last line written, so a crash writes nothing twice and loses nothing.
         flush_every: packets between flushes to disk (default 1: every line).
         max_array_items: arrays larger than this are summarized (default 64).
 
@@ -47,13 +49,21 @@ class JsonlSink(Node):
 
     def setup(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._resume: tuple[str, int] | None = None
+        if self.append and self.path.exists():
+            self._resume = _last_origin(self.path)
         self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")  # noqa: SIM115 - closed in teardown
         self._pending = 0
         self.lines = 0
 
+    def resume_point(self) -> tuple[str, int] | None:
+        return self._resume
+
     def process(self, data: Any) -> None:
         env = self.envelope
         record = {"seq": env.seq, "ts_ns": env.ts_ns, "pts_ns": env.pts_ns, "data": self._plain(data)} if env else {"data": self._plain(data)}
+        if env is not None and env.origin is not None:  # came over a link: where from, for a resume
+            record["origin"] = list(env.origin)
         self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
         self.lines += 1
         self._pending += 1
@@ -84,3 +94,25 @@ class JsonlSink(Node):
         if isinstance(v, Path):
             return str(v)
         return repr(v)
+
+
+def _last_origin(path: Path) -> tuple[str, int] | None:
+    """The origin of the last whole line of a JSON-lines file; a torn last line (a crash in the
+    middle of a write) is cut off first, so the record it held is written again."""
+    with open(path, "rb+") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - 65536))
+        tail = f.read()
+        if tail and not tail.endswith(b"\n"):
+            cut = tail.rfind(b"\n") + 1
+            f.truncate(size - len(tail) + cut)
+            tail = tail[:cut]
+    for line in reversed(tail.splitlines()):
+        try:
+            origin = json.loads(line).get("origin")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(origin, list) and len(origin) == 2 and isinstance(origin[0], str) and isinstance(origin[1], int):
+            return origin[0], origin[1]
+        return None
+    return None

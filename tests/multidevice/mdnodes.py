@@ -56,15 +56,26 @@ class SeqSink(Node):
     delay_ms: float = Param(0.0, ge=0)
 
     def setup(self) -> None:
+        self._resume = None
+        if self.path.exists():  # the last line's origin: where a restart resumes
+            lines = self.path.read_text().splitlines()
+            if lines and len(lines[-1].split()) == 4:
+                _, _, session, seq = lines[-1].split()
+                self._resume = (session, int(seq))
         self._f = open(self.path, "a", buffering=1)  # noqa: SIM115 - closed in teardown
+
+    def resume_point(self) -> Any:
+        return self._resume
 
     def process(self, data: Any) -> None:
         if self.delay_ms:
             time.sleep(self.delay_ms / 1000)
         arr = data["out"] if isinstance(data, dict) else data
         n = int(np.frombuffer(np.ascontiguousarray(arr[:8]).tobytes(), np.int64)[0])
-        lat = (time.time_ns() - self.envelope.ts_ns) // 1000
-        self._f.write(f"{n} {lat}\n")
+        env = self.envelope
+        lat = (time.time_ns() - env.ts_ns) // 1000
+        origin = f" {env.origin[0]} {env.origin[1]}" if env.origin else ""
+        self._f.write(f"{n} {lat}{origin}\n")  # one write: a kill leaves the line whole or absent
         self._f.flush()
 
     def teardown(self) -> None:

@@ -144,3 +144,22 @@ nodes:
     assert merge.params["binds"] == ["tcp://127.0.0.1:7300", "tcp://127.0.0.1:7301"]
     for d in kinds:
         check(split(spec, d))
+
+
+def test_a_replica_that_comes_back_gets_work_again(tmp_path):
+    n = 1200
+    g = _graph(tmp_path, n)
+    out = tmp_path / "out.txt"
+    results, gw2, camera, gw1 = (Device(g, name, tmp_path) for name in ("results", "gw2", "camera", "gw1"))
+    devs = [results, gw2, camera, gw1]
+    try:
+        assert wait_for(lambda: len(numbers(out)) >= 100, 30)
+        gw1.kill()
+        assert wait_for(lambda: "unacknowledged packets go to the others" in camera.text(), 30), camera.text()
+        back = Device(g, "gw1", tmp_path)  # the same device, restarted
+        devs.append(back)
+        assert camera.wait(90) == 0 and gw2.wait(30) == 0 and back.wait(30) == 0 and results.wait(30) == 0, camera.text()
+    finally:
+        stop_all(*devs)
+    assert numbers(out) == list(range(n))  # in order, each once
+    assert back.counters("link_in_0")["packets"] > 0  # the dispatcher dealt to it again

@@ -24,3 +24,20 @@ def test_jsonl_append(tmp_path: Path) -> None:
     run_node("sink.jsonl", params={"path": str(path)}, inputs={"data": [1]})
     run_node("sink.jsonl", params={"path": str(path), "append": True}, inputs={"data": [2]})
     assert len(path.read_text().splitlines()) == 2
+
+
+def test_jsonl_reads_back_where_it_left_off_and_cuts_a_torn_line(tmp_path: Path) -> None:
+    from edgespeed.registry import default_registry
+
+    path = tmp_path / "x.jsonl"
+    rows = [{"seq": i, "data": i, "origin": ["a1b2", 40 + i]} for i in range(3)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"seq": 3, "data": 3, "orig')  # killed mid-write
+    sink = default_registry().resolve("sink.jsonl")("log", path=str(path), append=True)
+    sink.setup()
+    sink.teardown()
+    assert sink.resume_point() == ("a1b2", 42)
+    assert path.read_text().endswith('"origin": ["a1b2", 42]}\n')  # the torn line is gone: its packet comes again
+    fresh = default_registry().resolve("sink.jsonl")("log", path=str(path))  # not appending: starts over, no resume
+    fresh.setup()
+    fresh.teardown()
+    assert fresh.resume_point() is None
