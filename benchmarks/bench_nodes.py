@@ -67,3 +67,21 @@ class Arrivals(Node):
 
     def process(self, data: Any = None) -> None:
         Arrivals.times[self.id].append(time.perf_counter())
+
+
+class Stamps(Node):
+    """Sink: appends the wall-clock time of each packet's arrival to `path`, one per line
+    (for graphs whose sink runs in another process, e.g. on another device)."""
+
+    kind = "bench.stamps"
+    data = Input()
+    path: str = Param()
+
+    def setup(self) -> None:
+        self._f = open(self.path, "w", buffering=1)  # noqa: SIM115 - closed in teardown
+
+    def process(self, data: Any = None) -> None:
+        self._f.write(f"{time.time()}\n")
+
+    def teardown(self) -> None:
+        self._f.close()
