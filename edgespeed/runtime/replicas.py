@@ -18,7 +18,10 @@ The graph is cut as for any crossing (see `devices`), with three kinds of link n
 Acknowledgements chain as on any link: the merge acknowledges a result once the nodes after it
 are done with it, a replica acknowledges the dispatcher once its result is acknowledged, and
 each header carries `lw`, the lowest `g` the dispatcher still holds: everything below it was
-delivered, which lets a restarted merge know where to resume.
+delivered, which lets a restarted merge know where to resume (a result it had handed on but not
+yet acknowledged when it was killed comes again: at-least-once for the merging device). While
+the next result is late (its replica died, and it is on its way from another), the merge
+acknowledges the results it holds, so the replicas keep the credit to bring it.
 """
 
 from __future__ import annotations
@@ -190,6 +193,7 @@ class ReplicaIn(Node):
         for rx in self._rx:
             self._poller.register(rx.sock, zmq.POLLIN)
         self._next: int | None = None  # the next packet number to deliver
+        self._floor: int | None = None  # after a restart: every number below it was delivered
         self._held: dict[int, tuple[Any, list[Any]]] = {}  # g -> (message, its entry): out of order
         self._entries: list[deque[list[Any]]] = [deque() for _ in self._rx]  # per link: [seq, epoch, done]
         self._emitted: deque[list[Any]] = deque()  # entries handed downstream, not yet done
@@ -234,10 +238,12 @@ class ReplicaIn(Node):
             entry[2] = True
             self._unnumbered += 1
             return
-        if self._next is None or low > self._next:  # everything below `lw` was delivered
+        if self._next is None:  # (re)started: everything below `lw` was delivered before
             self._next = low
-            for old in [k for k in self._held if k < low]:
-                self._held.pop(old)[1][2] = True
+        elif low > self._next:
+            # only after a restart: what we do not hold below `lw` was delivered by the process
+            # before us (what we hold, we acknowledged while stalled: still ours to deliver)
+            self._floor = max(self._floor or 0, low)
         if g < self._next or g in self._held:
             entry[2] = True  # a second copy: its packet went to another replica too
             self.counters["duplicates"] += 1
@@ -253,7 +259,12 @@ class ReplicaIn(Node):
             log.warning("replicas: packet %s never came; resuming at %d", self._next, resume)
             self.counters["resumed"] += 1
             self._next = resume
-        while self._next in self._held:
+        while True:
+            if self._next not in self._held:
+                below = [k for k in self._held if self._floor is not None and k < self._floor]
+                if not below:
+                    break
+                self._next = min(below)  # a gap: delivered before the restart
             msg, entry = self._held.pop(self._next)
             self._next += 1
             self._moved = now
@@ -265,6 +276,8 @@ class ReplicaIn(Node):
             self._n += 1
             yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=msg.ts_ns)
             del msg
+        if self._floor is not None:
+            self._next, self._floor = max(self._next or 0, self._floor), None
 
     def _progress(self) -> None:
         """Acknowledge, per link and in its order, the results every node after us is done with."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,23 @@ def test_a_replica_that_comes_back_gets_work_again(tmp_path):
         stop_all(*devs)
     assert numbers(out) == list(range(n))  # in order, each once
     assert back.counters("link_in_0")["packets"] > 0  # the dispatcher dealt to it again
+
+
+def test_kill_9_of_the_merging_device_then_a_restart_loses_nothing(tmp_path):
+    n = 600
+    g = _graph(tmp_path, n)
+    out = tmp_path / "out.txt"
+    first, gw1, gw2, camera = (Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera"))
+    devs = [first, gw1, gw2, camera]
+    try:
+        assert wait_for(lambda: len(numbers(out)) >= 150, 30)
+        first.kill()
+        time.sleep(1.0)
+        second = Device(g, "results", tmp_path)
+        devs.append(second)
+        assert camera.wait(60) == 0 and second.wait(30) == 0, camera.text() + second.text()
+    finally:
+        stop_all(*devs)
+    got = numbers(out)
+    assert sorted(set(got)) == list(range(n))  # nothing lost
+    assert got == sorted(got) or len([i for i in range(1, len(got)) if got[i] <= got[i - 1]]) <= 1  # order, one rewind at most
