@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import GraphError, GraphErrors, Location
 from ..node import Node, did_you_mean
-from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, parse_cpus
+from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, parse_cpus, placement_of
 
 
 def _caller() -> Location:
@@ -171,17 +171,12 @@ class Graph:
 
     def build(self) -> GraphSpec:
         """The GraphSpec, not validated."""
-        def placed(d: _Draft) -> tuple[str | None, tuple[str, ...]]:  # `device: [a, b]`: replicas
-            if isinstance(d.device, list) and d.device:
-                return d.device[0], tuple(d.device) if len(set(d.device)) > 1 else ()
-            return d.device if isinstance(d.device, str) else None, ()
-
-        nodes = tuple(
-            NodeSpec(d.id, d.type, dict(d.params), dict(d.inputs), placed(d)[0], d.on_error, d.sync, d.sync_tolerance_ms,
-                     d.isolate, d.shm_cap_mb, d.cpus, placed(d)[1], locs=dict(d.locs))
-            for d in self._nodes
-        )
-        return GraphSpec(self.name, nodes, tuple(self._devices), self._default_device, self.description,
+        nodes = []
+        for d in self._nodes:
+            device, replicas = placement_of(d.device) or (None, ())  # `device: [a, b]`: replicas
+            nodes.append(NodeSpec(d.id, d.type, dict(d.params), dict(d.inputs), device, d.on_error, d.sync, d.sync_tolerance_ms,
+                                  d.isolate, d.shm_cap_mb, d.cpus, replicas, locs=dict(d.locs)))
+        return GraphSpec(self.name, tuple(nodes), tuple(self._devices), self._default_device, self.description,
                          file=self._loc.file, locs={"": self._loc})
 
     def spec(self) -> GraphSpec:

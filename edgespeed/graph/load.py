@@ -14,7 +14,7 @@ import yaml
 
 from ..errors import GraphError, GraphErrors, Location
 from ..node import did_you_mean
-from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, option_problem, parse_cpus
+from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, option_problem, parse_cpus, placement_of
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -202,14 +202,11 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str) -> NodeSpe
             doc.errors.append(GraphError(msg, node_id=who, location=nlocs.get(key)))
         opts[key] = fallback if msg else value
     on_error, sync, tol = opts["on_error"], opts["sync"], opts["sync_tolerance_ms"]
-    device, replicas = data.get("device"), ()
-    if isinstance(device, list) and device and all(isinstance(d, str) for d in device):
-        replicas = tuple(device) if len(set(device)) > 1 else ()  # (one device listed: placed there)
-        device = device[0]
-    elif device is not None and not isinstance(device, str):
-        msg = f"'device' must be a device name, or a list of devices to run replicas on, got {device!r}"
+    placed = placement_of(data.get("device"))
+    if placed is None:
+        msg = f"'device' must be a device name, or a list of devices to run replicas on, got {data.get('device')!r}"
         doc.errors.append(GraphError(msg, node_id=who, location=nlocs.get("device")))
-        device = None
+    device, replicas = placed or (None, ())
     private = data.get("private", False)
     if isinstance(private, list) and all(isinstance(p, str) for p in private):
         private = tuple(private)

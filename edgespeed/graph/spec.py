@@ -33,6 +33,16 @@ def parse_cpus(value: Any) -> tuple[int, ...] | None:
     return None
 
 
+def placement_of(device: Any) -> tuple[str | None, tuple[str, ...]] | None:
+    """`(device, replicas)` for a node's `device:` value: a device name, or a list of devices to
+    run replicas on (a list of one places the node there); None when it is neither."""
+    if device is None or isinstance(device, str):
+        return device, ()
+    if isinstance(device, list) and device and all(isinstance(d, str) for d in device):
+        return device[0], tuple(device) if len(set(device)) > 1 else ()
+    return None
+
+
 def option_problem(key: str, value: Any) -> str | None:
     """Why `value` is not valid for the node or input option `key` (None when it is).
 

@@ -42,13 +42,10 @@ from .process import fresh_ids
 log = logging.getLogger("edgespeed.link")
 
 
-class LinkOut(Node):
-    """(internal) Sends `data` to another device over a ZeroMQ link (`transport.link.Sender`)."""
+class SendingEnd(Node):
+    """(internal) The params of a node that sends over links (`LinkOut`, `replicas.ReplicaOut`)."""
 
-    kind = "runtime.link_out"
     data = Input()
-    link: str = Param(doc="link id: the edge it carries")
-    endpoint: str = Param(doc="where the receiving device listens")
     mode: str = Param("reliable", doc="reliable or realtime")
     window: int = Param(8, ge=1, doc="packets in flight beyond the last acknowledged one")
     queue: int = Param(8, ge=1, doc="realtime: packets waiting for credit before the oldest is dropped")
@@ -57,6 +54,29 @@ class LinkOut(Node):
     heartbeat_s: float = Param(0.5, gt=0)
     timeout_s: float = Param(3.0, gt=0)
     keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
+
+
+class ReceivingEnd(Node):
+    """(internal) The params of a node that receives over links (`LinkIn`, `replicas.ReplicaIn`);
+    `receiver()` reads them."""
+
+    out = Output()
+    mode: str = Param("reliable", doc="reliable or realtime")
+    window: int = Param(8, ge=1, doc="credit given to the sender")
+    heartbeat_s: float = Param(0.5, gt=0)
+    timeout_s: float = Param(3.0, gt=0)
+    keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
+    allow: list[str] = Param([], doc="public key files of the peers allowed to connect")
+    max_mb: float = Param(256.0, gt=0, doc="largest message accepted, MiB")
+    relay = True  # ends at its upstream's end of stream; a stop ends it too (see generate)
+
+
+class LinkOut(SendingEnd):
+    """(internal) Sends `data` to another device over a ZeroMQ link (`transport.link.Sender`)."""
+
+    kind = "runtime.link_out"
+    link: str = Param(doc="link id: the edge it carries")
+    endpoint: str = Param(doc="where the receiving device listens")
     server_key: str = Param("", doc="the receiving device's public key file")
     tags_from: str = Param("", doc="replica side: the link whose packets' numbers the results carry back")
 
@@ -134,22 +154,13 @@ class LinkOut(Node):
         self._sender.close(abort=getattr(self, "_abort", None), **eos)
 
 
-class LinkIn(Node):
+class LinkIn(ReceivingEnd):
     """(internal) Receives packets from another device; ends at that side's end of stream."""
 
     kind = "runtime.link_in"
-    out = Output()
     link: str = Param(doc="link id: the edge it carries")
     bind: str = Param(doc="address to listen on")
-    mode: str = Param("reliable", doc="reliable or realtime")
-    window: int = Param(8, ge=1, doc="credit given to the sender")
-    heartbeat_s: float = Param(0.5, gt=0)
-    timeout_s: float = Param(3.0, gt=0)
-    keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
-    allow: list[str] = Param([], doc="public key files of the peers allowed to connect")
-    max_mb: float = Param(256.0, gt=0, doc="largest message accepted, MiB")
     replica: bool = Param(False, doc="replica side: note each packet's number for the results' link")
-    relay = True  # ends at its upstream's end of stream; a stop ends it too (see generate)
 
     def setup(self) -> None:
         self._rx = receiver(self, self.link, self.bind, self.counters)

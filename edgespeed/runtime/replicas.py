@@ -32,31 +32,22 @@ import time
 from collections import deque
 from typing import Any
 
-from ..node import Input, Node, Output, Param
+from ..node import Param
 from ..registry import default_registry
 from ..types import Stamped
-from .devices import _Downstream, receiver, sender_curve
+from .devices import ReceivingEnd, SendingEnd, _Downstream, receiver, sender_curve
 
 log = logging.getLogger("edgespeed.link")
 
 _SUMMED = ("packets", "bytes", "bytes_raw", "resends", "dropped", "peer_lost", "rejected", "duplicates")
 
 
-class ReplicaOut(Node):
+class ReplicaOut(SendingEnd):
     """(internal) Deals packets to the replicas of a node, one link each, by available credit."""
 
     kind = "runtime.replica_out"
-    data = Input()
     links: list[str] = Param(doc="link ids, one per replica")
     endpoints: list[str] = Param(doc="where each replica listens")
-    mode: str = Param("reliable", doc="reliable or realtime")
-    window: int = Param(8, ge=1, doc="packets in flight per replica beyond the last acknowledged one")
-    queue: int = Param(8, ge=1, doc="realtime: packets waiting for credit before the oldest is dropped")
-    compress: str = Param("none", doc="none, jpeg, png, zlib, zstd or lz4")
-    quality: int | None = Param(None, doc="jpeg quality, or png/zlib/zstd level")
-    heartbeat_s: float = Param(0.5, gt=0)
-    timeout_s: float = Param(3.0, gt=0)
-    keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
     server_keys: list[str] = Param([], doc="each replica device's public key file")
 
     def setup(self) -> None:
@@ -169,21 +160,13 @@ class ReplicaOut(Node):
                 sender.close(abort=abort, linger_s=None if sender.welcomed else 2 * self.timeout_s, g=self._g)
 
 
-class ReplicaIn(Node):
+class ReplicaIn(ReceivingEnd):
     """(internal) Takes the results of a node's replicas and puts them back in order."""
 
     kind = "runtime.replica_in"
-    out = Output()
     links: list[str] = Param(doc="link ids, one per replica")
     binds: list[str] = Param(doc="addresses to listen on, one per replica")
-    mode: str = Param("reliable", doc="reliable or realtime")
     window: int = Param(16, ge=1, doc="credit given to each replica")
-    heartbeat_s: float = Param(0.5, gt=0)
-    timeout_s: float = Param(3.0, gt=0)
-    keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
-    allow: list[str] = Param([], doc="public key files of the peers allowed to connect")
-    max_mb: float = Param(256.0, gt=0, doc="largest message accepted, MiB")
-    relay = True
 
     def setup(self) -> None:
         import zmq
