@@ -32,12 +32,11 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from .errors import GraphError, GraphErrors
+from .format import ID_PATTERN, POLICIES, SYNC_MODES
 from .params import Bounds, ParamValueError, check, describe
 from .types import ANY, PortType
 
-POLICIES = ("block", "latest", "drop_oldest")
-SYNC_MODES = ("any", "latest", "timestamp")
-ID_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+ID_RE = re.compile(ID_PATTERN)
 
 
 class Envelope(NamedTuple):

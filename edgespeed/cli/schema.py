@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..graph.spec import ON_ERROR
-from ..node import POLICIES, SYNC_MODES, Node
+from .. import format as fmt
+from ..node import Node
 from ..params import json_schema
 from ..registry import default_registry
 
-_ID = {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"}
+_ID = {"type": "string", "pattern": fmt.ID_PATTERN}
 _SOURCE = {"type": "string", "pattern": r"^[a-z][a-z0-9_]*(/[A-Za-z0-9_]+)?$", "description": "node_id/port"}
 
 
@@ -41,9 +41,9 @@ def graph_schema() -> dict[str, Any]:
     classes = {n: c for n, c in reg.all().items() if not isinstance(c, Exception)}
     input_obj = {
         "type": "object",
-        "properties": {"from": _SOURCE, "queue": {"type": "integer", "minimum": 1}, "policy": {"enum": list(POLICIES)},
-                       "mode": {"enum": ["reliable", "realtime"], "description": "link delivery where the edge crosses devices"},
-                       "compress": {"enum": ["none", "jpeg", "png", "zlib", "zstd", "lz4"], "description": "link compression where the edge crosses devices"},
+        "properties": {"from": _SOURCE, "queue": {"type": "integer", "minimum": 1}, "policy": {"enum": list(fmt.POLICIES)},
+                       "mode": {"enum": list(fmt.LINK_MODES), "description": "link delivery where the edge crosses devices"},
+                       "compress": {"enum": list(fmt.COMPRESS_CODECS), "description": "link compression where the edge crosses devices"},
                        "quality": {"type": "integer", "minimum": 0, "maximum": 100, "description": "jpeg quality, or png/zlib level"}},
         "required": ["from"],
         "additionalProperties": False,
@@ -52,14 +52,14 @@ def graph_schema() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "id": _ID,
-            "type": {"anyOf": [{"enum": sorted(classes)}, {"type": "string", "pattern": r"^[\w.]+:[\w.]+$"}]},
+            "type": {"anyOf": [{"enum": sorted(classes)}, {"type": "string", "pattern": fmt.PLUGIN_TYPE_PATTERN}]},
             "params": {"type": "object"},
             "inputs": {"type": "object", "additionalProperties": {"anyOf": [_SOURCE, input_obj]}},
             "device": {"type": "string"},
-            "on_error": {"enum": list(ON_ERROR)},
-            "sync": {"enum": list(SYNC_MODES)},
+            "on_error": {"enum": list(fmt.ON_ERROR)},
+            "sync": {"enum": list(fmt.SYNC_MODES)},
             "sync_tolerance_ms": {"type": "number", "minimum": 0},
-            "isolate": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "description": "process, thread, or a group name"},
+            "isolate": {"type": "string", "pattern": fmt.ID_PATTERN, "description": "process, thread, or a group name"},
             "shm_cap_mb": {"type": "number", "exclusiveMinimum": 0},
             "cpus": {"anyOf": [{"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 1},
                                {"type": "string", "pattern": r"^\d+(-\d+)?(,\d+(-\d+)?)*$"}],

@@ -13,15 +13,20 @@ from typing import Any
 import yaml
 
 from ..errors import GraphError, GraphErrors, Location
+from ..format import DEVICE_KEYS, INPUT_KEYS, LINK_KEYS, NODE_KEYS, TOP_KEYS
 from ..node import did_you_mean
 from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, option_problem, parse_cpus, placement_of
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-TOP_KEYS = ("name", "description", "nodes", "devices", "default_device")
-NODE_KEYS = ("id", "type", "params", "inputs", "device", "on_error", "sync", "sync_tolerance_ms", "isolate", "shm_cap_mb", "cpus", "private")
-INPUT_KEYS = ("from", "queue", "policy", "mode", "compress", "quality")
-DEVICE_KEYS = ("endpoint", "trusted", "endpoints", "bind", "keys", "allow", "timeout_s")
+# Tags a graph may carry: those YAML resolves plain values to, written out or not. Anything else
+# (`!!python/object`, `!mytag`) would be dropped on mappings or refused deep inside PyYAML.
+_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp"))
+# Aliases may repeat a block (shared params), not multiply the file: a billion-laughs file of
+# 100 values expands to 10**9. Refused above this many values, counted with aliases expanded.
+MAX_EXPANSION = 10
+MIN_EXPANDED = 100_000
+
 
 
 class _Doc:
@@ -90,6 +95,8 @@ def load_text(text: str, file: str = "<string>") -> GraphSpec:
         loader.dispose()
     if root is None:
         raise GraphErrors([GraphError("the graph is empty; expected a mapping with 'nodes:'", location=Location(file, 1, 1))])
+    if problem := _unsafe(root, doc):
+        raise GraphErrors([problem])
     locs: dict[str, Location] = {}
     try:
         data = doc.plain(root, locs, "")
@@ -99,6 +106,50 @@ def load_text(text: str, file: str = "<string>") -> GraphSpec:
     if doc.errors:
         raise GraphErrors(doc.errors)
     return spec
+
+
+def _unsafe(root: yaml.Node, doc: _Doc) -> GraphError | None:
+    """A tag the format has no use for, a recursive alias, or aliases that expand far past the
+    file's size; None when the tree is safe to convert. Linear in the distinct nodes: the
+    expanded size of each node is computed once, however many aliases point at it."""
+    size: dict[int, int] = {}
+    nodes: dict[int, yaml.Node] = {}
+    distinct = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            children = _children(node)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            open_.discard(key)
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            return GraphError("recursive YAML alias: a value contains itself", location=doc.loc(node))
+        distinct += 1
+        nodes[key] = node
+        if node.tag not in _TAGS:
+            return GraphError(f"YAML tag {node.tag.removeprefix('tag:yaml.org,2002:')!r} is not allowed in a graph; "
+                              "write the plain value", location=doc.loc(node))
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+    limit = max(MIN_EXPANDED, MAX_EXPANSION * distinct)
+    if size[id(root)] <= limit:
+        return None
+    # Point at the smallest value that is already too big: the alias level that tips it over.
+    worst = min((n for n in nodes.values() if size[id(n)] > limit), key=lambda n: size[id(n)])
+    return GraphError(f"YAML aliases expand this value to {size[id(worst)]:,} values, the file writes {distinct:,} "
+                      f"(limit {limit:,}); refusing what looks like a YAML bomb", location=doc.loc(worst))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [c for pair in node.value for c in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
 
 
 def _syntax_error(e: yaml.MarkedYAMLError, text: str, file: str) -> GraphError:
@@ -234,7 +285,7 @@ def _inputs(doc: _Doc, data: Any, nlocs: dict[str, Location], who: str | None) -
         if isinstance(value, dict):
             _unknown_keys(doc, value, INPUT_KEYS, nlocs, path, f"input {port!r}", who)
             queue, policy = value.get("queue"), value.get("policy")
-            for key in ("mode", "compress", "quality"):
+            for key in LINK_KEYS:
                 if value.get(key) is not None:
                     if msg := option_problem(key, value[key]):
                         doc.errors.append(GraphError(f"input {port!r}: {msg}", node_id=who, location=nlocs.get(f"{path}.{key}")))

@@ -13,16 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import format as fmt
 from ..errors import Location
-from ..node import POLICIES, SYNC_MODES
+from ..format import ON_ERROR, POLICIES, SYNC_MODES
 
-ON_ERROR = ("stop", "skip", "restart")
 
 
 def parse_cpus(value: Any) -> tuple[int, ...] | None:
     """CPU numbers from a list (`[2, 3]`) or a cpuset string (`"0-1,3"`, as taskset and cgroups
     write them); None when `value` is neither."""
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*", value):
+    if isinstance(value, str) and re.fullmatch(fmt.CPUSET_PATTERN, value):
         cpus: set[int] = set()
         for part in value.split(","):
             lo, _, hi = part.partition("-")
@@ -53,11 +53,11 @@ def option_problem(key: str, value: Any) -> str | None:
     choices = {"on_error": ON_ERROR, "sync": SYNC_MODES, "policy": POLICIES}.get(key)
     if choices is not None and (not isinstance(value, str) or value not in choices):
         return f"{key!r} must be one of {', '.join(choices)}, got {value!r}"
-    if key == "isolate" and (not isinstance(value, str) or not re.match(r"^[a-z][a-z0-9_]*$", value)):
+    if key == "isolate" and (not isinstance(value, str) or not re.match(fmt.ID_PATTERN, value)):
         return f"'isolate' must be 'process' (a process of its own), 'thread' (the default) or a group name shared by nodes that run in one process, got {value!r}"
     if key == "shm_cap_mb" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
         return f"'shm_cap_mb' must be a number > 0 (MiB of shared memory per edge of an isolated node), got {value!r}"
-    link = {"mode": ("reliable", "realtime"), "compress": ("none", "jpeg", "png", "zlib", "zstd", "lz4")}.get(key)
+    link = {"mode": fmt.LINK_MODES, "compress": fmt.COMPRESS_CODECS}.get(key)
     if link is not None and value not in link:
         return f"{key!r} must be one of {', '.join(link)} (a link option, used where the edge crosses devices), got {value!r}"
     if key == "quality" and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100):
@@ -92,7 +92,7 @@ class InputSpec:
         return self.node if self.output is None else f"{self.node}/{self.output}"
 
     def to_yaml_value(self) -> Any:
-        opts = {k: getattr(self, k) for k in ("queue", "policy", "mode", "compress", "quality") if getattr(self, k) is not None}
+        opts = {k: getattr(self, k) for k in fmt.INPUT_KEYS[1:] if getattr(self, k) is not None}
         return {"from": self.source, **opts} if opts else self.source
 
 
