@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError, GraphErrors, Location
+from ..format import IMAGE_CODECS
 from ..node import ID_RE, Input, Node, Output, did_you_mean
 from ..registry import Registry, UnknownType, default_registry
 from .spec import GraphSpec, InputSpec, NodeSpec, option_problem
@@ -228,13 +229,15 @@ def _cycles(spec: GraphSpec, inputs: dict[str, dict[str, InputSpec]], errors: li
     g.add_edges_from((inp.node, nid) for nid, ports in inputs.items() for inp in ports.values())
     if nx.is_directed_acyclic_graph(g):
         return
+    order = {n.id: i for i, n in enumerate(spec.nodes)}
+    by_id = {n.id: n for n in spec.nodes}
     for k, cycle in enumerate(nx.simple_cycles(g)):
         if k >= 10:
             break
-        first = min(cycle, key=lambda c: next(i for i, n in enumerate(spec.nodes) if n.id == c))
+        first = min(cycle, key=order.__getitem__)
         i = cycle.index(first)
         path = cycle[i:] + cycle[:i] + [first]
-        closer = spec.node(first)
+        closer = by_id[first]
         back = next((p for p, inp in inputs[first].items() if inp.node == path[-2]), None)
         loc = closer.where(f"inputs.{back}") if back else closer.where("id")
         errors.append(GraphError(f"cycle: {' -> '.join(path)}; a graph must be acyclic", node_id=first, location=loc))
@@ -278,6 +281,11 @@ def _links(spec: GraphSpec, inputs: dict[str, dict[str, InputSpec]], ports: dict
 
     where = placement(spec)
     devices = {d.name: d for d in spec.devices}
+    by_id = {n.id: n for n in spec.nodes}
+    consumers: dict[str, list[tuple[NodeSpec, InputSpec]]] = {}
+    for c in spec.nodes:
+        for i in inputs.get(c.id, {}).values():
+            consumers.setdefault(i.node, []).append((c, i))
     used = set(where.values()).union(*(n.replicas for n in spec.nodes))
     for d in spec.devices:
         if d.name not in used:
@@ -288,11 +296,11 @@ def _links(spec: GraphSpec, inputs: dict[str, dict[str, InputSpec]], ports: dict
                 errors.append(GraphError(msg, location=d.loc))
     for n in spec.nodes:
         if n.replicas:
-            _replica_shape(spec, n, inputs, where, errors)
+            _replica_shape(by_id, n, inputs, consumers.get(n.id, []), where, errors)
         for port, inp in inputs.get(n.id, {}).items():
             if inp.node not in where:
                 continue
-            producer = spec.node(inp.node)
+            producer = by_id[inp.node]
             sources = producer.replicas or (where[inp.node],)
             targets = n.replicas or (where[n.id],)
             pairs = [(devices[a], devices[b]) for a in sources for b in targets if a != b or n.replicas or producer.replicas]
@@ -324,13 +332,13 @@ def _cannot_travel(t: Any, compress: str | None, dtypes: frozenset[str]) -> str 
     dt = np.dtype(t.dtype)
     if dt.newbyteorder("<").str not in dtypes:
         return f"its {dt.name} arrays cannot travel (a link carries bool, int8..int64, uint8..uint64 and float16..float64 arrays)"
-    if compress in ("jpeg", "png") and (dt != np.uint8 or t.ndim not in (None, 2, 3)):
+    if compress in IMAGE_CODECS and (dt != np.uint8 or t.ndim not in (None, 2, 3)):
         return f"'compress: {compress}' is for uint8 images and the port carries {t.describe()}; use zstd, lz4 or zlib"
     return None
 
 
-def _replica_shape(spec: GraphSpec, n: NodeSpec, inputs: dict[str, dict[str, InputSpec]], where: dict[str, str],
-                   errors: list[GraphError]) -> None:
+def _replica_shape(by_id: dict[str, NodeSpec], n: NodeSpec, inputs: dict[str, dict[str, InputSpec]],
+                   consumers: list[tuple[NodeSpec, InputSpec]], where: dict[str, str], errors: list[GraphError]) -> None:
     """A replicated node takes one input from one device and feeds nodes on one device, none replicated."""
     loc = n.where("device")
     mine = inputs.get(n.id, {})
@@ -338,13 +346,12 @@ def _replica_shape(spec: GraphSpec, n: NodeSpec, inputs: dict[str, dict[str, Inp
         errors.append(GraphError(f"runs as replicas on {', '.join(n.replicas)}, so it must have exactly one wired input, it has {len(mine)}",
                                  node_id=n.id, location=loc))
     for inp in mine.values():
-        if inp.node in where and spec.node(inp.node).replicas:
+        if inp.node in where and by_id[inp.node].replicas:
             errors.append(GraphError(f"runs as replicas and so does its input {inp.node!r}; put a node on one device between them",
                                      node_id=n.id, location=loc))
-    consumers = [(c, p, i) for c in spec.nodes for p, i in inputs.get(c.id, {}).items() if i.node == n.id]
-    if len({i.output for _, _, i in consumers}) > 1:
+    if len({i.output for _, i in consumers}) > 1:
         errors.append(GraphError("runs as replicas, so only one of its outputs may be wired (its results are merged back into order)",
                                  node_id=n.id, location=loc))
-    if len({where[c.id] for c, _, _ in consumers}) > 1 or any(c.replicas for c, _, _ in consumers):
+    if len({where[c.id] for c, _ in consumers}) > 1 or any(c.replicas for c, _ in consumers):
         errors.append(GraphError("runs as replicas, so the nodes it feeds must all be on one device (where its results are put back in order)",
                                  node_id=n.id, location=loc))
