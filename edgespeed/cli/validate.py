@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GraphError, GraphErrors, Location
-from ..graph import GraphSpec, load
+from ..graph import GraphSpec
+from ..graph.load import load_partial
 from ..graph.validate import Resolved, check
 
 
@@ -80,7 +81,7 @@ def load_checked(name: str, overrides: list[str] | None = None) -> Resolved:
         known = builtin_graphs()
         hint = f"; built-in graphs: {', '.join(known)}" if known else ""
         raise GraphErrors([GraphError(f"no such graph file{hint}", location=Location(name))])
-    spec = load(path)
+    spec = load_partial(path)  # structural problems are reported by `check`, with all the rest
     if overrides:
         spec = parse_overrides(overrides, spec)
     return check(spec)

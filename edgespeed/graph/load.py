@@ -7,6 +7,7 @@ cycles) are `validate.check`'s job.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,21 @@ def load(path: str | Path) -> GraphSpec:
     Raises:
         GraphErrors: every structural problem found, each located at file:line:col.
     """
+    spec = load_partial(path)
+    if spec.problems:
+        raise GraphErrors(spec.problems)
+    return spec
+
+
+def load_partial(path: str | Path) -> GraphSpec:
+    """Read a graph file as far as it can be read: structural problems (a bad policy, an
+    unknown key) go into `spec.problems` and the rest of the graph is kept, so that
+    `validate.check` reports them together with unknown types, missing nodes and cycles.
+
+    Raises:
+        GraphErrors: the file cannot be read as a graph at all (unreadable, not YAML, a YAML
+            bomb, not a mapping of nodes).
+    """
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -77,11 +93,18 @@ def load(path: str | Path) -> GraphSpec:
         raise GraphErrors([GraphError(f"cannot read graph: {e.strerror or e}", location=Location(str(path)))]) from None
     except UnicodeDecodeError:
         raise GraphErrors([GraphError("cannot read graph: not UTF-8 text", location=Location(str(path)))]) from None
-    return load_text(text, file=str(path))
+    return _read(text, file=str(path))
 
 
 def load_text(text: str, file: str = "<string>") -> GraphSpec:
     """Parse graph YAML from a string (see `load`)."""
+    spec = _read(text, file)
+    if spec.problems:
+        raise GraphErrors(spec.problems)
+    return spec
+
+
+def _read(text: str, file: str) -> GraphSpec:
     doc = _Doc(file)
     loader = _Loader(text)
     doc.loader = loader
@@ -103,9 +126,9 @@ def load_text(text: str, file: str = "<string>") -> GraphSpec:
     except yaml.YAMLError as e:
         raise GraphErrors([GraphError(f"invalid YAML: {e}", location=Location(file))]) from None
     spec = _graph(doc, data, locs, file)
-    if doc.errors:
-        raise GraphErrors(doc.errors)
-    return spec
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        raise GraphErrors(doc.errors)  # no nodes to check further
+    return replace(spec, problems=tuple(doc.errors))
 
 
 def _unsafe(root: yaml.Node, doc: _Doc) -> GraphError | None:
@@ -270,9 +293,9 @@ def _node(doc: _Doc, data: Any, locs: dict[str, Location], path: str, nlocs: dic
         msg = f"'private' must be true (every output) or a list of output ports, got {private!r}"
         doc.errors.append(GraphError(msg, node_id=who, location=nlocs.get("private")))
         private = False
-    if not ok:
+    if not who:
         return None
-    return NodeSpec(id=data["id"], type=data["type"], params=params, inputs=inputs, device=device, on_error=on_error,
+    return NodeSpec(id=who, type=data["type"] if ok else "", params=params, inputs=inputs, device=device, on_error=on_error,
                     sync=sync, sync_tolerance_ms=None if tol is None else float(tol), isolate=opts["isolate"],
                     shm_cap_mb=None if opts["shm_cap_mb"] is None else float(opts["shm_cap_mb"]), cpus=parse_cpus(opts["cpus"]),
                     replicas=replicas, private=private, locs=nlocs)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import format as fmt
-from ..errors import Location
+from ..errors import GraphError, Location
 from ..format import ON_ERROR, POLICIES, SYNC_MODES
 
 
@@ -196,6 +196,9 @@ class GraphSpec:
     description: str = ""
     file: str = field(default="<graph>", compare=False)
     locs: Mapping[str, Location] = field(default_factory=dict, compare=False)
+    # What `load_partial` could not read (bad keys, shapes, option values); `check` reports
+    # these with everything else, and skips what they leave unknown (a node without a type).
+    problems: tuple[GraphError, ...] = field(default=(), compare=False, repr=False)
 
     def node(self, node_id: str) -> NodeSpec:
         for n in self.nodes:

@@ -52,7 +52,7 @@ def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
         GraphErrors: all problems found.
     """
     reg = registry or default_registry()
-    errors: list[GraphError] = []
+    errors: list[GraphError] = list(spec.problems)
     by_id = _ids(spec, errors)
     classes = _types(spec, reg, errors)
     _options(spec, errors)
@@ -110,7 +110,10 @@ def _options(spec: GraphSpec, errors: list[GraphError]) -> None:
 
 def _types(spec: GraphSpec, reg: Registry, errors: list[GraphError]) -> dict[str, type[Node]]:
     classes: dict[str, type[Node]] = {}
+    unread = {p.node_id for p in spec.problems}
     for n in spec.nodes:
+        if not n.type and n.id in unread:
+            continue  # the loader reported its missing or malformed type
         try:
             classes[n.id] = reg.resolve(n.type)
         except UnknownType as e:
@@ -215,7 +218,8 @@ def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], ports: dict[str, Ports]
         if cls_inputs is not None:
             unknown = [p for p in n.inputs if p not in cls_inputs]
             for port, decl in cls_inputs.items():
-                if port not in n.inputs and not decl.optional and not _misspelt(port, unknown):
+                written = f"inputs.{port}" in n.locs  # in the file, but unreadable: reported when loaded
+                if port not in n.inputs and not decl.optional and not written and not _misspelt(port, unknown):
                     errors.append(GraphError(f"input {port!r} is not connected; wire it as '{port}: node/port'", node_id=n.id, location=n.where("inputs") or n.where("id"), field=f"inputs.{port}"))
         resolved[n.id] = mine
     return resolved
