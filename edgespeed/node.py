@@ -77,6 +77,10 @@ class _Port:
 
     def __init__(self, type_: PortType | None, dtype: str | None, ndim: int | None,
                  shape: tuple[int | None, ...] | None, doc: str) -> None:
+        if type_ is not None and not isinstance(type_, PortType):
+            # `Input(object)`, `Output(np.ndarray)`: fail where the plugin is imported, not mid-run
+            raise TypeError(f"{type(self).__name__}({getattr(type_, '__name__', type_)!s}): a port's type must be a "
+                            "PortType (Frame, Audio, Tensor, ...) or None for anything; use dtype=/ndim= for arrays")
         self.type = _port_type(type_, dtype, ndim, shape)
         self.doc = doc
         self.name = ""

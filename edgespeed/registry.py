@@ -2,14 +2,19 @@
 
 Built-in nodes and third-party nodes register the same way: an entry point in the
 `edgespeed.nodes` group whose name is the YAML type and whose value is `module:Class`. A graph
-may also name a class directly as `package.module:Class`. Classes are imported only when a graph
-uses them, so `edgespeed validate` never imports a node it does not need.
+may also name a class directly as `package.module:Class`: the module is imported from
+`sys.path` (PYTHONPATH), or else from the graph file's folder, so `type: mynodes:Blur` finds a
+`mynodes.py` that sits beside the YAML. Classes are imported only when a graph uses them, so
+`edgespeed validate` never imports a node it does not need.
 """
 
 from __future__ import annotations
 
 import importlib
+import sys
 import threading
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .node import Node, did_you_mean
@@ -53,8 +58,9 @@ class Registry:
         """Every registered type name, sorted."""
         return sorted(set(self._entry_points()) | set(self._classes))
 
-    def resolve(self, type_name: str) -> type[Node]:
-        """The class for `type_name`.
+    def resolve(self, type_name: str, search: Sequence[Path] = ()) -> type[Node]:
+        """The class for `type_name`; a `module:Class` not on `sys.path` is looked for in the
+        folders `search` (the graph's folder), which is then added to `sys.path`.
 
         Raises:
             UnknownType: not registered and not a `module:Class` path; the message offers the
@@ -69,7 +75,7 @@ class Registry:
             if type_name in eps:
                 cls = _as_node(eps[type_name].load(), type_name)
             elif ":" in type_name:
-                cls = _import_path(type_name)
+                cls = _import_path(type_name, search)
             else:
                 raise UnknownType(f"unknown node type {type_name!r}{did_you_mean(type_name, self.names())}")
             self._classes[type_name] = cls
@@ -86,10 +92,17 @@ class Registry:
         return out
 
 
-def _import_path(path: str) -> type[Node]:
+def _import_path(path: str, search: Sequence[Path] = ()) -> type[Node]:
     module, _, attr = path.partition(":")
     try:
-        mod = importlib.import_module(module)
+        mod = _import_module(module, search)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        if e.name != top:
+            raise ImportError(f"cannot import plugin {path!r}: {type(e).__name__}: {e}") from e
+        where = " or in the graph's folder " + ", ".join(str(d) for d in search) if search else ""
+        raise ImportError(f"cannot import plugin {path!r}: no module {top!r} on PYTHONPATH{where}; put {top}.py "
+                          f"beside the graph, or set PYTHONPATH to the folder that holds it") from None
     except Exception as e:
         raise ImportError(f"cannot import plugin {path!r}: {type(e).__name__}: {e}") from e
     try:
@@ -98,6 +111,25 @@ def _import_path(path: str) -> type[Node]:
         names = [n for n, v in vars(mod).items() if isinstance(v, type) and issubclass(v, Node) and v is not Node]
         raise ImportError(f"cannot import plugin {path!r}: module {module!r} has no {attr!r}{did_you_mean(attr, names)}") from None
     return _as_node(obj, path)
+
+
+def _import_module(module: str, search: Sequence[Path]) -> Any:
+    """`importlib.import_module`, falling back to the folders in `search`. A folder that holds
+    the module is appended to `sys.path` (after everything installed, so it shadows nothing), and
+    so reaches the processes of isolated nodes too."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        top = module.split(".")[0]
+        if e.name != top:
+            raise
+        for folder in search:
+            if (folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file():
+                if str(folder) not in sys.path:
+                    sys.path.append(str(folder))
+                importlib.invalidate_caches()
+                return importlib.import_module(module)
+        raise
 
 
 def _as_node(obj: Any, name: str) -> type[Node]:

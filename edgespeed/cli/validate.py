@@ -45,6 +45,18 @@ def builtin_graphs() -> list[str]:
         return []
 
 
+def _no_graph(name: str) -> str:
+    """`no such graph file or built-in graph 'quikstart'; did you mean 'quickstart'?`."""
+    from ..node import did_you_mean
+
+    known = builtin_graphs()
+    p = Path(name)
+    if len(p.parts) == 1 and known:
+        stem = p.stem if p.suffix in (".yaml", ".yml") else p.name
+        return f"no such graph file or built-in graph {stem!r}{did_you_mean(stem, known)}"
+    return f"no such graph file; built-in graphs: {', '.join(known)}" if known else "no such graph file"
+
+
 def parse_overrides(items: list[str], spec: GraphSpec) -> GraphSpec:
     """Apply `--set node.param=value` (value parsed as YAML), checking node names."""
     import yaml
@@ -78,9 +90,7 @@ def load_checked(name: str, overrides: list[str] | None = None) -> Resolved:
     """Load, apply overrides and validate; raises GraphErrors with every problem."""
     path = resolve_path(name)
     if not path.exists():
-        known = builtin_graphs()
-        hint = f"; built-in graphs: {', '.join(known)}" if known else ""
-        raise GraphErrors([GraphError(f"no such graph file{hint}", location=Location(name))])
+        raise GraphErrors([GraphError(_no_graph(name), location=Location(name))])
     spec = load_partial(path)  # structural problems are reported by `check`, with all the rest
     if overrides:
         spec = parse_overrides(overrides, spec)

@@ -11,6 +11,7 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,11 +112,13 @@ def _options(spec: GraphSpec, errors: list[GraphError]) -> None:
 def _types(spec: GraphSpec, reg: Registry, errors: list[GraphError]) -> dict[str, type[Node]]:
     classes: dict[str, type[Node]] = {}
     unread = {p.node_id for p in spec.problems}
+    # `type: mynodes:Blur` with mynodes.py beside the graph file
+    folder = Path(spec.file).resolve().parent if Path(spec.file).is_file() else None
     for n in spec.nodes:
         if not n.type and n.id in unread:
             continue  # the loader reported its missing or malformed type
         try:
-            classes[n.id] = reg.resolve(n.type)
+            classes[n.id] = reg.resolve(n.type, (folder,) if folder and ":" in n.type else ())
         except UnknownType as e:
             errors.append(GraphError(str(e), node_id=n.id, location=n.where("type")))
         except ImportError as e:
