@@ -28,6 +28,10 @@ ID_PATTERN = r"^[a-z][a-z0-9_]*$"  # node ids, device names, isolate group names
 CPUSET_PATTERN = r"\s*\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*\s*"  # "0-1,3", as taskset writes it
 PLUGIN_TYPE_PATTERN = r"^[\w.]+:[\w.]+$"  # `package.module:Class`
 
+# -- what a path param names: `Param(doc=..., kind="model_file")`; validate checks these exist.
+# Output paths declare no kind: they are made by the run, never checked.
+PATH_KINDS = ("input_file", "input_folder", "model_file", "model_folder")
+
 # -- values that name no local file -----------------------------------------------------------
 BUILTIN_PREFIX = "builtin:"  # `builtin:video/sample.mp4`: a file shipped in edgespeed/data/
 

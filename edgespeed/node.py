@@ -32,7 +32,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 
 from .errors import GraphError, GraphErrors
-from .format import ID_PATTERN, POLICIES, SYNC_MODES
+from .format import ID_PATTERN, PATH_KINDS, POLICIES, SYNC_MODES
 from .params import Bounds, ParamValueError, check, describe
 from .types import ANY, PortType
 
@@ -152,6 +152,8 @@ class ParamSpec:
         default: the value when YAML leaves it out; omit it to make the param required.
         ge, gt, le, lt: numeric bounds (for tuples and lists, every item).
         doc: one line, with units, for `edgespeed nodes`.
+        kind: for a path the node reads, what it names (`input_file`, `input_folder`,
+            `model_file`, `model_folder`): validate checks that it exists when it is local.
     """
 
     def __init__(
@@ -163,7 +165,11 @@ class ParamSpec:
         le: float | None = None,
         lt: float | None = None,
         doc: str = "",
+        kind: str | None = None,
     ) -> None:
+        if kind is not None and kind not in PATH_KINDS:
+            raise ValueError(f"Param kind must be one of {', '.join(PATH_KINDS)}, got {kind!r}")
+        self.kind = kind
         self.default = default
         self.bounds = Bounds(ge, gt, le, lt)
         self.doc = doc
@@ -201,6 +207,7 @@ def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field / pyda
     le: float | None = None,
     lt: float | None = None,
     doc: str = "",
+    kind: str | None = None,
 ) -> Any:
     """Declare a typed param, checked against its class annotation when the graph is loaded.
 
@@ -211,8 +218,10 @@ def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field / pyda
         default: the value when YAML leaves it out; omit it to make the param required.
         ge, gt, le, lt: numeric bounds (for tuples and lists, every item).
         doc: one line, with units, for `edgespeed nodes`.
+        kind: for a path the node reads: `input_file`, `input_folder`, `model_file` or
+            `model_folder`; `edgespeed validate` checks a local one exists (outputs: no kind).
     """
-    return ParamSpec(default, ge=ge, gt=gt, le=le, lt=lt, doc=doc)
+    return ParamSpec(default, ge=ge, gt=gt, le=le, lt=lt, doc=doc, kind=kind)
 
 
 def _annotations(obj: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GraphError, GraphErrors, Location
-from ..format import IMAGE_CODECS
+from ..format import IMAGE_CODECS, is_local_path
 from ..node import ID_RE, Input, Node, Output, did_you_mean
 from ..registry import Registry, UnknownType, default_registry
 from .spec import GraphSpec, InputSpec, NodeSpec, option_problem
@@ -59,6 +59,7 @@ def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
     _options(spec, errors)
     n_param_errors = len(errors)
     params = _params(spec, classes, errors)
+    _files(spec, classes, params, errors)
     bad_params = {e.node_id for e in errors[n_param_errors:]}
     ports = _ports(spec, classes, params, bad_params, errors)
     inputs = _wiring(spec, by_id, ports, errors)
@@ -146,6 +147,33 @@ def _params(spec: GraphSpec, classes: dict[str, type[Node]], errors: list[GraphE
             errors.append(GraphError(msg, node_id=n.id, location=loc, field=f"params.{name}"))
         out[n.id] = values
     return out
+
+
+def _files(spec: GraphSpec, classes: dict[str, type[Node]], params: dict[str, dict[str, Any]], errors: list[GraphError]) -> None:
+    """Input and model files named by params that declare a `kind`: a local one must exist and
+    be a file (or a folder). URLs and `builtin:` samples are the node's to open."""
+    for n in spec.nodes:
+        cls = classes.get(n.id)
+        for name, p in (cls.params.items() if cls else ()):
+            # the value as written: Path() turns `rtsp://cam/1` into `rtsp:/cam/1`
+            value = n.params.get(name, params.get(n.id, {}).get(name))
+            if p.kind is None or value is None or not isinstance(value, (str, Path)) or not is_local_path(str(value)):
+                continue
+            if msg := _file_problem(Path(value), p.kind):
+                errors.append(GraphError(f"param {name!r}: {msg}", node_id=n.id, location=n.where(f"params.{name}"), field=f"params.{name}"))
+
+
+def _file_problem(path: Path, kind: str) -> str | None:
+    what, _, want = kind.replace("_", " ").partition(" ")
+    label = f"{what} {want}"  # "model file", "input folder"
+    if not path.exists():
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        return f"{label} {str(path)!r} does not exist{where}"
+    if want == "file" and path.is_dir():
+        return f"{str(path)!r} is a folder; expected the {label} itself"
+    if want == "folder" and not path.is_dir():
+        return f"{str(path)!r} is a file; expected a folder ({label})"
+    return None
 
 
 def _ports(spec: GraphSpec, classes: dict[str, type[Node]], params: dict[str, dict[str, Any]],

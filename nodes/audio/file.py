@@ -45,7 +45,7 @@ class AudioFileSource(Node):
 
     kind = "audio.file"
     audio = Output(Audio)
-    path: Path = Param(doc="audio file to read")
+    path: Path = Param(doc="audio file to read", kind="input_file")
     chunk_ms: float = Param(20.0, gt=0, le=10000, doc="chunk duration in ms")
     sample_rate_hz: int | None = Param(None, ge=1000, le=384000, doc="output sample rate; null: the file's")
     channels: int | None = Param(None, ge=1, le=2, doc="output channels; null: the file's")

@@ -147,7 +147,7 @@ class OnnxVad(_FramedVad):
     """
 
     kind = "audio.onnx_vad"
-    model: Path = Param(doc="ONNX VAD model (Silero kind)")
+    model: Path = Param(doc="ONNX VAD model (Silero kind)", kind="model_file")
     threshold: float = Param(0.5, ge=0, le=1)
     window_samples: int = Param(512, ge=16, le=65536)
     context_samples: int = Param(64, ge=0, le=65536)

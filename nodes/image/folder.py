@@ -44,7 +44,7 @@ class FolderSource(Node):
     kind = "image.folder"
     frame = Output(Frame)
     name = Output(doc="file name of the image")
-    path: Path = Param(doc="folder of images")
+    path: Path = Param(doc="folder of images", kind="input_folder")
     pattern: str = Param("*", doc="glob of files to read")
     format: Literal["bgr24", "rgb24", "gray"] = Param("bgr24", doc="pixel format of emitted frames")
     loop: bool = Param(False, doc="start again after the last image")

@@ -75,7 +75,7 @@ class OnnxRunner(Node):
     """
 
     kind = "inference.onnx"
-    model: Path = Param(doc="path of the .onnx file")
+    model: Path = Param(doc="path of the .onnx file", kind="model_file")
     providers: list[str] = Param(list(DEFAULT_PROVIDERS), doc="provider preference order")
     device: Literal[tuple(DEVICES)] | None = Param(None, doc="accelerator; replaces providers")  # type: ignore[valid-type]
     fp16: bool = Param(False, doc="float16 execution on TensorRT / OpenVINO")

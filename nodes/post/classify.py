@@ -39,7 +39,7 @@ class TopKClassifier(Node):
     top_k: int = Param(5, ge=1, doc="how many classes to report")
     softmax: bool = Param(True, doc="apply a softmax first")
     score_min: float = Param(0.0, ge=0, le=1, doc="drop classes below this probability")
-    labels: Path | None = Param(None, doc="class names file, one per line")
+    labels: Path | None = Param(None, doc="class names file, one per line", kind="input_file")
 
     def setup(self) -> None:
         self._names: list[str] | None = read_labels(self.labels)

@@ -62,7 +62,7 @@ class YoloDecoder(Node):
     max_detections: int = Param(300, ge=1, doc="most boxes per image")
     max_candidates: int = Param(10000, ge=1, doc="most boxes entering NMS")
     classes: list[int] | None = Param(None, doc="class ids to keep")
-    labels: Path | None = Param(None, doc="class names file, one per line")
+    labels: Path | None = Param(None, doc="class names file, one per line", kind="input_file")
 
     def setup(self) -> None:
         self._names: list[str] | None = read_labels(self.labels)

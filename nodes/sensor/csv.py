@@ -41,7 +41,7 @@ class CsvSource(Node):
 
     kind = "sensor.csv"
     reading = Output(Record, doc="{t_s, column: value, ...}")
-    path: Path = Param(doc="CSV file with a header row")
+    path: Path = Param(doc="CSV file with a header row", kind="input_file")
     time_column: str = Param("t_s")
     time_unit: Literal["s", "ms", "us", "ns"] = Param("s")
     columns: list[str] | None = Param(None)

@@ -56,7 +56,7 @@ class CtcDecoder(Node):
     kind = "speech.ctc_decode"
     logits = Input(doc="time x vocabulary (or 1 x time x vocabulary) float")
     transcript = Output(Record, doc="{text, confidence, tokens, steps}")
-    vocabulary: Path = Param(doc="token file")
+    vocabulary: Path = Param(doc="token file", kind="model_file")
     blank_index: int = Param(0, ge=0)
     word_delimiter: str = Param("|")
     drop_tokens: list[str] = Param(["<pad>", "<s>", "</s>", "<unk>"])

@@ -45,7 +45,7 @@ class FileSource(PixelFormatPorts, Node):
 
     kind = "video.file"
     frame = Output(Frame)
-    path: Path = Param(doc="video file")
+    path: Path = Param(doc="video file", kind="input_file")
     format: Literal["bgr24", "rgb24", "gray"] = Param("bgr24", doc="pixel format of emitted frames")
     loop: bool = Param(False, doc="start again after the end")
     start_s: float = Param(0.0, ge=0, doc="start at this media time, seconds")
