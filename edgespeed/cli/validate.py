@@ -94,7 +94,7 @@ def load_checked(name: str, overrides: list[str] | None = None) -> Resolved:
     spec = load_partial(path)  # structural problems are reported by `check`, with all the rest
     if overrides:
         spec = parse_overrides(overrides, spec)
-    return check(spec)
+    return check(spec, files=True)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

@@ -37,17 +37,21 @@ class Resolved:
     ports: dict[str, Ports]  # node id -> its ports for its params (see Node.declare_ports)
 
 
-def validate(spec: GraphSpec, registry: Registry | None = None) -> list[GraphError]:
-    """Every problem in `spec`, sorted by location (empty when valid)."""
+def validate(spec: GraphSpec, registry: Registry | None = None, *, files: bool = False) -> list[GraphError]:
+    """Every problem in `spec`, sorted by location (empty when valid); `files` as in `check`."""
     try:
-        check(spec, registry)
+        check(spec, registry, files=files)
     except GraphErrors as e:
         return list(e.errors)
     return []
 
 
-def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
+def check(spec: GraphSpec, registry: Registry | None = None, *, files: bool = False) -> Resolved:
     """Validate `spec` and resolve it.
+
+    `files=True` (what `edgespeed validate` and `run` do) also checks that the local input and
+    model files its params name exist; off for a spec whose files appear later (a model written
+    by a setup step, ports named by hand).
 
     Raises:
         GraphErrors: all problems found.
@@ -59,7 +63,8 @@ def check(spec: GraphSpec, registry: Registry | None = None) -> Resolved:
     _options(spec, errors)
     n_param_errors = len(errors)
     params = _params(spec, classes, errors)
-    _files(spec, classes, params, errors)
+    if files:
+        _files(spec, classes, params, errors)
     bad_params = {e.node_id for e in errors[n_param_errors:]}
     ports = _ports(spec, classes, params, bad_params, errors)
     inputs = _wiring(spec, by_id, ports, errors)
@@ -168,7 +173,7 @@ def _file_problem(path: Path, kind: str) -> str | None:
     label = f"{what} {want}"  # "model file", "input folder"
     if not path.exists():
         where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
-        return f"{label} {str(path)!r} does not exist{where}"
+        return f"{label} {str(path)!r} not found{where}"
     if want == "file" and path.is_dir():
         return f"{str(path)!r} is a folder; expected the {label} itself"
     if want == "folder" and not path.is_dir():

@@ -25,7 +25,7 @@ def test_relative_input_is_resolved_against_the_working_folder(tmp_path: Path, m
     monkeypatch.chdir(tmp_path)
     assert main(["validate", str(graph)]) == 2
     err = capsys.readouterr().err
-    assert err == f"{graph}:4:20: node 'imu' param 'path': input file 'imu.csv' does not exist (relative to {tmp_path})\n"
+    assert err == f"{graph}:4:20: node 'imu' param 'path': input file 'imu.csv' not found (relative to {tmp_path})\n"
     (tmp_path / "imu.csv").write_text("t_s,ax,ay,az\n0,0,0,1\n")
     assert main(["validate", str(graph)]) == 0, capsys.readouterr().err
 
@@ -38,7 +38,7 @@ def test_run_refuses_a_missing_input_before_opening_anything(tmp_path: Path, mon
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(graph), "-q"]) == 2
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and "param 'path': input file 'gone.mp4' does not exist" in lines[0], lines
+    assert len(lines) == 1 and "param 'path': input file 'gone.mp4' not found" in lines[0], lines
     assert not (tmp_path / "out").exists()
 
 

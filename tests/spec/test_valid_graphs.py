@@ -33,7 +33,7 @@ def test_graph_validates(path: Path, capsys: pytest.CaptureFixture[str]) -> None
     if code == 2 and path.parent == REPO / "graphs":
         # A ready graph may name a file the user brings (`--set src.path=...`): validate checks
         # local input and model files, so only these, named in the graph, may be missing here.
-        missing = [re.search(r"param '\w+': (input|model) file '([^']+)' does not exist", line) for line in err.splitlines()]
+        missing = [re.search(r"param '\w+': (input|model) file '([^']+)' not found", line) for line in err.splitlines()]
         assert all(m and m.group(2) in USER_FILES for m in missing), err
         return
     assert code == 0, err
