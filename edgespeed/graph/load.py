@@ -45,19 +45,24 @@ class _Doc:
         """Convert `node` to plain Python, recording `locs[path]` and `locs[path + ':key']`."""
         locs[path] = self.loc(node)
         if isinstance(node, yaml.MappingNode):
+            own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
             self.loader.flatten_mapping(node)
+            merged = len(node.value) - own  # `<<: *base` pairs come first; the mapping's own keys override them
             out: dict[Any, Any] = {}
-            for knode, vnode in node.value:
+            own_keys: set[Any] = set()
+            for i, (knode, vnode) in enumerate(node.value):
                 key = self.loader.construct_object(knode, deep=True)
                 if not isinstance(key, (str, int, float, bool)) or key is None:
                     self.errors.append(GraphError(f"mapping keys must be plain names, got {key!r}", location=self.loc(knode)))
                     continue
                 sub = f"{path}.{key}" if path else str(key)
-                if key in out:
+                if i >= merged and key in own_keys:
                     first = locs[sub + ":key"]
                     msg = f"duplicate key {key!r} (first at line {first.line}); keep one, or merge the two"
                     self.errors.append(GraphError(msg, location=self.loc(knode), field=sub))
                 locs[sub + ":key"] = self.loc(knode)
+                if i >= merged:
+                    own_keys.add(key)
                 out[key] = self.plain(vnode, locs, sub)
             return out
         if isinstance(node, yaml.SequenceNode):
