@@ -13,6 +13,7 @@ from typing import Any
 
 from ..metrics.console import LiveTable, table
 from ..runtime.scheduler import Run
+from ..runtime.sweep import sweep
 from .validate import load_checked
 
 log = logging.getLogger("edgespeed.run")
@@ -36,6 +37,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             raise GraphErrors([GraphError("--keys names one device's keys; use it with --device NAME")])
         resolved = check(device_keys(resolved.spec, device, Path(args.keys)))
+    if swept := sweep():  # the shared memory of runs that were SIGKILLed (see `edgespeed clean`)
+        log.info("removed %d shared-memory segment(s) left in /dev/shm by killed runs", len(swept))
     run = Run(resolved, drain_timeout_s=args.drain_timeout, device=device)
     received: list[int] = []
 
