@@ -70,10 +70,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         how = {"signal": "stopped by signal", "duration": "stopped after --duration", "error": "stopped by an error"}.get(result.stopped_by or "", "finished")
         print(f"{resolved.spec.name}: {how} in {result.report['wall_s']:.2f} s", file=sys.stderr)
     if result.failures:
-        return 1
+        return 2 if _missing_input(result.failures, resolved.spec) else 1
     if received and received[0] == signal.SIGINT:
         return 130
     return 0
+
+
+def _missing_input(failures: list[Any], spec: Any) -> bool:
+    """Whether the run failed only because a source's input file or folder is missing or is the
+    wrong kind (a folder for a file): bad input, exit 2, like a bad graph."""
+    sources = {n.id for n in spec.nodes if not n.inputs}
+    wrong = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+    return all(f.method == "setup" and f.node_id in sources and isinstance(f.cause, wrong) for f in failures)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
