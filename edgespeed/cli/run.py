@@ -63,6 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             live.stop()
         for s, h in old.items():
             signal.signal(s, h)
+    if result.failures:
+        _mark_not_run(result.report)
     if args.report:
         _write_json(Path(args.report), result.report)
     if not args.quiet:
@@ -74,6 +76,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if received and received[0] == signal.SIGINT:
         return 130
     return 0
+
+
+def _mark_not_run(report: dict[str, Any]) -> None:
+    """In a failed run, a node that ended without a packet in or out is "not run", not "done"."""
+    for n in report.get("nodes", {}).values():
+        if n.get("state") == "done" and not n.get("in") and not n.get("out") and not n.get("errors"):
+            n["state"] = "not run"
 
 
 def _missing_input(failures: list[Any], spec: Any) -> bool:
