@@ -8,7 +8,9 @@ tell a leftover from a segment in use: it removes only segments whose owner proc
 that belong to this user. `edgespeed run` sweeps at start; `edgespeed clean` on demand.
 
 A pid that has been reused by an unrelated live process keeps its segments (a false "alive" is
-the safe mistake); they go once that process ends.
+the safe mistake); they go once that process ends. The reverse mistake is possible only where
+/dev/shm is shared across PID namespaces (containers started with `--ipc=host`): a run in another
+namespace looks dead from here, so do not run two such containers' EdgeSpeed runs side by side.
 """
 
 from __future__ import annotations
