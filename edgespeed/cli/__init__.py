@@ -1,4 +1,4 @@
-"""The `edgespeed` command: run, validate, nodes, graph, bench, devices, keys, schema.
+"""The `edgespeed` command: run, validate, nodes, graph, bench, devices, keys, schema, model, clean.
 
 Exit codes: 0 success; 1 a node failed (or a runtime error); 2 bad input (an invalid graph,
 a bad flag, a missing file); 130 stopped by Ctrl-C. A clean stop by SIGTERM exits 0: the
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `yes | head`
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     v = sub.add_parser("validate", help="check graphs without running them")
-    v.add_argument("graphs", nargs="+", metavar="GRAPH")
+    v.add_argument("graphs", nargs="+", metavar="GRAPH", help="graph files or built-in graph names")
     v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     n = sub.add_parser("nodes", help="list node types, or describe one")
@@ -51,15 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     g = sub.add_parser("graph", help="draw a graph (.svg, .png, .dot, .mmd)")
-    g.add_argument("graph", metavar="GRAPH")
+    g.add_argument("graph", metavar="GRAPH", help="a graph file, or the name of a built-in graph")
     g.add_argument("-o", "--output", required=True, metavar="FILE", help="output file; the format follows the extension")
     g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     b = sub.add_parser("bench", help="run a graph as fast as it goes and show where the time goes",
                        description="Run a graph with its sources unpaced; print per-node throughput, process-time "
                                    "percentiles, queue occupancy and the bottleneck node.")
-    b.add_argument("graph", metavar="GRAPH")
-    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE")
+    b.add_argument("graph", metavar="GRAPH", help="a graph file, or the name of a built-in graph")
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a param (YAML value); repeatable")
     b.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (for endless sources)")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -72,11 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("action", choices=["generate"], help="generate: write NAME.key (public) and NAME.key_secret")
     k.add_argument("name", metavar="NAME", help="the key's name, usually the device's")
     k.add_argument("-d", "--dir", default="keys", metavar="DIR", help="where to write the files (default: keys)")
+    k.add_argument("--force", action="store_true", help="replace an existing keypair of that name (its peers must get the new public key)")
     k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     s = sub.add_parser("schema", help="print the JSON Schema of the graph format")
     s.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    c = sub.add_parser("clean", help="remove shared memory left in /dev/shm by killed runs",
+                       description="Remove this user's EdgeSpeed shared-memory segments whose run has exited (a SIGKILL of "
+                                   "a whole run leaves them behind); segments of live runs are kept. `run` does this at start.")
+    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     from .model import add_model_parser  # light: the model tools import onnx/torch only when run
 
@@ -121,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .keys import cmd_keys as cmd
         elif args.command == "model":
             from .model import cmd_model as cmd
+        elif args.command == "clean":
+            from .clean import cmd_clean as cmd
         else:
             from .schema import cmd_schema as cmd
         return cmd(args)
@@ -137,3 +147,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except ModuleNotFoundError as e:  # an optional extra that is not installed
+        if args.debug:
+            traceback.print_exc()
+        print(missing_extra(" ".join(filter(None, (args.command, getattr(args, "model_command", None)))), e.name or ""), file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:  # `edgespeed nodes --describe | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush is quiet too
+        return EXIT_BROKEN_PIPE
+
+
+# top-level module -> (what pip calls it, the extra that installs it)
+EXTRAS = {"zmq": ("pyzmq", "zmq"), "msgpack": ("msgpack", "zmq"), "onnx": ("onnx", "models"),
+          "onnxruntime": ("onnxruntime", "onnx"), "av": ("av", "video"), "torch": ("torch", "torch"),
+          "sounddevice": ("sounddevice", "audio"), "pocketsphinx": ("pocketsphinx", "speech"),
+          "rapidocr_onnxruntime": ("rapidocr-onnxruntime", "ocr")}
+
+
+def missing_extra(command: str, module: str) -> str:
+    """One line for a command that needs a module that is not installed, naming the extra."""
+    top = module.split(".")[0]
+    if top in EXTRAS:
+        package, extra = EXTRAS[top]
+        return f"error: edgespeed {command} needs {package}; install it with: pip install 'edgespeed[{extra}]'"
+    return f"error: edgespeed {command} needs the Python module {top!r}, which is not installed"

@@ -12,7 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 import threading
+import typing
+from pathlib import Path
 from typing import Any
 
 from ..metrics import Histogram
@@ -35,6 +38,35 @@ def _fast_sources(graph: str, overrides: list[str]) -> list[str]:
             continue
         if "realtime" in cls.params and not any(o.startswith(f"{n.id}.realtime=") for o in overrides):
             extra.append(f"{n.id}.realtime=false")
+    return extra
+
+
+def _temp_sinks(graph: str, overrides: list[str], folder: Path) -> list[str]:
+    """`--set id.param=FOLDER/id/NAME` for every path param of every sink (a node without
+    outputs), so a bench never overwrites the graph's real outputs (`--set` ones included)."""
+    import yaml
+
+    from ..graph import load
+    from ..registry import default_registry
+
+    spec = load(resolve_path(graph))
+    reg = default_registry()
+    extra = []
+    for n in spec.nodes:
+        try:
+            cls = reg.resolve(n.type)
+        except Exception:  # validation reports it properly
+            continue
+        if cls.outputs:
+            continue
+        for name, p in cls.params.items():
+            if p.annotation is not Path and Path not in typing.get_args(p.annotation):
+                continue
+            given = [yaml.safe_load(o.split("=", 1)[1]) for o in overrides if o.startswith(f"{n.id}.{name}=")]
+            value = given[-1] if given else n.params.get(name, p.default)
+            if value is not None:
+                moved = folder / n.id / Path(str(value)).name
+                extra.append(f"{n.id}.{name}={json.dumps(str(moved))}")  # JSON is YAML, quoted
     return extra
 
 
@@ -85,6 +117,9 @@ def render(b: dict[str, Any]) -> str:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     overrides = list(args.overrides) + _fast_sources(args.graph, args.overrides)
+    folder = Path(tempfile.mkdtemp(prefix="edgespeed-bench-"))
+    overrides += _temp_sinks(args.graph, overrides, folder)
+    print(f"bench: sinks write to {folder}, not to the graph's outputs", file=sys.stderr)
     resolved = load_checked(args.graph, overrides)
     run = Run(resolved)
     depth = {r.name: Histogram() for r in run.rings}

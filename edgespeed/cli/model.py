@@ -28,14 +28,14 @@ def add_model_parser(sub: Any) -> None:
     ms.required = True
 
     i = ms.add_parser("inspect", help="inputs, outputs, opset, size, parameters, operators")
-    i.add_argument("model", type=Path, metavar="MODEL")
+    i.add_argument("model", type=Path, metavar="MODEL", help="an ONNX model file")
     i.add_argument("--json", action="store_true", help="machine-readable output")
 
     q = ms.add_parser("quantize", help="INT8 (static with calibration, or dynamic) or FP16",
                       description="Quantize a model and report size before/after and agreement with the original "
                                   "(top-1 for classifiers, max/mean absolute difference otherwise).")
-    q.add_argument("model", type=Path, metavar="MODEL")
-    q.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    q.add_argument("model", type=Path, metavar="MODEL", help="an ONNX model file")
+    q.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="where to write the quantized model")
     kind = q.add_mutually_exclusive_group()
     kind.add_argument("--int8", action="store_true", help="INT8 (the default): static QDQ calibrated on --calib, or --dynamic")
     kind.add_argument("--fp16", action="store_true", help="float16 weights and compute")
@@ -46,13 +46,13 @@ def add_model_parser(sub: Any) -> None:
     _calib_args(q)
 
     p = ms.add_parser("prune", help="magnitude pruning of weights (smaller compressed, not faster)", description=PRUNE_HELP)
-    p.add_argument("model", type=Path, metavar="MODEL")
+    p.add_argument("model", type=Path, metavar="MODEL", help="an ONNX model file")
     p.add_argument("--sparsity", type=float, required=True, metavar="S", help="fraction of each weight tensor set to zero, 0..1")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="where to write the pruned model")
     _calib_args(p)
 
     b = ms.add_parser("bench", help="latency p50/p99 and throughput per provider and thread count")
-    b.add_argument("model", type=Path, metavar="MODEL")
+    b.add_argument("model", type=Path, metavar="MODEL", help="an ONNX model file")
     b.add_argument("--provider", dest="providers", action="append", metavar="NAME",
                    help="a provider (cpu, cuda, tensorrt, openvino, ...); repeatable; default: all installed")
     b.add_argument("--threads", type=_int_list, metavar="N[,N...]", help="intra-op thread counts (default: 1 and all cores)")
@@ -66,12 +66,12 @@ def add_model_parser(sub: Any) -> None:
 
     e = ms.add_parser("export", help="export a PyTorch module to ONNX (needs edgespeed[torch])")
     e.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. mypkg.models:build or models.py:Net, called with no arguments")
-    e.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    e.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="where to write the ONNX model")
     e.add_argument("--shape", action="append", required=True, metavar="DxDxD", help="an input shape, e.g. 1x3x224x224; repeat per input")
-    e.add_argument("--opset", type=int, default=17)
+    e.add_argument("--opset", type=int, default=17, metavar="N", help="ONNX opset to export to (default 17)")
     e.add_argument("--static-batch", action="store_true", help="no dynamic batch axis")
-    e.add_argument("--input-names", type=lambda s: s.split(","), metavar="A,B")
-    e.add_argument("--output-names", type=lambda s: s.split(","), metavar="A,B")
+    e.add_argument("--input-names", type=lambda s: s.split(","), metavar="A,B", help="names of the model's inputs (default: input, or input0, input1, ...)")
+    e.add_argument("--output-names", type=lambda s: s.split(","), metavar="A,B", help="names of the model's outputs (default: output, or output0, output1, ...)")
     for sp in (i, q, p, b, e):
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..metrics.console import LiveTable, table
 from ..runtime.scheduler import Run
+from ..runtime.sweep import sweep
 from .validate import load_checked
 
 log = logging.getLogger("edgespeed.run")
@@ -36,6 +37,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             raise GraphErrors([GraphError("--keys names one device's keys; use it with --device NAME")])
         resolved = check(device_keys(resolved.spec, device, Path(args.keys)))
+    if swept := sweep():  # the shared memory of runs that were SIGKILLed (see `edgespeed clean`)
+        log.info("removed %d shared-memory segment(s) left in /dev/shm by killed runs", len(swept))
     run = Run(resolved, drain_timeout_s=args.drain_timeout, device=device)
     received: list[int] = []
 
@@ -60,6 +63,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             live.stop()
         for s, h in old.items():
             signal.signal(s, h)
+    if result.failures:
+        _mark_not_run(result.report)
     if args.report:
         _write_json(Path(args.report), result.report)
     if not args.quiet:
@@ -67,10 +72,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         how = {"signal": "stopped by signal", "duration": "stopped after --duration", "error": "stopped by an error"}.get(result.stopped_by or "", "finished")
         print(f"{resolved.spec.name}: {how} in {result.report['wall_s']:.2f} s", file=sys.stderr)
     if result.failures:
-        return 1
+        return 2 if _missing_input(result.failures, resolved.spec) else 1
     if received and received[0] == signal.SIGINT:
         return 130
     return 0
+
+
+def _mark_not_run(report: dict[str, Any]) -> None:
+    """In a failed run, a node that ended without a packet in or out is "not run", not "done"."""
+    for n in report.get("nodes", {}).values():
+        if n.get("state") == "done" and not n.get("in") and not n.get("out") and not n.get("errors"):
+            n["state"] = "not run"
+
+
+def _missing_input(failures: list[Any], spec: Any) -> bool:
+    """Whether the run failed only because a source's input file or folder is missing or is the
+    wrong kind (a folder for a file): bad input, exit 2, like a bad graph."""
+    sources = {n.id for n in spec.nodes if not n.inputs}
+    wrong = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
+    return all(f.method == "setup" and f.node_id in sources and isinstance(f.cause, wrong) for f in failures)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -58,16 +58,22 @@ class AudioFileSource(Node):
         except ImportError as e:
             raise MissingDependency("av", "audio") from e
         self._av = av
+        if self.path.is_dir():
+            raise IsADirectoryError(f"audio file {str(self.path)!r} is a folder; give a file in it")
         if not self.path.is_file():
             raise FileNotFoundError(f"no audio file {str(self.path)!r}")
         try:
             self._container = av.open(str(self.path))
         except av.error.FFmpegError as e:
-            raise ValueError(f"cannot read audio file {str(self.path)!r}: {_why(e)}") from e
+            raise ValueError(f"cannot read audio file {str(self.path)!r}: {_wav_fmt_problem(self.path) or _why(e)}") from e
         if not self._container.streams.audio:
             self._container.close()
             raise ValueError(f"audio file {str(self.path)!r} has no audio stream")
         self._stream = self._container.streams.audio[0]
+        if self._stream.codec_context is None:  # FFmpeg found the stream but no decoder for it
+            self._container.close()
+            why = _wav_fmt_problem(self.path) or "no decoder for its audio codec"
+            raise ValueError(f"cannot read audio file {str(self.path)!r}: {why}")
         src_rate = self._stream.codec_context.sample_rate or self._stream.rate
         self.rate = self.sample_rate_hz or src_rate
         layout = {1: "mono", 2: "stereo"}.get(self.channels or 0)
@@ -123,7 +129,7 @@ class AudioFileSource(Node):
                     yield from self._convert(frame)
             yield from self._convert(None)
         except av.error.FFmpegError as e:
-            raise ValueError(f"cannot decode audio file {str(self.path)!r}: {_why(e)}") from e
+            raise ValueError(f"cannot decode audio file {str(self.path)!r}: {_wav_fmt_problem(self.path) or _why(e)}") from e
 
     def _convert(self, frame: Any) -> Iterator[np.ndarray]:
         for f in self._resampler.resample(frame):
@@ -142,6 +148,38 @@ class AudioFileSource(Node):
 
 def _why(e: BaseException) -> str:
     return (getattr(e, "strerror", None) or str(e)).strip().splitlines()[0] if str(e) else type(e).__name__
+
+
+def _wav_fmt_problem(path: Path) -> str | None:
+    """What is wrong with a WAV's format chunk, in words (None: not a WAV, or nothing found).
+
+    FFmpeg's own words for these ("Invalid argument", or no decoder at all) do not say that
+    the header is the problem, let alone which field.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        while len(hdr := f.read(8)) == 8:
+            size = int.from_bytes(hdr[4:], "little")
+            if hdr[:4] != b"fmt ":
+                f.seek(size + (size & 1), 1)
+                continue
+            fmt = f.read(size)
+            if len(fmt) < 16:
+                return f"its WAV format chunk is {len(fmt)} bytes, expected at least 16"
+            tag, channels, rate = (int.from_bytes(fmt[a:b], "little") for a, b in ((0, 2), (2, 4), (4, 8)))
+            bits = int.from_bytes(fmt[14:16], "little")
+            if channels == 0 or rate == 0 or bits == 0:
+                return f"its WAV format chunk is broken: {channels} channels, {rate} Hz, {bits} bits per sample"
+            if tag not in _WAV_CODECS:
+                return f"its WAV format chunk names codec 0x{tag:04x}, which FFmpeg does not decode here"
+            return None
+        return "it has no WAV format chunk"
+
+
+# WAVE format tags FFmpeg decodes in any build: PCM, ADPCM, float, A-law, mu-law, extensible
+_WAV_CODECS = {0x0001, 0x0002, 0x0003, 0x0006, 0x0007, 0x0011, 0xFFFE}
 
 
 def _wav_declared_frames(path: Path) -> int | None:

@@ -62,8 +62,10 @@ class FolderSource(Node):
         import cv2
 
         self._cv2 = cv2
+        if self.path.is_file():
+            raise NotADirectoryError(f"image folder '{self.path}' is a file; give the folder of images")
         if not self.path.is_dir():
-            raise FileNotFoundError(f"image folder '{self.path}' does not exist or is not a folder")
+            raise FileNotFoundError(f"image folder '{self.path}' does not exist")
         self.files = sorted(p for p in self.path.glob(self.pattern) if p.is_file() and p.suffix.lower() in EXTENSIONS)
         if not self.files:
             raise FileNotFoundError(f"no images matching {self.pattern!r} in '{self.path}' (extensions: {', '.join(EXTENSIONS)})")

@@ -49,6 +49,8 @@ class CsvSource(Node):
     speed: float = Param(1.0, gt=0, le=1000)
 
     def setup(self) -> None:
+        if self.path.is_dir():
+            raise IsADirectoryError(f"CSV file {str(self.path)!r} is a folder; give a file in it")
         if not self.path.is_file():
             raise FileNotFoundError(f"no CSV file {str(self.path)!r}")
         self._file = open(self.path, newline="", encoding="utf-8")  # noqa: SIM115 - closed in teardown

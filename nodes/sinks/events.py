@@ -65,10 +65,10 @@ class EventsSink(JsonlSink):
             line = {**head, "event": self._plain(event)}
             if counts is not None:
                 line["counts"] = self._plain(counts)
-            self._file.write(json.dumps(line, separators=(",", ":")) + "\n")
+            self._out().write(json.dumps(line, separators=(",", ":")) + "\n")
             self.events += 1
         self._pending += 1
-        if self._pending >= self.flush_every:
+        if self._pending >= self.flush_every and self._file is not None:  # None: no event yet, nothing written
             self._file.flush()
             self._pending = 0
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -52,7 +52,7 @@ class JsonlSink(Node):
         self._resume: tuple[str, int] | None = None
         if self.append and self.path.exists():
             self._resume = _last_origin(self.path)
-        self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")  # noqa: SIM115 - closed in teardown
+        self._file: TextIO | None = None  # opened at the first packet: a run that fails before leaves no empty file
         self._pending = 0
         self.lines = 0
 
@@ -64,7 +64,7 @@ class JsonlSink(Node):
         record = {"seq": env.seq, "ts_ns": env.ts_ns, "pts_ns": env.pts_ns, "data": self._plain(data)} if env else {"data": self._plain(data)}
         if env is not None and env.origin is not None:  # came over a link: where from, for a resume
             record["origin"] = list(env.origin)
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._out().write(json.dumps(record, separators=(",", ":")) + "\n")
         self.lines += 1
         self._pending += 1
         if self._pending >= self.flush_every:
@@ -72,9 +72,15 @@ class JsonlSink(Node):
             self._pending = 0
         return None
 
+    def _out(self) -> TextIO:
+        if self._file is None:
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")  # noqa: SIM115 - closed in teardown
+        return self._file
+
     def teardown(self) -> None:
-        self._file.flush()
-        self._file.close()
+        if self._file is not None:
+            self._file.flush()
+            self._file.close()
 
     def _plain(self, v: Any) -> Any:
         if isinstance(v, np.ndarray):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from edgespeed import Input, Node, Param, Record
 
@@ -43,7 +43,7 @@ class TranscriptSink(Node):
 
     def setup(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")  # noqa: SIM115 - closed in teardown
+        self._file: TextIO | None = None  # opened at the first line: a failed run leaves no empty file
         self.lines = 0
 
     def process(self, transcript: dict[str, Any]) -> None:
@@ -57,13 +57,16 @@ class TranscriptSink(Node):
             line[key] = round(float(value), 3) if value is not None else None
         if self.details:
             line.update({k: v for k, v in transcript.items() if k not in line})
+        if self._file is None:
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8")  # noqa: SIM115 - closed in teardown
         self._file.write(json.dumps(line, default=_plain) + "\n")
         self._file.flush()
         self.lines += 1
         return
 
     def teardown(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 def _plain(v: Any) -> Any:

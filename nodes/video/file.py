@@ -57,6 +57,8 @@ class FileSource(PixelFormatPorts, Node):
         self._av = import_av()
         if self.end_s is not None and self.end_s <= self.start_s:
             raise ValueError(f"end_s {self.end_s:g} must be after start_s {self.start_s:g}")
+        if self.path.is_dir():
+            raise IsADirectoryError(f"video file '{self.path}' is a folder; give a file in it")
         if not self.path.is_file():
             raise FileNotFoundError(f"video file '{self.path}' does not exist")
         self._container = self._open()

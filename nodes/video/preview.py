@@ -62,9 +62,12 @@ class PreviewSink(Node):
         self.bound_port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"edgespeed:{self.id}:http", daemon=True)
         self._thread.start()
-        self.log.info("preview at http://%s:%d/", self.host, self.bound_port)
+        self._announced = False
 
     def process(self, frame: np.ndarray) -> None:
+        if not self._announced:  # at the first frame, not at setup: a run that fails first shows no dead link
+            self.log.info("preview at http://%s:%d/", self.host, self.bound_port)
+            self._announced = True
         if self.hub.clients == 0:  # nobody watching: no encoding at all
             return
         ok, data = self._cv2.imencode(".jpg", frame, [self._cv2.IMWRITE_JPEG_QUALITY, self.quality])
