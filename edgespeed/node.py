@@ -26,6 +26,7 @@ import inspect
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, NamedTuple
 
@@ -149,6 +150,7 @@ class ParamSpec:
         default: the value when YAML leaves it out; omit it to make the param required.
         ge, gt, le, lt: numeric bounds (for tuples and lists, every item).
         doc: one line, with units, for `edgespeed nodes`.
+        reloadable: the control API may change it while the graph runs (see `Node.reload`).
     """
 
     def __init__(
@@ -160,10 +162,12 @@ class ParamSpec:
         le: float | None = None,
         lt: float | None = None,
         doc: str = "",
+        reloadable: bool = False,
     ) -> None:
         self.default = default
         self.bounds = Bounds(ge, gt, le, lt)
         self.doc = doc
+        self.reloadable = reloadable
         self.name = ""
         self.annotation: Any = Any
 
@@ -198,6 +202,7 @@ def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field / pyda
     le: float | None = None,
     lt: float | None = None,
     doc: str = "",
+    reloadable: bool = False,
 ) -> Any:
     """Declare a typed param, checked against its class annotation when the graph is loaded.
 
@@ -208,8 +213,10 @@ def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field / pyda
         default: the value when YAML leaves it out; omit it to make the param required.
         ge, gt, le, lt: numeric bounds (for tuples and lists, every item).
         doc: one line, with units, for `edgespeed nodes`.
+        reloadable: the control API may change it while the graph runs; the node's next
+            packet sees the new value (`Node.reload` re-derives what the node computed from it).
     """
-    return ParamSpec(default, ge=ge, gt=gt, le=le, lt=lt, doc=doc)
+    return ParamSpec(default, ge=ge, gt=gt, le=le, lt=lt, doc=doc, reloadable=reloadable)
 
 
 def _annotations(obj: Any) -> dict[str, Any]:
@@ -239,6 +246,9 @@ class Node:
     inputs: dict[str, Input] = {}  # per class; an instance may refine them (declare_ports)
     outputs: dict[str, Output] = {}
     params: ClassVar[dict[str, ParamSpec]] = {}
+    _reload_lock: ClassVar[threading.Lock] = threading.Lock()  # shared: taken once per update
+    _pending_params: dict[str, Any] | None = None  # class defaults: a subclass __init__ needs no super()
+    _paced_ns = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -345,6 +355,29 @@ class Node:
         crash (`sink.jsonl` with `append: true` does this)."""
         return None
 
+    def reload(self, changed: dict[str, Any]) -> None:
+        """Reloadable params in `changed` were just set (between two packets): re-derive what
+        `setup` computed from them. By default nothing (the node reads `self.x` each packet)."""
+
+    def request_params(self, values: dict[str, Any]) -> None:
+        """Queue checked values of reloadable params; the worker applies them before the next
+        packet, so `process` never sees half an update (called from the control thread)."""
+        with self._reload_lock:
+            self._pending_params = {**(self._pending_params or {}), **values}
+
+    def _take_paced(self) -> int:
+        paced, self._paced_ns = self._paced_ns, 0
+        return paced
+
+    def _apply_pending(self) -> None:
+        if self._pending_params is None:  # the per-packet cost: one attribute read
+            return
+        with self._reload_lock:
+            changed, self._pending_params = self._pending_params or {}, None
+        for name, value in changed.items():
+            setattr(self, name, value)
+        self.reload(changed)
+
     # -- helpers for node code ------------------------------------------------------------
     @property
     def envelope(self) -> Envelope | None:
@@ -357,6 +390,13 @@ class Node:
     def stopping(self) -> bool:
         """True once the graph is shutting down: a source polls it between blocking reads."""
         return self._stop.is_set()
+
+    def pace(self, wait_s: float) -> None:
+        """Sources: wait `wait_s` to keep a live rate (a stop cuts it short). The wait is not
+        counted as the node's processing time."""
+        t0 = time.perf_counter_ns()
+        self._stop.wait(wait_s)
+        self._paced_ns += time.perf_counter_ns() - t0
 
     def count(self, name: str, n: int = 1) -> None:
         """Add `n` to the node's counter `name` (e.g. `reconnects`), reported under
