@@ -26,9 +26,9 @@ class Ticker(Node):
 
     def generate(self) -> Iterator[dict[str, Any]]:
         frame = np.zeros((self.height, self.width, 3), np.uint8)
-        n = 0
+        n = self._n = 0
         while not self.stopping and (not self.count or n < self.count):
-            n += 1
+            n = self._n = n + 1
             if self.log_every and n % self.log_every == 0:
                 log.warning("ticker log line %d", n)
             if self.period_s:
@@ -36,7 +36,7 @@ class Ticker(Node):
             yield {"out": frame}
 
     def progress(self) -> float | None:
-        return None
+        return getattr(self, "_n", 0) / self.count if self.count else None
 
 
 class Shapes(Node):
