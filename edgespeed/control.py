@@ -260,6 +260,7 @@ class ControlServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the stdlib's 5 makes a burst of clients wait for SYN retries (1 s, 3 s)
 
     def __init__(self, address: tuple[str, int], control: Control, token: str | None = None) -> None:
         host, port = address
