@@ -198,3 +198,52 @@ class LiveTable:
                 self._clear()
                 self._text = text
                 self._draw()
+
+
+class ProgressBar:
+    """`label [#####.....] 42% 0:12 left` on one line of a terminal, redrawn at most 10 times a
+    second; nothing at all when the stream is not a terminal (logs and pipes stay clean).
+
+    Example:
+        >>> with ProgressBar("calibrating", total=len(feeds)) as bar:
+        ...     for f in feeds:
+        ...         run(f)
+        ...         bar.step()
+    """
+
+    def __init__(self, label: str, total: float, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self._on = bool(getattr(self._stream, "isatty", lambda: False)()) and total > 0
+        self._label, self._total, self._done = label, float(total), 0.0
+        self._t0 = self._last = time.monotonic()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def step(self, n: float = 1) -> None:
+        self.update(self._done + n)
+
+    def update(self, done: float) -> None:
+        self._done = min(done, self._total)
+        now = time.monotonic()
+        if self._on and (now - self._last >= 0.1 or self._done >= self._total):
+            self._last = now
+            self._stream.write("\r" + self._line(now) + "\x1b[K")
+            self._stream.flush()
+
+    def _line(self, now: float) -> str:
+        f = self._done / self._total
+        eta = (now - self._t0) * (1 - f) / f if f > 0 else None
+        tail = f" {f * 100:3.0f}%" + (f" {int(eta) // 60}:{int(eta) % 60:02d} left" if eta is not None else "")
+        room = terminal_width(self._stream) - len(self._label) - len(tail) - 5
+        bar = f" [{'#' * round(f * room)}{'.' * (room - round(f * room))}]" if room >= 10 else ""
+        return self._label + bar + tail
+
+    def close(self) -> None:
+        if self._on:  # the bar goes: what the tool prints next takes its line
+            self._stream.write("\r\x1b[K")
+            self._stream.flush()
+            self._on = False
