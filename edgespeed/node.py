@@ -213,8 +213,7 @@ def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field / pyda
         default: the value when YAML leaves it out; omit it to make the param required.
         ge, gt, le, lt: numeric bounds (for tuples and lists, every item).
         doc: one line, with units, for `edgespeed nodes`.
-        reloadable: the control API may change it while the graph runs; the node's next
-            packet sees the new value (`Node.reload` re-derives what the node computed from it).
+        reloadable: the control API may change it while the graph runs, from the next packet (`Node.reload`).
     """
     return ParamSpec(default, ge=ge, gt=gt, le=le, lt=lt, doc=doc, reloadable=reloadable)
 
@@ -356,12 +355,10 @@ class Node:
         return None
 
     def reload(self, changed: dict[str, Any]) -> None:
-        """Reloadable params in `changed` were just set (between two packets): re-derive what
-        `setup` computed from them. By default nothing (the node reads `self.x` each packet)."""
+        """Reloadable params in `changed` were just set, between two packets: re-derive what `setup` computed from them."""
 
     def request_params(self, values: dict[str, Any]) -> None:
-        """Queue checked values of reloadable params; the worker applies them before the next
-        packet, so `process` never sees half an update (called from the control thread)."""
+        """Queue checked reloadable values; the worker sets them before the next packet (never half an update)."""
         with self._reload_lock:
             self._pending_params = {**(self._pending_params or {}), **values}
 
@@ -374,8 +371,7 @@ class Node:
             return
         with self._reload_lock:
             changed, self._pending_params = self._pending_params or {}, None
-        for name, value in changed.items():
-            setattr(self, name, value)
+        vars(self).update(changed)
         self.reload(changed)
 
     # -- helpers for node code ------------------------------------------------------------
@@ -392,11 +388,15 @@ class Node:
         return self._stop.is_set()
 
     def pace(self, wait_s: float) -> None:
-        """Sources: wait `wait_s` to keep a live rate (a stop cuts it short). The wait is not
-        counted as the node's processing time."""
+        """Sources: wait `wait_s` to keep a live rate (a stop cuts it short); not counted as processing time."""
         t0 = time.perf_counter_ns()
         self._stop.wait(wait_s)
         self._paced_ns += time.perf_counter_ns() - t0
+
+    def run_status(self) -> dict[str, Any] | None:
+        """The run's live report (the `--report` schema, as /status); None outside a run or in an isolated process."""
+        run = getattr(self, "_edgespeed_run", lambda: None)()  # the scheduler's weak reference to the run
+        return None if run is None else dict(run.snapshot())
 
     def count(self, name: str, n: int = 1) -> None:
         """Add `n` to the node's counter `name` (e.g. `reconnects`), reported under
