@@ -246,3 +246,19 @@ def test_cli_port_in_use(tmp_path: Path) -> None:
         _, err = p.communicate(timeout=60)
     assert p.returncode == 2
     assert err.strip().splitlines() == [f"--control-port 127.0.0.1:{port}: cannot listen there: Address already in use"]
+
+
+def test_nodes_lists_reloadable_params(capsys: pytest.CaptureFixture[str]) -> None:
+    from edgespeed.cli import main
+
+    assert main(["nodes", "post.yolo", "--json"]) == 0
+    params = json.loads(capsys.readouterr().out)["params"]
+    assert params["score_min"]["reloadable"] and params["iou_max"]["reloadable"] and not params["layout"]["reloadable"]
+
+
+def test_cli_bad_control_port(tmp_path: Path) -> None:
+    g = tmp_path / "g.yaml"
+    g.write_text(GRAPH)
+    p = edgespeed("run", str(g), "-q", "--control-port", "80x", cwd=tmp_path)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 2 and err.strip() == "--control-port: expected PORT or HOST:PORT, got '80x'"
