@@ -103,7 +103,7 @@ class Control:
         bad = [msg for name, msg in errors if name in body] or [msg for _, msg in errors]
         if bad:
             raise ApiError(400, str(GraphError(bad[0], node_id=node_id)))
-        fixed = [n for n in body if not cls.params[n].reloadable]
+        fixed = [n for n in body if not cls.params[n].reloadable or cls.is_source()]  # (updates apply before process())
         if fixed:
             ok = ", ".join(n for n, p in cls.params.items() if p.reloadable) or "none"
             raise ApiError(409, f"node {node_id!r} param {fixed[0]!r} is not reloadable; restart the graph to change it (reloadable: {ok})")
