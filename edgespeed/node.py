@@ -26,6 +26,7 @@ import inspect
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, NamedTuple
 
@@ -154,6 +155,7 @@ class ParamSpec:
         doc: one line, with units, for `edgespeed nodes`.
         kind: for a path the node reads, what it names (`input_file`, `input_folder`,
             `model_file`, `model_folder`): validate checks that it exists when it is local.
+        reloadable: the control API may change it while the graph runs (see `Node.reload`).
     """
 
     def __init__(
@@ -166,6 +168,7 @@ class ParamSpec:
         lt: float | None = None,
         doc: str = "",
         kind: str | None = None,
+        reloadable: bool = False,
     ) -> None:
         if kind is not None and kind not in PATH_KINDS:
             raise ValueError(f"Param kind must be one of {', '.join(PATH_KINDS)}, got {kind!r}")
@@ -173,6 +176,7 @@ class ParamSpec:
         self.default = default
         self.bounds = Bounds(ge, gt, le, lt)
         self.doc = doc
+        self.reloadable = reloadable
         self.name = ""
         self.annotation: Any = Any
 
@@ -208,6 +212,7 @@ def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field / pyda
     lt: float | None = None,
     doc: str = "",
     kind: str | None = None,
+    reloadable: bool = False,
 ) -> Any:
     """Declare a typed param, checked against its class annotation when the graph is loaded.
 
@@ -220,8 +225,9 @@ def Param(  # noqa: N802 - reads as a declaration, like dataclasses.field / pyda
         doc: one line, with units, for `edgespeed nodes`.
         kind: for a path the node reads: `input_file`, `input_folder`, `model_file` or
             `model_folder`; `edgespeed validate` checks a local one exists (outputs: no kind).
+        reloadable: the control API may change it while the graph runs, from the next packet (`Node.reload`).
     """
-    return ParamSpec(default, ge=ge, gt=gt, le=le, lt=lt, doc=doc, kind=kind)
+    return ParamSpec(default, ge=ge, gt=gt, le=le, lt=lt, doc=doc, kind=kind, reloadable=reloadable)
 
 
 def _annotations(obj: Any) -> dict[str, Any]:
@@ -251,6 +257,9 @@ class Node:
     inputs: dict[str, Input] = {}  # per class; an instance may refine them (declare_ports)
     outputs: dict[str, Output] = {}
     params: ClassVar[dict[str, ParamSpec]] = {}
+    _reload_lock: ClassVar[threading.Lock] = threading.Lock()  # shared: taken once per update
+    _pending_params: dict[str, Any] | None = None  # class defaults: a subclass __init__ needs no super()
+    _paced_ns = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -357,6 +366,26 @@ class Node:
         crash (`sink.jsonl` with `append: true` does this)."""
         return None
 
+    def reload(self, changed: dict[str, Any]) -> None:
+        """Reloadable params in `changed` were just set, between two packets: re-derive what `setup` computed from them."""
+
+    def request_params(self, values: dict[str, Any]) -> None:
+        """Queue checked reloadable values; the worker sets them before the next packet (never half an update)."""
+        with self._reload_lock:
+            self._pending_params = {**(self._pending_params or {}), **values}
+
+    def _take_paced(self) -> int:
+        paced, self._paced_ns = self._paced_ns, 0
+        return paced
+
+    def _apply_pending(self) -> None:
+        if self._pending_params is None:  # the per-packet cost: one attribute read
+            return
+        with self._reload_lock:
+            changed, self._pending_params = self._pending_params or {}, None
+        vars(self).update(changed)
+        self.reload(changed)
+
     # -- helpers for node code ------------------------------------------------------------
     @property
     def envelope(self) -> Envelope | None:
@@ -369,6 +398,17 @@ class Node:
     def stopping(self) -> bool:
         """True once the graph is shutting down: a source polls it between blocking reads."""
         return self._stop.is_set()
+
+    def pace(self, wait_s: float) -> None:
+        """Sources: wait `wait_s` to keep a live rate (a stop cuts it short); not counted as processing time."""
+        t0 = time.perf_counter_ns()
+        self._stop.wait(wait_s)
+        self._paced_ns += time.perf_counter_ns() - t0
+
+    def run_status(self) -> dict[str, Any] | None:
+        """The run's live report (the `--report` schema, as /status); None outside a run or in an isolated process."""
+        run = getattr(self, "_edgespeed_run", lambda: None)()  # the scheduler's weak reference to the run
+        return None if run is None else dict(run.snapshot())
 
     def count(self, name: str, n: int = 1) -> None:
         """Add `n` to the node's counter `name` (e.g. `reconnects`), reported under

@@ -30,7 +30,8 @@ def describe(cls: type[Node]) -> dict[str, Any]:
         "inputs": {n: {"type": i.type.describe(), "optional": i.optional, "queue": i.queue, "policy": i.policy, "doc": i.doc} for n, i in cls.inputs.items()},
         "outputs": {n: {"type": o.type.describe(), "doc": o.doc} for n, o in cls.outputs.items()},
         "params": {
-            n: {"type": p.describe(), "required": p.required, "default": None if p.default is REQUIRED else _plain(p.default), "doc": p.doc}
+            n: {"type": p.describe(), "required": p.required, "default": None if p.default is REQUIRED else _plain(p.default), "doc": p.doc,
+                "reloadable": p.reloadable}
             for n, p in cls.params.items()
         },
     }
@@ -65,7 +66,7 @@ def render(d: dict[str, Any]) -> str:
     if d["params"]:
         lines.append("params:")
         for n, p in d["params"].items():
-            default = "required" if p["required"] else f"default {json.dumps(p['default'])}"
+            default = ("required" if p["required"] else f"default {json.dumps(p['default'])}") + (", reloadable" if p["reloadable"] else "")
             lines.append(f"  {n:<16} {p['type']}, {default}{'  ' + p['doc'] if p['doc'] else ''}")
     if d["doc"]:
         lines += ["", d["doc"]]

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..metrics.console import LiveTable, table
+from ..metrics.console import LiveTable, table, terminal_width, with_progress
 from ..runtime.scheduler import Run
 from ..runtime.sweep import sweep
 from .validate import load_checked
@@ -40,6 +40,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if swept := sweep():  # the shared memory of runs that were SIGKILLed (see `edgespeed clean`)
         log.info("removed %d shared-memory segment(s) left in /dev/shm by killed runs", len(swept))
     run = Run(resolved, drain_timeout_s=args.drain_timeout, device=device)
+    status = lambda: with_progress(run.snapshot(), run.nodes)  # noqa: E731 - the table and /status read the same
+    control = _control_server(args, run, status)
     received: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -52,13 +54,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             run.stop("signal")
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    live = LiveTable(run.snapshot) if sys.stderr.isatty() and not args.quiet else None
+    live = LiveTable(status) if sys.stderr.isatty() and not args.quiet else None
     try:
         run.start()
+        if control:
+            control.start()
         if live:
             live.start()
         result = run.wait(args.duration)
     finally:
+        if control:
+            control.close()
         if live:
             live.stop()
         for s, h in old.items():
@@ -68,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.report:
         _write_json(Path(args.report), result.report)
     if not args.quiet:
-        print(table(result.report), file=sys.stderr)
+        print(table(result.report, width=terminal_width(sys.stderr) if sys.stderr.isatty() else None), file=sys.stderr)
         how = {"signal": "stopped by signal", "duration": "stopped after --duration", "error": "stopped by an error"}.get(result.stopped_by or "", "finished")
         print(f"{resolved.spec.name}: {how} in {result.report['wall_s']:.2f} s", file=sys.stderr)
     if result.failures:
@@ -91,6 +97,16 @@ def _missing_input(failures: list[Any], spec: Any) -> bool:
     sources = {n.id for n in spec.nodes if not n.inputs}
     wrong = (FileNotFoundError, IsADirectoryError, NotADirectoryError)
     return all(f.method == "setup" and f.node_id in sources and isinstance(f.cause, wrong) for f in failures)
+
+
+def _control_server(args: argparse.Namespace, run: Run, status: Any) -> Any:
+    """The control API (`--control-port`), bound before the graph opens anything."""
+    if getattr(args, "control_port", None) is None:
+        return None
+    from ..control import TOKEN_ENV, Control, ControlServer, parse_address
+
+    token = getattr(args, "control_token", None) or os.environ.get(TOKEN_ENV) or None
+    return ControlServer(parse_address(args.control_port), Control(run, status), token)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -52,14 +52,19 @@ def bench_model(path: Path, *, providers: list[str] | None = None, threads: list
 
 
 def _time(sess: Any, feed: Feed, batch: int, warmup: int, runs: int, duration_s: float | None) -> dict[str, Any]:
+    from ..metrics.console import ProgressBar
+
     for _ in range(warmup):
         sess.run(None, feed)
     times: list[int] = []
-    end = time.perf_counter() + duration_s if duration_s else None
-    while (len(times) < runs) if end is None else (time.perf_counter() < end or not times):
-        t0 = time.perf_counter_ns()
-        sess.run(None, feed)
-        times.append(time.perf_counter_ns() - t0)
+    start = time.perf_counter()
+    end = start + duration_s if duration_s else None
+    with ProgressBar(f"{sess.get_providers()[0]}", duration_s or runs) as bar:  # on a terminal only
+        while (len(times) < runs) if end is None else (time.perf_counter() < end or not times):
+            t0 = time.perf_counter_ns()
+            sess.run(None, feed)
+            times.append(time.perf_counter_ns() - t0)
+            bar.update(len(times) if end is None else time.perf_counter() - start)
     ms = np.array(times) / 1e6
     return {"taken": sess.get_providers()[0], "runs": len(times), "p50_ms": float(np.percentile(ms, 50)),
             "p99_ms": float(np.percentile(ms, 99)), "mean_ms": float(ms.mean()),

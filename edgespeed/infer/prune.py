@@ -43,7 +43,11 @@ def prune_model(src: Path, dst: Path, sparsity: float, *, min_elements: int = 16
     names = {n.input[k] for n in model.graph.node for k in WEIGHT_OPS.get(n.op_type, ()) if k < len(n.input) and n.input[k] in inits}
     total = zeros_before = zeros_after = 0
     pruned = []
+    from ..metrics.console import ProgressBar
+
+    bar = ProgressBar("pruning", len(names))  # on a terminal only
     for name in sorted(names):
+        bar.step()
         w = numpy_helper.to_array(inits[name])
         if w.dtype.kind != "f" or w.size < min_elements:
             continue
@@ -56,6 +60,7 @@ def prune_model(src: Path, dst: Path, sparsity: float, *, min_elements: int = 16
         zeros_after += int((flat == 0).sum())
         inits[name].CopyFrom(numpy_helper.from_array(flat.reshape(w.shape), name))
         pruned.append(name)
+    bar.close()
     if not pruned:
         raise ModelInputError("no float weight tensors of Conv, Gemm or MatMul to prune", src)
     dst.parent.mkdir(parents=True, exist_ok=True)

@@ -71,10 +71,15 @@ class _Reader:
     """The CalibrationDataReader protocol over a list of feeds."""
 
     def __init__(self, feeds: list[Feed]) -> None:
+        from ..metrics.console import ProgressBar
+
         self._it = iter(feeds)
+        self._bar = ProgressBar("calibrating", len(feeds))  # on a terminal only
 
     def get_next(self) -> Feed | None:
-        return next(self._it, None)
+        feed = next(self._it, None)
+        self._bar.step() if feed is not None else self._bar.close()
+        return feed
 
 
 def convert_fp16(src: Path, dst: Path, *, keep_io_types: bool = True) -> None:

@@ -203,7 +203,7 @@ class Worker:
                     item = item.outputs
                 else:
                     pts = ts
-                stats.process.add(_perf() - t0)
+                stats.process.add(_perf() - t0 - self.node._take_paced())  # a pacing wait is not work
                 if item is not None:
                     self._emit(item, ts, pts, "generate", None, None, origin)
         finally:
@@ -278,6 +278,7 @@ class Worker:
         self._last_pts = first.pts_ns
         t0 = _perf()
         try:
+            node._apply_pending()  # reloaded params (control API) take effect between packets
             out = node.process(**kwargs)
             if out is not None:
                 if type(out) is dict:

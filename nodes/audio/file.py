@@ -113,11 +113,16 @@ class AudioFileSource(Node):
             yield from self._emit(data[i:i + chunk], sent, t0)
             sent += len(data[i:i + chunk])
 
+    def progress(self) -> float | None:
+        """The fraction of the file read so far; None when its length is unknown."""
+        return getattr(self, "_sent", 0) / self._expected if self._expected else None
+
     def _emit(self, out: np.ndarray, sent: int, t0: float) -> Iterator[Any]:
+        self._sent = sent
         if self.realtime:
             wait = t0 + sent / self.rate - time.perf_counter()
             if wait > 0:
-                time.sleep(wait)
+                self.pace(wait)  # not counted as read time
         yield Stamped({"audio": np.ascontiguousarray(out)}, pts_ns=sent * 1_000_000_000 // self.rate)
 
     def _decode(self) -> Iterator[np.ndarray]:

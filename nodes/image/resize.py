@@ -22,8 +22,8 @@ class Resizer(Node):
         out (out): height x width (x C) image of the same dtype.
 
     Params:
-        width: output width in pixels.
-        height: output height in pixels.
+        width: output width in pixels (reloadable: the control API changes it from the next frame).
+        height: output height in pixels (reloadable).
         interpolation: nearest, linear, cubic or area (default area: best for shrinking).
 
     Example:
@@ -38,8 +38,8 @@ class Resizer(Node):
     kind = "image.resize"
     image = Input(doc="HxW or HxWxC image")
     out = Output(doc="resized image, same dtype and channels")
-    width: int = Param(ge=1, le=16384, doc="output width in pixels")
-    height: int = Param(ge=1, le=16384, doc="output height in pixels")
+    width: int = Param(ge=1, le=16384, doc="output width in pixels", reloadable=True)
+    height: int = Param(ge=1, le=16384, doc="output height in pixels", reloadable=True)
     interpolation: Literal["nearest", "linear", "cubic", "area"] = Param("area")
 
     def setup(self) -> None:

@@ -61,8 +61,8 @@ class ZoneLineCounter(Node):
     kind = "post.counter"
     tracks = Input(Detections, doc="detections with track_ids")
     counts = Output(Record, doc="{counts: {name: int}, events: [...]}")
-    lines: dict[str, tuple[float, float, float, float]] = Param({}, doc="name -> [ax, ay, bx, by] px")
-    zones: dict[str, list[tuple[float, float]]] = Param({}, doc="name -> polygon [[x, y], ...] px")
+    lines: dict[str, tuple[float, float, float, float]] = Param({}, doc="name -> [ax, ay, bx, by] px", reloadable=True)
+    zones: dict[str, list[tuple[float, float]]] = Param({}, doc="name -> polygon [[x, y], ...] px", reloadable=True)
     anchor: Literal["bottom_center", "center"] = Param("bottom_center")
     forget_after: int = Param(300, ge=1, doc="frames before an unseen track is forgotten")
 
@@ -77,16 +77,28 @@ class ZoneLineCounter(Node):
         return cls.inputs, cls.outputs
 
     def setup(self) -> None:
-        self._polys = {n: np.asarray(p, np.float64) for n, p in self.zones.items()}
         self._counts: dict[str, int] = {}
-        for n in self.lines:
-            self._counts.update({f"{n}_in": 0, f"{n}_out": 0})
-        for n in self.zones:
-            self._counts.update({f"{n}_enter": 0, f"{n}_exit": 0, f"{n}_inside": 0})
         self._last: dict[tuple[str, int], tuple[float, np.ndarray]] = {}  # (line, id) -> (side, point)
         self._in_zone: dict[tuple[str, int], bool] = {}
         self._seen: dict[int, int] = {}
         self._frame = 0
+        self.reload({})
+
+    def reload(self, changed: dict[str, Any]) -> None:
+        """New `lines`/`zones` (control API): a line or zone kept as it was keeps its counts, a
+        new or moved one starts from zero, and track state about a removed or moved one is dropped."""
+        was = getattr(self, "_geometry", {})
+        now = {**{("line", n): tuple(v) for n, v in self.lines.items()}, **{("zone", n): tuple(map(tuple, v)) for n, v in self.zones.items()}}
+        kept = {name for (kind, name), g in now.items() if was.get((kind, name)) == g}
+        self._geometry = now
+        self._polys = {n: np.asarray(p, np.float64) for n, p in self.zones.items()}
+        old, self._counts = self._counts, {}
+        for n in self.lines:
+            self._counts.update({f"{n}_{k}": old.get(f"{n}_{k}", 0) if n in kept else 0 for k in ("in", "out")})
+        for n in self.zones:
+            self._counts.update({f"{n}_{k}": old.get(f"{n}_{k}", 0) if n in kept else 0 for k in ("enter", "exit", "inside")})
+        self._last = {k: v for k, v in self._last.items() if k[0] in kept}
+        self._in_zone = {k: v for k, v in self._in_zone.items() if k[0] in kept}
 
     def process(self, tracks: dict[str, Any]) -> dict[str, Any]:
         self._frame += 1

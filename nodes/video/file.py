@@ -76,6 +76,14 @@ class FileSource(PixelFormatPorts, Node):
         stream.codec_context.thread_count = self.threads
         return container
 
+    def progress(self) -> float | None:
+        """The fraction of the file (or of start_s..end_s) decoded so far; None when looping."""
+        dur = self._container.duration
+        end = self.end_s if self.end_s is not None else (dur / 1e6 if dur else None)  # duration: in AV_TIME_BASE (us)
+        if self.loop or not end or end <= self.start_s:
+            return None
+        return (getattr(self, "_pos_ns", 0) / 1e9 - self.start_s) / (end - self.start_s)
+
     def teardown(self) -> None:
         self._container.close()
 
@@ -107,8 +115,8 @@ class FileSource(PixelFormatPorts, Node):
                         wall0, pts0 = time.perf_counter_ns(), offset_ns + t_ns
                     wait_ns = wall0 + (offset_ns + t_ns - pts0) - time.perf_counter_ns()
                     if wait_ns > 0:
-                        time.sleep(wait_ns / 1e9)
-                last_ns = t_ns
+                        self.pace(wait_ns / 1e9)  # not counted as decode time
+                last_ns = self._pos_ns = t_ns
                 yield Stamped({"frame": frame.to_ndarray(format=fmt)}, pts_ns=offset_ns + t_ns)
                 if self.stopping:
                     return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -11,8 +13,31 @@ import numpy as np
 from edgespeed import Input, Node, Param
 
 BOUNDARY = "edgespeedframe"
-PAGE = b"""<!doctype html><html><head><title>EdgeSpeed preview</title></head>
-<body style="margin:0;background:#111"><img src="/stream" style="max-width:100%;display:block;margin:auto"></body></html>"""
+# The stats panel polls /stats.json once a second: the run's live status (the --report schema
+# the control API's /status serves), cut to per-node rate, latency and drops.
+PAGE = b"""<!doctype html><html><head><title>EdgeSpeed preview</title><style>
+body{margin:0;background:#111;color:#ddd;font:13px monospace;display:flex;gap:12px;align-items:flex-start}
+img{max-width:75vw;display:block} td,th{padding:1px 6px;text-align:right} td:first-child,th:first-child{text-align:left}
+</style></head><body><img src="/stream"><div id="stats"><table><thead><tr><th>node</th><th>fps</th><th>p50 ms</th>
+<th>p99 ms</th><th>dropped</th></tr></thead><tbody id="rows"></tbody></table><div id="lat"></div></div><script>
+async function poll(){try{const s=await (await fetch("/stats.json")).json();
+document.getElementById("rows").innerHTML=Object.entries(s.nodes).map(([id,n])=>
+`<tr><td>${id}</td><td>${n.fps.toFixed(1)}</td><td>${n.p50_ms.toFixed(2)}</td><td>${n.p99_ms.toFixed(2)}</td><td>${n.dropped}</td></tr>`).join("");
+document.getElementById("lat").innerHTML=Object.entries(s.latency_ms).map(([id,l])=>
+`latency ${id}: p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms`).join("<br>");}catch(e){}}
+poll();setInterval(poll,1000);</script></body></html>"""
+
+
+def stats(rep: dict[str, Any] | None) -> dict[str, Any]:
+    """The panel's data from the run's status: per node rate, process latency and drops, and
+    each sink's source-to-sink latency."""
+    if rep is None:
+        return {"nodes": {}, "latency_ms": {}}
+    nodes = {nid: {"fps": n["fps"], "p50_ms": n["process_ms"]["p50"], "p99_ms": n["process_ms"]["p99"], "dropped": n["dropped"]}
+             for nid, n in rep["nodes"].items()}
+    lat = {sid: {"p50": s["latency_ms"]["p50"], "p99": s["latency_ms"]["p99"]} for sid, s in rep.get("sinks", {}).items()
+           if s["latency_ms"]["count"]}
+    return {"nodes": nodes, "latency_ms": lat}
 
 
 class PreviewSink(Node):
@@ -23,7 +48,8 @@ class PreviewSink(Node):
     are JPEG-encoded only while at least one client is watching. The HTTP server runs on its
     own threads; each client gets every frame encoded after it connected, or skips frames when
     its network is slower. Routes: `/` a page showing the stream, `/stream` the
-    multipart/x-mixed-replace stream, `/snapshot.jpg` the next frame as one JPEG.
+    multipart/x-mixed-replace stream, `/snapshot.jpg` the next frame as one JPEG, `/stats.json`
+    per-node rate, latency and drops from the run's live status (shown beside the video).
 
     Ports:
         frame (in): HxWx3 BGR or HxW gray uint8 frames.
@@ -55,7 +81,7 @@ class PreviewSink(Node):
         self._cv2 = cv2
         self.hub = _Hub()
         try:
-            self._server = ThreadingHTTPServer((self.host, self.port), _handler(self.hub))
+            self._server = ThreadingHTTPServer((self.host, self.port), _handler(self.hub, lambda: stats(self.run_status())))
         except OSError as e:
             raise OSError(f"cannot serve the preview on {self.host}:{self.port}: {e.strerror or e}") from None
         self._server.daemon_threads = True
@@ -114,12 +140,14 @@ class _Hub:
             self.clients += delta
 
 
-def _handler(hub: _Hub) -> type[BaseHTTPRequestHandler]:
+def _handler(hub: _Hub, status: Callable[[], dict[str, Any]]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             route = self.path.split("?", 1)[0]
             if route == "/":
                 self._send(200, "text/html; charset=utf-8", PAGE)
+            elif route == "/stats.json":
+                self._send(200, "application/json", json.dumps(status()).encode())
             elif route in ("/stream", "/snapshot.jpg"):
                 hub.watch(+1)
                 try:
@@ -129,7 +157,7 @@ def _handler(hub: _Hub) -> type[BaseHTTPRequestHandler]:
                 finally:
                     hub.watch(-1)
             else:
-                self._send(404, "text/plain", b"not found; try / or /stream\n")
+                self._send(404, "text/plain", b"not found; try /, /stream or /stats.json\n")
 
         def _stream(self) -> None:
             self.send_response(200)
