@@ -6,6 +6,7 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import GraphError, GraphErrors, Location
@@ -73,8 +74,8 @@ def parse_overrides(items: list[str], spec: GraphSpec) -> GraphSpec:
     return spec.with_params(out)
 
 
-def load_checked(name: str, overrides: list[str] | None = None) -> Resolved:
-    """Load, apply overrides and validate; raises GraphErrors with every problem."""
+def load_checked(name: str, overrides: list[str] | None = None, edit: Callable[[GraphSpec], GraphSpec] | None = None) -> Resolved:
+    """Load, apply overrides (and `edit`, e.g. a device's keys file) and validate; raises GraphErrors with every problem."""
     path = resolve_path(name)
     if not path.exists():
         known = builtin_graphs()
@@ -83,7 +84,7 @@ def load_checked(name: str, overrides: list[str] | None = None) -> Resolved:
     spec = load(path)
     if overrides:
         spec = parse_overrides(overrides, spec)
-    return check(spec)
+    return check(edit(spec) if edit is not None else spec)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

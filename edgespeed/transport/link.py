@@ -324,6 +324,7 @@ class Receiver(ReceiverSession):
             self.sock.curve_server = True
             self.sock.curve_publickey, self.sock.curve_secretkey = curve
             self.sock.zap_domain = (zap_domain or link).encode()
+            self.sock.zap_enforce_domain = True  # no ZAP handler answering: refuse, never let everyone in
         self.sock.bind(bind)
         self._sock_send = _raw_send(self.sock)
         self._rcvtimeo = -1
