@@ -9,7 +9,7 @@ Protocol (every message is a `wire` message; the sender's routing id is its sess
 - `mode: reliable` keeps every unacknowledged packet; after a reconnect (the receiver restarted,
   or a gap showed that packets were lost in a dropped connection) the receiver's `welcome`
   says where it is and the sender resends from there. The receiver takes sequence numbers in
-  order only and drops duplicates, so nothing is lost, nothing is delivered twice, order holds;
+  order only, per sender session (a `hello` never resets another session), and drops duplicates, so nothing is lost, nothing is delivered twice, order holds;
 - `mode: realtime` keeps at most `queue` packets waiting for credit and drops the oldest when a
   new one comes (counted in `dropped`); packets in flight when the peer is lost count as dropped;
 - heartbeats: the sender pings every `heartbeat_s` while it has work; a peer silent for
