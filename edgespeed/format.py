@@ -11,7 +11,7 @@ TOP_KEYS = ("name", "description", "nodes", "devices", "default_device")
 NODE_KEYS = ("id", "type", "params", "inputs", "device", "on_error", "sync", "sync_tolerance_ms", "isolate",
              "shm_cap_mb", "cpus", "private")
 INPUT_KEYS = ("from", "queue", "policy", "mode", "compress", "quality")
-DEVICE_KEYS = ("endpoint", "trusted", "endpoints", "bind", "keys", "allow", "timeout_s")
+DEVICE_KEYS = ("endpoint", "trusted", "endpoints", "bind", "keys", "allow", "timeout_s", "insecure")
 LINK_KEYS = ("mode", "compress", "quality")  # input keys used only where the edge crosses devices
 
 # -- option values ----------------------------------------------------------------------------

@@ -20,8 +20,10 @@ log = logging.getLogger("edgespeed.run")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    resolved = load_checked(args.graph, args.overrides)  # everything is checked before anything opens
-    device = getattr(args, "device", None)
+    device, keys = getattr(args, "device", None), getattr(args, "keys", None)
+    # everything is checked before anything opens; with a keys file, once its keys are in (the links' keys are checked)
+    edit = (lambda spec: device_keys(spec, device, Path(keys))) if keys and device is not None else None
+    resolved = load_checked(args.graph, args.overrides, edit)
     names = [d.name for d in resolved.spec.devices]
     if device is not None and device not in names:
         from ..errors import GraphError, GraphErrors, Location
@@ -29,14 +31,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         hint = did_you_mean(device, names) if names else "; the graph declares no devices:"
         raise GraphErrors([GraphError(f"--device {device!r} is not a device of this graph{hint}", location=Location(resolved.spec.file))])
-    if getattr(args, "keys", None):
-        from ..graph.validate import check
-
+    if keys:
         if device is None:
             from ..errors import GraphError, GraphErrors
 
             raise GraphErrors([GraphError("--keys names one device's keys; use it with --device NAME")])
-        resolved = check(device_keys(resolved.spec, device, Path(args.keys)))
     if swept := sweep():  # the shared memory of runs that were SIGKILLed (see `edgespeed clean`)
         log.info("removed %d shared-memory segment(s) left in /dev/shm by killed runs", len(swept))
     run = Run(resolved, drain_timeout_s=args.drain_timeout, device=device)

@@ -81,7 +81,8 @@ def graph_schema() -> dict[str, Any]:
                        "bind": {"type": "string", "description": "local listen address when peers reach it through another"},
                        "keys": {"type": "string", "description": "keypair path without extension (edgespeed keys generate)"},
                        "allow": {"type": "array", "items": {"type": "string"}, "description": "extra peers: device names or .key files"},
-                       "timeout_s": {"type": "number", "exclusiveMinimum": 0, "description": "heartbeat timeout of its links"}},
+                       "timeout_s": {"type": "number", "exclusiveMinimum": 0, "description": "heartbeat timeout of its links"},
+                       "insecure": {"type": "boolean", "description": "accept links into it without keys"}},
         "additionalProperties": False,
     }
     return {

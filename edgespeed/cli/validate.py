@@ -6,6 +6,7 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import GraphError, GraphErrors, Location
@@ -86,15 +87,15 @@ def parse_overrides(items: list[str], spec: GraphSpec) -> GraphSpec:
     return spec.with_params(out)
 
 
-def load_checked(name: str, overrides: list[str] | None = None) -> Resolved:
-    """Load, apply overrides and validate; raises GraphErrors with every problem."""
+def load_checked(name: str, overrides: list[str] | None = None, edit: Callable[[GraphSpec], GraphSpec] | None = None) -> Resolved:
+    """Load, apply overrides (and `edit`, e.g. a device's keys file) and validate; raises GraphErrors with every problem."""
     path = resolve_path(name)
     if not path.exists():
         raise GraphErrors([GraphError(_no_graph(name), location=Location(name))])
     spec = load_partial(path)  # structural problems are reported by `check`, with all the rest
     if overrides:
         spec = parse_overrides(overrides, spec)
-    return check(spec, files=True)
+    return check(edit(spec) if edit is not None else spec, files=True)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

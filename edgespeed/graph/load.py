@@ -371,7 +371,7 @@ def _devices(doc: _Doc, data: Any, locs: dict[str, Location]) -> tuple[DeviceSpe
 
 
 def _device_links(doc: _Doc, name: str, d: dict[str, Any], locs: dict[str, Location], path: str) -> dict[str, Any]:
-    """A device's link keys: endpoints, bind, keys, allow, timeout_s."""
+    """A device's link keys: endpoints, bind, keys, allow, timeout_s, insecure."""
     out: dict[str, Any] = {}
     for key in ("endpoints", "allow"):
         value = d.get(key)
@@ -396,4 +396,9 @@ def _device_links(doc: _Doc, name: str, d: dict[str, Any], locs: dict[str, Locat
             doc.errors.append(GraphError(f"device {name!r}: 'timeout_s' must be a number > 0 (heartbeat timeout), got {t!r}", location=locs.get(f"{path}.timeout_s")))
         else:
             out["timeout_s"] = float(t)
+    insecure = d.get("insecure", False)
+    if not isinstance(insecure, bool):
+        doc.errors.append(GraphError(f"device {name!r}: 'insecure' must be true or false, got {insecure!r}", location=locs.get(f"{path}.insecure")))
+    elif insecure:
+        out["insecure"] = True
     return out

@@ -159,7 +159,8 @@ class DeviceSpec:
     lists them; `bind` is the local address when peers reach the device through another one
     (NAT, a proxy); `keys` names its keypair (`keys/gw` for `keys/gw.key` and `.key_secret`);
     `allow` the peers accepted besides the devices that send to it; `timeout_s` the heartbeat
-    timeout of its links.
+    timeout of its links; `insecure: true` accepts links into it without keys (anyone who can
+    reach its ports can then inject data).
     """
 
     name: str
@@ -170,6 +171,7 @@ class DeviceSpec:
     keys: str | None = None
     allow: tuple[str, ...] = ()
     timeout_s: float | None = None
+    insecure: bool = False
     loc: Location | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -178,7 +180,7 @@ class DeviceSpec:
             out["endpoint"] = self.endpoint
         if self.trusted:
             out["trusted"] = True
-        for key in ("endpoints", "bind", "keys", "allow", "timeout_s"):
+        for key in ("endpoints", "bind", "keys", "allow", "timeout_s", "insecure"):
             value = getattr(self, key)
             if value:
                 out[key] = list(value) if isinstance(value, tuple) else value

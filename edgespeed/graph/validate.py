@@ -20,7 +20,7 @@ from ..errors import GraphError, GraphErrors, Location
 from ..format import IMAGE_CODECS, is_local_path
 from ..node import ID_RE, Input, Node, Output, did_you_mean
 from ..registry import Registry, UnknownType, default_registry
-from .spec import GraphSpec, InputSpec, NodeSpec, option_problem
+from .spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec, option_problem
 
 
 Ports = tuple[dict[str, Input], dict[str, Output]]
@@ -358,11 +358,23 @@ def _links(spec: GraphSpec, inputs: dict[str, dict[str, InputSpec]], ports: dict
                     has, lacks = (src, dst) if src.keys else (dst, src)
                     msg = f"edge {edge}: device {has.name!r} has keys but {lacks.name!r} has none; an encrypted link needs keys on both devices"
                     errors.append(GraphError(msg, node_id=n.id, location=loc))
+                if keyless := _keyless(edge, src, dst):
+                    errors.append(GraphError(keyless, node_id=n.id, location=loc))
                 private = producer.private is True or (isinstance(producer.private, tuple) and inp.output in producer.private)
                 if private and not dst.trusted and src.name != dst.name:
                     msg = (f"private data would leave device {src.name!r}: edge {edge} goes to device {dst.name!r}, which is not trusted; "
                            f"send derived data only (detections, counts), or mark {dst.name!r} 'trusted: true'")
                     errors.append(GraphError(msg, node_id=n.id, location=loc))
+
+
+def _keyless(edge: str, src: DeviceSpec, dst: DeviceSpec) -> str | None:
+    """A link between two devices without keys must be chosen on the receiving one: anyone who can
+    reach its port (the link id is in the shared YAML) could otherwise inject packets unnoticed."""
+    if src.keys or dst.keys or dst.insecure or src.name == dst.name:
+        return None
+    return (f"edge {edge}: the link from device {src.name!r} to {dst.name!r} has no keys, so anyone who reaches "
+            f"{dst.name!r} can inject data; make keys (edgespeed keys generate NAME, then 'keys: keys/NAME' on both "
+            f"devices), or mark {dst.name!r} 'insecure: true'")
 
 
 def _cannot_travel(t: Any, compress: str | None, dtypes: frozenset[str]) -> str | None:

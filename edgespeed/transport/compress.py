@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingDependency
-from .wire import WireError
+from .errors import WireError
 
 CHOICES = ("none", "jpeg", "png", "zlib", "zstd", "lz4")
 LOSSLESS = ("zlib", "zstd", "lz4")  # any array, not only images

@@ -88,6 +88,7 @@ def _start() -> None:
 def _serve(sock: Any) -> None:
     """The ZAP handler: answer every authentication request from the allowlists."""
     import zmq
+    import zmq.utils.z85  # (not imported by `import zmq`)
 
     while True:
         try:

@@ -24,6 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from .compress import decode as _decompress
+from .errors import WireError as WireError  # (raised from here since the start: importers keep it)
+
 VERSION = 1
 DATA = "data"
 CONTROL = ("hello", "welcome", "ack", "ping", "pong", "eos", "bye")
@@ -41,10 +44,6 @@ _REF = 1  # msgpack ext code of an array reference in the value tree
 _CONTROL_FIELDS: dict[str, tuple[type, ...]] = {"sid": (str,), "base": (int,), "acked": (int,), "win": (int,),
                                                  "t0": (int,), "t1": (int,), "q": (int,), "g": (int,)}
 _DATA_KEYS = frozenset({"v", "k", "l", "q", "ts", "pts", "m", "a", "b"})
-
-
-class WireError(ValueError):
-    """A message that does not follow the wire format (dropped and counted by the receiver)."""
 
 
 @dataclass
@@ -317,9 +316,7 @@ def _array(entry: Any, buf: Any, max_bytes: int) -> np.ndarray:
         arr = np.frombuffer(buf, dtype)
         arr.flags.writeable = False  # (a zmq.Frame lends writable memory)
         return arr if len(shape) == 1 else arr.reshape(shape)
-    from .compress import decode as decompress
-
-    return decompress(codec, buf if type(buf) is memoryview else _buf(buf), dtype, tuple(shape))
+    return _decompress(codec, buf if type(buf) is memoryview else _buf(buf), dtype, tuple(shape))
 
 
 def _resolve(node: Any, arrays: list[np.ndarray], used: list[bool], depth: int = 0) -> Any:

@@ -28,8 +28,8 @@ def test_three_devices_deliver_exact_counts_in_order(tmp_path):
 name: three
 devices:
   camera: {{}}
-  gateway: {{endpoint: "tcp://127.0.0.1:{gw}"}}
-  results: {{endpoint: "tcp://127.0.0.1:{res}"}}
+  gateway: {{endpoint: "tcp://127.0.0.1:{gw}", insecure: true}}
+  results: {{endpoint: "tcp://127.0.0.1:{res}", insecure: true}}
 nodes:
   - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: 400, size: 20000}}}}
   - {{id: mid, type: "mdnodes:Relay", device: gateway, inputs: {{data: src/out}}}}
@@ -62,7 +62,7 @@ def test_kill_9_of_the_downstream_device_then_a_restart_loses_nothing(tmp_path):
 name: kill
 devices:
   camera: {{}}
-  results: {{endpoint: "tcp://127.0.0.1:{port}", timeout_s: 1.0}}
+  results: {{endpoint: "tcp://127.0.0.1:{port}", timeout_s: 1.0, insecure: true}}
 nodes:
   - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: {n}, size: 1000}}}}
   - {{id: sink, type: "mdnodes:SeqSink", device: results, params: {{path: {out}, delay_ms: 2}}, inputs: {{data: src/out}}}}
@@ -100,7 +100,7 @@ def test_realtime_link_reports_its_drops_exactly(tmp_path):
 name: rt
 devices:
   camera: {{}}
-  results: {{endpoint: "tcp://127.0.0.1:{port}"}}
+  results: {{endpoint: "tcp://127.0.0.1:{port}", insecure: true}}
 nodes:
   - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: {n}, size: 1000, period_ms: 1}}}}
   - id: sink
@@ -142,7 +142,7 @@ def _curve_graph(tmp: Path, port: int, proxy: int, out: Path, with_keys: bool) -
 name: curve
 devices:
   camera: {{endpoint: "tcp://127.0.0.1:1"{k('camera')}}}
-  results: {{endpoint: "tcp://127.0.0.1:{proxy}", bind: "tcp://127.0.0.1:{port}"{k('results')}}}
+  results: {{endpoint: "tcp://127.0.0.1:{proxy}", bind: "tcp://127.0.0.1:{port}"{k('results') or ', insecure: true'}}}
 nodes:
   - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: 50, size: 4096, pattern: {CANARY}}}}}
   - {{id: sink, type: "mdnodes:SeqSink", device: results, params: {{path: {out}}}, inputs: {{data: src/out}}}}
@@ -204,8 +204,8 @@ def test_kill_9_of_a_middle_device_loses_nothing_downstream(tmp_path):
 name: middle
 devices:
   camera: {{}}
-  gateway: {{endpoint: "tcp://127.0.0.1:{gw}", timeout_s: 1.0}}
-  results: {{endpoint: "tcp://127.0.0.1:{res}", timeout_s: 1.0}}
+  gateway: {{endpoint: "tcp://127.0.0.1:{gw}", timeout_s: 1.0, insecure: true}}
+  results: {{endpoint: "tcp://127.0.0.1:{res}", timeout_s: 1.0, insecure: true}}
 nodes:
   - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: {n}, size: 1000, period_ms: 2}}}}
   - {{id: mid, type: "mdnodes:Relay", device: gateway, inputs: {{data: src/out}}}}

@@ -55,7 +55,7 @@ def test_link_down_for_seconds_then_up_loses_nothing(tmp_path, hosts):
 name: netns
 devices:
   camera: {{}}
-  results: {{endpoint: "tcp://{hosts['addr_b']}:5700", timeout_s: 1.0}}
+  results: {{endpoint: "tcp://{hosts['addr_b']}:5700", timeout_s: 1.0, insecure: true}}
 nodes:
   - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: {n}, size: 2000, period_ms: 10}}}}
   - {{id: sink, type: "mdnodes:SeqSink", device: results, params: {{path: {out}}}, inputs: {{data: src/out}}}}

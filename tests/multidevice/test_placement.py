@@ -16,8 +16,8 @@ REPO = Path(__file__).parents[2]
 BASE = """
 devices:
   camera: {endpoint: "tcp://127.0.0.1:6000"}
-  gateway: {endpoint: "tcp://127.0.0.1:6100", trusted: true}
-  cloud: {endpoint: "tcp://127.0.0.1:6200"}
+  gateway: {endpoint: "tcp://127.0.0.1:6100", insecure: true, trusted: true}
+  cloud: {insecure: true, endpoint: "tcp://127.0.0.1:6200"}
 default_device: gateway
 nodes:
   - {id: cam, type: video.synthetic, device: camera, private: true, params: {frames: 3}}
@@ -39,6 +39,10 @@ nodes:
                  "edge cam/frame -> small.image goes to device 'gateway'", id="private-port"),
     pytest.param(BASE.replace('gateway: {endpoint: "tcp://127.0.0.1:6100", ', "gateway: {"), "which has no endpoint", id="no-endpoint"),
     pytest.param(BASE.replace('6200"}', '6200", keys: keys/cloud}'), "device 'cloud' has keys but 'gateway' has none", id="keys-one-side"),
+    pytest.param(BASE.replace("cloud: {insecure: true, ", "cloud: {"),
+                 "edge small/out -> log.data: the link from device 'gateway' to 'cloud' has no keys, so anyone who reaches 'cloud' can "
+                 "inject data; make keys (edgespeed keys generate NAME", id="keyless-not-insecure"),
+    pytest.param(BASE.replace("cloud: {insecure: true, ", "cloud: {insecure: 1, "), "device 'cloud': 'insecure' must be true or false", id="bad-insecure"),
     pytest.param(BASE.replace("mode: realtime", "mode: fast"), "'mode' must be one of reliable, realtime", id="bad-mode"),
     pytest.param(BASE.replace("compress: jpeg", "compress: gif"), "'compress' must be one of none, jpeg, png, zlib", id="bad-compress"),
     pytest.param(BASE.replace('6200"}', '6200", allow: [camra]}'), "'allow' entry 'camra' is neither a device; did you mean 'camera'?", id="bad-allow"),

@@ -24,9 +24,9 @@ def _graph(tmp: Path, n: int, mid: str = '"mdnodes:Relay"', params: str = "{dela
 name: replicas
 devices:
   camera: {{}}
-  gw1: {{endpoint: "tcp://127.0.0.1:{gw1}", timeout_s: 1.0}}
-  gw2: {{endpoint: "tcp://127.0.0.1:{gw2}", timeout_s: 1.0}}
-  results: {{endpoint: "tcp://127.0.0.1:{res}", timeout_s: 1.0}}
+  gw1: {{endpoint: "tcp://127.0.0.1:{gw1}", timeout_s: 1.0, insecure: true}}
+  gw2: {{endpoint: "tcp://127.0.0.1:{gw2}", timeout_s: 1.0, insecure: true}}
+  results: {{endpoint: "tcp://127.0.0.1:{res}", timeout_s: 1.0, insecure: true}}
 nodes:
   - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: {n}, size: 1000}}}}
   - {{id: mid, type: {mid}, device: [gw1, gw2], params: {params}, inputs: {{data: src/out}}}}
@@ -124,9 +124,9 @@ def test_replica_placement_round_trips_and_splits_into_valid_parts():
     text = """
 devices:
   cam: {}
-  gw1: {endpoint: "tcp://127.0.0.1:7100"}
-  gw2: {endpoint: "tcp://127.0.0.1:7200"}
-  res: {endpoint: "tcp://127.0.0.1:7300"}
+  gw1: {endpoint: "tcp://127.0.0.1:7100", insecure: true}
+  gw2: {endpoint: "tcp://127.0.0.1:7200", insecure: true}
+  res: {endpoint: "tcp://127.0.0.1:7300", insecure: true}
 nodes:
   - {id: a, type: "testing.list_source", device: cam, params: {items: [1]}}
   - {id: mid, type: test.pass, device: [gw1, gw2], inputs: {data: a/out}}

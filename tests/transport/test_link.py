@@ -214,13 +214,13 @@ class SkewedReceiver(Receiver):
 
     skew_ns = 5_000_000_000
 
-    def _reply(self, frames):
+    def _to(self, ident, frames):
         from edgespeed.transport import wire
 
         msg = wire.decode(frames)
         if msg.kind == "pong":
             frames = wire.control("pong", self.link, t0=msg.fields["t0"], t1=msg.fields["t1"] + self.skew_ns)
-        super()._reply(frames)
+        super()._to(ident, frames)
 
 
 def test_source_stamps_are_moved_onto_the_receivers_clock():
