@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..errors import NodeError
+from ..graph.plan import group_of
 from ..graph.spec import GraphSpec, InputSpec, NodeSpec
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
@@ -188,13 +189,6 @@ class Split:
     groups: dict[str, GraphSpec]
     members: dict[str, list[str]]
     crossings: list[Crossing] = field(default_factory=list)
-
-
-def group_of(n: NodeSpec) -> str | None:
-    """The process group of a node: None (the main process), its own id, or a shared name."""
-    if n.isolate in (None, "thread"):
-        return None
-    return n.id if n.isolate == "process" else f"group:{n.isolate}"
 
 
 def fresh_ids(spec: GraphSpec) -> Any:

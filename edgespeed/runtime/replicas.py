@@ -35,7 +35,7 @@ from typing import Any
 from ..node import Param
 from ..registry import default_registry
 from ..types import Stamped
-from .devices import ReceivingEnd, SendingEnd, _Downstream, receiver, sender_curve
+from .linkends import Downstream, ReceivingEnd, SendingEnd, receiver, sender_curve
 
 log = logging.getLogger("edgespeed.link")
 
@@ -184,7 +184,7 @@ class ReplicaIn(ReceivingEnd):
         self._total: int | None = None
         self._finished: float | None = None
         self._moved = time.monotonic()
-        self._tracker: _Downstream | None = None
+        self._tracker: Downstream | None = None
         self._unnumbered = 0  # results without a packet number (not from a replica): dropped
         self.counters.update(duplicates=0, skipped=0, resumed=0)
 
@@ -267,7 +267,7 @@ class ReplicaIn(ReceivingEnd):
         if self._emitted:
             if self._tracker is None:
                 run = getattr(self, "_edgespeed_run", None)
-                self._tracker = _Downstream(run() if run is not None else None, self.id)
+                self._tracker = Downstream(run() if run is not None else None, self.id)
             done = self._tracker.done(self._n)
             while self._emitted and len(self._emitted) > self._n - done:
                 self._emitted.popleft()[2] = True
