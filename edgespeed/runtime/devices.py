@@ -83,7 +83,7 @@ class LinkOut(SendingEnd):
         from ..transport.wire import WireError
 
         env = self._env
-        abort = getattr(self, "_abort", None)
+        abort = self.ctx.aborted
         try:
             with self._lock:
                 meta = None
@@ -100,18 +100,15 @@ class LinkOut(SendingEnd):
 
     def _skip(self, ts_ns: int, meta: dict[str, int]) -> None:
         """Tell the merge that a packet gave no result (a filter), so it does not wait for one."""
-        self._sender.send(None, ts_ns, 0, abort=getattr(self, "_abort", None), meta={**meta, "skip": 1})
+        self._sender.send(None, ts_ns, 0, abort=self.ctx.aborted, meta={**meta, "skip": 1})
         self.count("skipped")
 
     def _flush_skipped(self) -> None:
         """Packets the replicated node has finished without a result, once all it emitted is sent."""
-        run = getattr(self, "_edgespeed_run", None)
-        run = run() if run is not None else None
         tags = self._tags
-        if run is None or tags is None or not tags.entries:
+        me, producer = self.ctx.worker(self.id), self.ctx.producer(self.id, "data")
+        if me is None or producer is None or tags is None or not tags.entries:
             return
-        me = run.workers[self.id]
-        producer = run.workers[run.resolved.inputs[self.id]["data"].node]
         finished = producer.stats.process.n  # (read first: its results are in the ring by then)
         (ring,) = me.inputs.values()
         if self._handled >= ring.puts - ring.dropped:
@@ -132,7 +129,7 @@ class LinkOut(SendingEnd):
             self._tags.skip_before(None, self._skip)  # the node is done: the rest gave no result
             if self._tags.total is not None:
                 eos["g"] = self._tags.total
-        self._sender.close(abort=getattr(self, "_abort", None), **eos)
+        self._sender.close(abort=self.ctx.aborted, **eos)
 
 
 class LinkIn(ReceivingEnd):
@@ -186,19 +183,16 @@ class LinkIn(ReceivingEnd):
     def _resume_points(self) -> dict[str, int]:
         """Where the sinks after this link left off before a restart: `{session: seq}` when every
         one of them reports the same sender session (`Node.resume_point`), else nothing."""
-        run = getattr(self, "_edgespeed_run", None)
-        run = run() if run is not None else None
-        if run is None:
-            return {}
-        workers = Downstream(run, self.id).workers
+        workers = self.ctx.after(self.id)
         sinks = [w for w in workers if w.is_sink]
         if not sinks or any(isinstance(w.node, LinkOut) or len(w.inputs) != 1 for w in workers):
             return {}
         deadline = time.monotonic() + 30
         while any(w.stats.state in ("new", "setup") for w in sinks) and time.monotonic() < deadline:
             time.sleep(0.005)  # their setup reads back what they wrote
-        points = [w.node.resume_point() for w in sinks]
-        if any(p is None for p in points) or len({p[0] for p in points}) != 1:
+        maybe = [w.node.resume_point() for w in sinks]
+        points = [p for p in maybe if p is not None]
+        if len(points) != len(maybe) or len({p[0] for p in points}) != 1:
             return {}
         session, seq = points[0][0], min(p[1] for p in points)
         log.info("link %s: the sinks after it have everything up to #%d of session %s; resuming after it", self.link, seq, session)
@@ -218,9 +212,7 @@ class LinkIn(ReceivingEnd):
         if not self._emitted:
             return
         if self._tracker is None:
-            run = getattr(self, "_edgespeed_run", None)
-            run = run() if run is not None else None
-            self._tracker = Downstream(run, self.id)
+            self._tracker = Downstream(self.ctx, self.id)
         done = self._tracker.done(self._n)
         last = None
         while self._emitted and len(self._emitted) > self._n - done:

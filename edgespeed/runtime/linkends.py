@@ -12,9 +12,10 @@ from collections import deque
 from typing import Any
 
 from ..node import Input, Node, Output, Param
+from .context import RunAware, RunContext
 
 
-class SendingEnd(Node):
+class SendingEnd(RunAware, Node):
     """(internal) The params of a node that sends over links (`LinkOut`, `replicas.ReplicaOut`)."""
 
     data = Input()
@@ -33,7 +34,7 @@ class SendingEnd(Node):
         return 0
 
 
-class ReceivingEnd(Node):
+class ReceivingEnd(RunAware, Node):
     """(internal) The params of a node that receives over links (`LinkIn`, `replicas.ReplicaIn`);
     `receiver()` reads them."""
 
@@ -127,26 +128,11 @@ TAGS: dict[str, Tags] = {}  # per replica link (one process may run several repl
 class Downstream:
     """How many of the packets a link_in emitted are done downstream on this device."""
 
-    def __init__(self, run: Any, node_id: str) -> None:
-        self.workers: list[Any] = []
-        self.exact = False
-        if run is None:  # run outside a graph (tests): handed over counts as done
-            return
-        r = run.resolved
-        consumers: dict[str, list[str]] = {}
-        for n in r.spec.nodes:
-            for inp in r.inputs[n.id].values():
-                consumers.setdefault(inp.node, []).append(n.id)
-        order, seen, queue = [], {node_id}, deque([node_id])
-        while queue:
-            for c in consumers.get(queue.popleft(), []):
-                if c not in seen:
-                    seen.add(c)
-                    order.append(c)
-                    queue.append(c)
-        self.workers = [run.workers[c] for c in order]
-        direct = set(consumers.get(node_id, []))
-        self.exact = set(order) == direct and all(len(w.inputs) == 1 and w.is_sink for w in self.workers)
+    def __init__(self, ctx: RunContext, node_id: str) -> None:
+        # outside a run (tests) nothing is downstream: handed over counts as done
+        self.workers: list[Any] = ctx.after(node_id)
+        direct = set(ctx.consumers(node_id))
+        self.exact = {w.node.id for w in self.workers} == direct and all(len(w.inputs) == 1 and w.is_sink for w in self.workers)
 
     def done(self, emitted: int) -> int:
         if not self.workers:

@@ -29,6 +29,7 @@ from ..graph.validate import Resolved, check
 from ..metrics import NodeStats, report
 from ..node import Node
 from ..registry import Registry
+from .context import RunAware, RunContext
 from .ring import Ring
 from .worker import Worker
 
@@ -143,12 +144,13 @@ class Run:
             if run is not None:
                 run._on_failure(e)
 
+        ctx = RunContext(self.stopping, self.aborted, me)
         for n in r.spec.nodes:
             cls = r.classes[n.id]
             node = cls(n.id, **r.params[n.id])
             node._stop = self.stopping
-            node._abort = self.aborted  # type: ignore[attr-defined]
-            node._edgespeed_run = me  # type: ignore[attr-defined]  # link nodes read their downstream's progress (a name no node uses)
+            if isinstance(node, RunAware):  # link ends, replicas, process boundaries
+                node.bind_run(ctx)
             self.nodes[n.id] = node
             self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters)
             self.workers[n.id] = Worker(
