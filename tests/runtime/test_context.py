@@ -51,7 +51,7 @@ def test_no_node_gets_attributes_attached_and_a_finished_run_is_freed() -> None:
 
 
 def test_the_runtimes_own_nodes_are_bound_to_their_run() -> None:
-    text = CHAIN.replace("type: test.pass,", "type: test.pass, isolate: process,")
+    text = CHAIN.replace("type: test.pass,", "type: \"testnodes:Passthrough\", isolate: process,")
     run = Run(check(load_text(text)))
     bound = [n for n in run.nodes.values() if isinstance(n, RunAware)]
     assert bound and all(n.ctx.run() is run and n.ctx.aborted is run.aborted for n in bound)  # the shm boundary's ends
