@@ -59,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-o", "--output", required=True, metavar="FILE", help="output file; the format follows the extension")
     g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    pl = sub.add_parser("plan", help="print what runs where (device, process, CPUs) and over what (ring, shm, link)")
+    pl.add_argument("graph", metavar="GRAPH")
+    pl.add_argument("--device", metavar="NAME", help="plan only this device's part of the graph")
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+    pl.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     b = sub.add_parser("bench", help="run a graph as fast as it goes and show where the time goes",
                        description="Run a graph with its sources unpaced; print per-node throughput, process-time "
                                    "percentiles, queue occupancy and the bottleneck node.")
@@ -123,6 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .nodes import cmd_nodes as cmd
         elif args.command == "graph":
             from .graph import cmd_graph as cmd
+        elif args.command == "plan":
+            from .plan import cmd_plan as cmd
         elif args.command == "bench":
             from .bench import cmd_bench as cmd
         elif args.command == "devices":

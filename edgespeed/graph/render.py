@@ -6,6 +6,7 @@ here, layered left to right by topological generation, so neither needs a graphv
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
@@ -15,7 +16,9 @@ from xml.sax.saxutils import escape, quoteattr
 if TYPE_CHECKING:
     import numpy as np
 
-    from .validate import Resolved
+    from .plan import EdgePlan, plan
+from .plan import EdgePlan, plan
+from .validate import Resolved
 
 # (fill, stroke) per kind: a source has no inputs; a sink feeds no other node.
 COLOURS = {"source": ("#d7f0d4", "#3f8f3a"), "node": ("#dbe6f7", "#4a6fa5"), "sink": ("#fbe3c8", "#c07020")}
@@ -88,13 +91,37 @@ class Layout:
 def edges(resolved: Resolved) -> list[Edge]:
     """Every edge of `resolved`, in declaration order of the consumers and their inputs."""
     out = []
+    carriers = {e.target: _carrier(e) for e in plan(resolved).edges}
     for n in resolved.spec.nodes:
         decls = resolved.ports[n.id][0]
         for port, inp in resolved.inputs[n.id].items():
             queue, policy = inp.queue or decls[port].queue, inp.policy or decls[port].policy
             ring = f"{policy}/{queue}" if policy and queue else policy or (f"queue {queue}" if queue else "")
-            label = f"{inp.output} -> {port}" + (f" ({ring})" if ring else "")
+            label = f"{inp.output} -> {port}" + (f" ({ring})" if ring else "") + carriers[f"{n.id}.{port}"]
             out.append(Edge(inp.node, inp.output or "", n.id, port, label))
+    return out
+
+
+def _carrier(e: EdgePlan) -> str:
+    """What carries an edge, where it is more than an in-process ring: ` [link realtime zstd]`,
+    ` [shm]`, ` [link reliable, private]` (nothing for a plain ring)."""
+    parts = []
+    if e.devices:
+        parts.append(" ".join(["link", e.mode or "reliable", *([e.compress] if e.compress and e.compress != "none" else [])]))
+    elif e.carrier != "ring":
+        parts.append(e.carrier)
+    if e.private:
+        parts.append("private")
+    return f" [{', '.join(parts)}]" if parts else ""
+
+
+def clusters(resolved: Resolved) -> dict[str, dict[str, list[str]]]:
+    """Node ids by device, then by process group (`""`: the main process); one device `""`
+    when the graph declares none. A replicated node sits in its first device's cluster."""
+    out: dict[str, dict[str, list[str]]] = {}
+    for n in plan(resolved).nodes.values():
+        dev = n.replicas[0] if n.replicas else n.device or ""
+        out.setdefault(dev, {}).setdefault(n.process or "", []).append(n.id)
     return out
 
 
@@ -250,8 +277,24 @@ def to_dot(resolved: Resolved) -> str:
              '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=12];',
              f'  edge [fontname="Helvetica", fontsize=10, color="{EDGE_COLOUR}"];']
     colours = {i: COLOURS[k] for i, k in kinds(resolved).items()}
-    lines += [f'  {q(n.id)} [label=<<b>{escape(n.id)}</b><br/><font point-size="10">{escape(n.type)}</font>>, '
-              f'fillcolor="{colours[n.id][0]}", color="{colours[n.id][1]}"];' for n in resolved.spec.nodes]
+    spec = {n.id: n for n in resolved.spec.nodes}
+    for dev, groups in clusters(resolved).items():
+        pad = "  "
+        if dev:
+            lines += [f"  subgraph {q('cluster_' + dev)} {{", f"    label={q('device ' + dev)};", '    style="rounded,dashed";']
+            pad = "    "
+        for group, ids in groups.items():
+            inner = pad
+            if group:
+                lines += [f"{pad}subgraph {q('cluster_' + dev + '_' + group)} {{", f"{pad}  label={q('process ' + group)};",
+                          f'{pad}  style="rounded,dotted";']
+                inner = pad + "  "
+            lines += [f'{inner}{q(i)} [label=<<b>{escape(i)}</b><br/><font point-size="10">{escape(spec[i].type)}</font>>, '
+                      f'fillcolor="{colours[i][0]}", color="{colours[i][1]}"];' for i in ids]
+            if group:
+                lines.append(f"{pad}}}")
+        if dev:
+            lines.append("  }")
     lines += [f"  {q(e.src)} -> {q(e.dst)} [label={q(e.label)}];" for e in edges(resolved)]
     return "\n".join([*lines, "}"]) + "\n"
 
@@ -273,7 +316,15 @@ def to_mermaid(resolved: Resolved) -> str:
 
     kind = kinds(resolved)
     lines = ["flowchart LR"]
-    lines += [f'    {mid(n.id)}["<b>{text(n.id)}</b><br/>{text(n.type)}"]:::{kind[n.id]}' for n in resolved.spec.nodes]
+    spec = {n.id: n for n in resolved.spec.nodes}
+    for dev, groups in clusters(resolved).items():
+        for group, ids in groups.items():
+            title = " / ".join([*([f"device {dev}"] if dev else []), *([f"process {group}"] if group else [])])
+            if title:
+                lines.append(f'    subgraph {mid("c_" + re.sub(r"[^a-z0-9_]", "_", dev + "_" + group))}["{text(title)}"]')
+            lines += [f'    {mid(i)}["<b>{text(i)}</b><br/>{text(spec[i].type)}"]:::{kind[i]}' for i in ids]
+            if title:
+                lines.append("    end")
     lines += [f'    {mid(e.src)} -->|"{text(e.label)}"| {mid(e.dst)}' for e in edges(resolved)]
     lines += [f"    classDef {k} fill:{fill},stroke:{line},color:{TEXT_COLOUR}" for k, (fill, line) in COLOURS.items()]
     return "\n".join(lines) + "\n"

@@ -24,7 +24,6 @@ crash; the link polls every 2 ms while packets are out, so that is at most one o
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections import deque
@@ -32,43 +31,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..graph.plan import addresses
 from ..graph.spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec
 from ..graph.validate import placement
-from ..node import Input, Node, Output, Param
+from ..node import Param
 from ..registry import default_registry
 from ..types import Stamped
+from .linkends import TAGS, Downstream, ReceivingEnd, SendingEnd, Tags, receiver, sender_curve
 from .process import fresh_ids
 
 log = logging.getLogger("edgespeed.link")
-
-
-class SendingEnd(Node):
-    """(internal) The params of a node that sends over links (`LinkOut`, `replicas.ReplicaOut`)."""
-
-    data = Input()
-    mode: str = Param("reliable", doc="reliable or realtime")
-    window: int = Param(8, ge=1, doc="packets in flight beyond the last acknowledged one")
-    queue: int = Param(8, ge=1, doc="realtime: packets waiting for credit before the oldest is dropped")
-    compress: str = Param("none", doc="none, jpeg, png, zlib, zstd or lz4")
-    quality: int | None = Param(None, doc="jpeg quality, or png/zlib/zstd level")
-    heartbeat_s: float = Param(0.5, gt=0)
-    timeout_s: float = Param(3.0, gt=0)
-    keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
-
-
-class ReceivingEnd(Node):
-    """(internal) The params of a node that receives over links (`LinkIn`, `replicas.ReplicaIn`);
-    `receiver()` reads them."""
-
-    out = Output()
-    mode: str = Param("reliable", doc="reliable or realtime")
-    window: int = Param(8, ge=1, doc="credit given to the sender")
-    heartbeat_s: float = Param(0.5, gt=0)
-    timeout_s: float = Param(3.0, gt=0)
-    keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
-    allow: list[str] = Param([], doc="public key files of the peers allowed to connect")
-    max_mb: float = Param(256.0, gt=0, doc="largest message accepted, MiB")
-    relay = True  # ends at its upstream's end of stream; a stop ends it too (see generate)
 
 
 class LinkOut(SendingEnd):
@@ -79,6 +51,8 @@ class LinkOut(SendingEnd):
     endpoint: str = Param(doc="where the receiving device listens")
     server_key: str = Param("", doc="the receiving device's public key file")
     tags_from: str = Param("", doc="replica side: the link whose packets' numbers the results carry back")
+    _sender: Any = None  # set by setup()
+    _tags: Tags | None = None
 
     def setup(self) -> None:
         from ..transport.compress import codec_for
@@ -95,7 +69,7 @@ class LinkOut(SendingEnd):
         self._pumper = threading.Thread(target=self._pump, name=f"edgespeed:{self.id}:link", daemon=True)
         self._pumper.start()
 
-        self._tags = TAGS.setdefault(self.tags_from, _Tags()) if self.tags_from else None
+        self._tags = TAGS.setdefault(self.tags_from, Tags()) if self.tags_from else None
         self._handled = 0  # packets process() has finished (the replica side's flush reads it)
 
     def _pump(self) -> None:
@@ -109,7 +83,7 @@ class LinkOut(SendingEnd):
         from ..transport.wire import WireError
 
         env = self._env
-        abort = getattr(self, "_abort", None)
+        abort = self.ctx.aborted
         try:
             with self._lock:
                 meta = None
@@ -126,22 +100,26 @@ class LinkOut(SendingEnd):
 
     def _skip(self, ts_ns: int, meta: dict[str, int]) -> None:
         """Tell the merge that a packet gave no result (a filter), so it does not wait for one."""
-        self._sender.send(None, ts_ns, 0, abort=getattr(self, "_abort", None), meta={**meta, "skip": 1})
+        self._sender.send(None, ts_ns, 0, abort=self.ctx.aborted, meta={**meta, "skip": 1})
         self.count("skipped")
 
     def _flush_skipped(self) -> None:
         """Packets the replicated node has finished without a result, once all it emitted is sent."""
-        run = getattr(self, "_edgespeed_run", None)
-        run = run() if run is not None else None
         tags = self._tags
-        if run is None or tags is None or not tags.entries:
+        me, producer = self.ctx.worker(self.id), self.ctx.producer(self.id, "data")
+        if me is None or producer is None or tags is None or not tags.entries:
             return
-        me = run.workers[self.id]
-        producer = run.workers[run.resolved.inputs[self.id]["data"].node]
         finished = producer.stats.process.n  # (read first: its results are in the ring by then)
         (ring,) = me.inputs.values()
         if self._handled >= ring.puts - ring.dropped:
             tags.skip_before(finished, self._skip)
+
+    def unacked(self) -> int:
+        sender = self._sender
+        if sender is None or not sender.reliable:
+            return 0
+        tags = self._tags  # a replica's packets whose skip is not sent yet
+        return len(sender.unacked) + (len(tags.entries) if tags is not None else 0)
 
     def teardown(self) -> None:
         self._idle.set()
@@ -151,7 +129,7 @@ class LinkOut(SendingEnd):
             self._tags.skip_before(None, self._skip)  # the node is done: the rest gave no result
             if self._tags.total is not None:
                 eos["g"] = self._tags.total
-        self._sender.close(abort=getattr(self, "_abort", None), **eos)
+        self._sender.close(abort=self.ctx.aborted, **eos)
 
 
 class LinkIn(ReceivingEnd):
@@ -166,8 +144,8 @@ class LinkIn(ReceivingEnd):
         self._rx = receiver(self, self.link, self.bind, self.counters)
         self._emitted: deque[tuple[int, int]] = deque()  # (seq, epoch) handed downstream, not yet done
         self._n = 0  # packets handed downstream
-        self._tracker: _Downstream | None = None
-        self._tags = TAGS.setdefault(self.link, _Tags()) if self.replica else None
+        self._tracker: Downstream | None = None
+        self._tags = TAGS.setdefault(self.link, Tags()) if self.replica else None
 
     def generate(self) -> Any:
         from ..transport import security
@@ -205,19 +183,16 @@ class LinkIn(ReceivingEnd):
     def _resume_points(self) -> dict[str, int]:
         """Where the sinks after this link left off before a restart: `{session: seq}` when every
         one of them reports the same sender session (`Node.resume_point`), else nothing."""
-        run = getattr(self, "_edgespeed_run", None)
-        run = run() if run is not None else None
-        if run is None:
-            return {}
-        workers = _Downstream(run, self.id).workers
+        workers = self.ctx.after(self.id)
         sinks = [w for w in workers if w.is_sink]
         if not sinks or any(isinstance(w.node, LinkOut) or len(w.inputs) != 1 for w in workers):
             return {}
         deadline = time.monotonic() + 30
         while any(w.stats.state in ("new", "setup") for w in sinks) and time.monotonic() < deadline:
             time.sleep(0.005)  # their setup reads back what they wrote
-        points = [w.node.resume_point() for w in sinks]
-        if any(p is None for p in points) or len({p[0] for p in points}) != 1:
+        maybe = [w.node.resume_point() for w in sinks]
+        points = [p for p in maybe if p is not None]
+        if len(points) != len(maybe) or len({p[0] for p in points}) != 1:
             return {}
         session, seq = points[0][0], min(p[1] for p in points)
         log.info("link %s: the sinks after it have everything up to #%d of session %s; resuming after it", self.link, seq, session)
@@ -237,9 +212,7 @@ class LinkIn(ReceivingEnd):
         if not self._emitted:
             return
         if self._tracker is None:
-            run = getattr(self, "_edgespeed_run", None)
-            run = run() if run is not None else None
-            self._tracker = _Downstream(run, self.id)
+            self._tracker = Downstream(self.ctx, self.id)
         done = self._tracker.done(self._n)
         last = None
         while self._emitted and len(self._emitted) > self._n - done:
@@ -251,162 +224,11 @@ class LinkIn(ReceivingEnd):
         self._rx.close()
 
 
-def sender_curve(keys: str, server_key: str) -> tuple[bytes, bytes, bytes] | None:
-    """CURVE keys of a link's sending end: its own pair and the receiver's public key."""
-    from ..transport import security
-
-    if not keys:
-        return None
-    public, secret = security.load(keys, secret=True)
-    server, _ = security.load(server_key)
-    assert secret is not None
-    return public, secret, server
-
-
-def receiver(node: Any, link: str, bind: str, counters: dict[str, int]) -> Any:
-    """A link's receiving end with a link node's settings (`keys`, `allow`, `mode`, `window`,
-    `heartbeat_s`, `timeout_s`, `max_mb`): CURVE with the allowed peers when it has keys."""
-    from ..transport import security
-    from ..transport.link import Receiver
-
-    curve = None
-    if node.keys:
-        public, secret = security.load(node.keys, secret=True)
-        assert secret is not None
-        curve = (public, secret)
-        security.allow(link, [security.load(p)[0] for p in node.allow])
-    else:
-        security.warn_plaintext(link, bind)
-    return Receiver(link, bind, mode=node.mode, window=node.window, heartbeat_s=node.heartbeat_s, timeout_s=node.timeout_s,
-                    curve=curve, max_bytes=int(node.max_mb * 2**20), counters=counters)
-
-
-class _Tags:
-    """A replica's packets in arrival order, so its results can carry their numbers back.
-
-    The replica-side `link_in` notes each packet's number `g` (given by the dispatcher) under
-    a source stamp made unique on this device (the replicated node passes stamps through);
-    the replica-side `link_out` matches each result by its stamp, and a packet that gave no
-    result becomes a `skip` the merge need not wait for.
-    """
-
-    def __init__(self) -> None:
-        self.entries: deque[tuple[int, int, int, int]] = deque()  # (index, ts_ns, g, lw)
-        self.last_ts = 0
-        self.total: int | None = None  # packets the dispatcher sent in all (from its end of stream)
-        self.lock = threading.Lock()
-
-    def note(self, msg: Any, index: int) -> int:
-        g, lw = msg.meta.get("g"), msg.meta.get("lw", 0)
-        if type(g) is not int or type(lw) is not int:
-            raise ValueError("a replica's packet lacks its number ('g'); is the sender a replica dispatcher?")
-        with self.lock:
-            ts: int = max(msg.ts_ns, self.last_ts + 1)
-            self.last_ts = ts
-            self.entries.append((index, ts, g, lw))
-        return ts
-
-    def match(self, ts_ns: int, skip: Any) -> dict[str, int] | None:
-        """The number of the packet whose result has stamp `ts_ns` (None: already matched)."""
-        with self.lock:
-            while self.entries and self.entries[0][1] < ts_ns:
-                _, ts, g, lw = self.entries.popleft()
-                skip(ts, {"g": g, "lw": lw})
-            if self.entries and self.entries[0][1] == ts_ns:
-                _, _, g, lw = self.entries.popleft()
-                return {"g": g, "lw": lw}
-        return None
-
-    def skip_before(self, index: int | None, skip: Any) -> None:
-        with self.lock:
-            while self.entries and (index is None or self.entries[0][0] < index):
-                _, ts, g, lw = self.entries.popleft()
-                skip(ts, {"g": g, "lw": lw})
-
-
-TAGS: dict[str, _Tags] = {}  # per replica link (one process may run several replicas)
-
-
-class _Downstream:
-    """How many of the packets a link_in emitted are done downstream on this device."""
-
-    def __init__(self, run: Any, node_id: str) -> None:
-        self.workers: list[Any] = []
-        self.exact = False
-        if run is None:  # run outside a graph (tests): handed over counts as done
-            return
-        r = run.resolved
-        consumers: dict[str, list[str]] = {}
-        for n in r.spec.nodes:
-            for inp in r.inputs[n.id].values():
-                consumers.setdefault(inp.node, []).append(n.id)
-        order, seen, queue = [], {node_id}, deque([node_id])
-        while queue:
-            for c in consumers.get(queue.popleft(), []):
-                if c not in seen:
-                    seen.add(c)
-                    order.append(c)
-                    queue.append(c)
-        self.workers = [run.workers[c] for c in order]
-        direct = set(consumers.get(node_id, []))
-        self.exact = set(order) == direct and all(len(w.inputs) == 1 and w.is_sink for w in self.workers)
-
-    def done(self, emitted: int) -> int:
-        if not self.workers:
-            return emitted
-        if self.exact:  # FIFO rings fed by us alone: what each sink processed or dropped is done
-            counts = []
-            for w in self.workers:
-                (ring,) = w.inputs.values()
-                counts.append(emitted if w.stats.state in ("done", "failed") else w.stats.process.n + ring.dropped - _held(w))
-            return min(emitted, *counts)
-        for w in self.workers:  # otherwise: done when everything downstream of us is idle
-            if w.stats.state in ("done", "failed"):
-                continue
-            if any(len(r) for r in w.inputs.values()) or w._pending or w.node._env is not None or _held(w):
-                return 0
-            if len(w.inputs) == 1:  # popped but not yet in process(): counts tell
-                (ring,) = w.inputs.values()
-                if ring.puts - ring.dropped != w.stats.process.n:
-                    return 0
-        return emitted
-
-
-def _held(w: Any) -> int:
-    """Packets a reliable link further on has sent but not had acknowledged: not done yet, so
-    a device in the middle of a chain acknowledges only what the next device has."""
-    sender = getattr(w.node, "_sender", None) if isinstance(w.node, LinkOut) else None
-    if sender is None or not sender.reliable:
-        return 0
-    tags = getattr(w.node, "_tags", None)  # a replica's packets whose skip is not sent yet
-    return len(sender.unacked) + (len(tags.entries) if tags is not None else 0)
-
-
 for _cls in (LinkOut, LinkIn):
     default_registry().register(_cls)
 
 
 # -- cutting the graph at device boundaries --------------------------------------------------------
-def _port_plus(url: str, k: int) -> str:
-    m = re.match(r"^(.*):(\d+)$", url)
-    if not m:
-        raise ValueError(f"endpoint {url!r} has no port")
-    return f"{m.group(1)}:{int(m.group(2)) + k}"
-
-
-def _addresses(dev: DeviceSpec, k: int) -> tuple[str, str]:
-    """(connect, bind) addresses of the k-th link into `dev`."""
-    if dev.endpoints:
-        if k >= len(dev.endpoints):
-            raise ValueError(f"device {dev.name!r} receives more links than its {len(dev.endpoints)} endpoints")
-        connect = dev.endpoints[k]
-    else:
-        assert dev.endpoint is not None
-        connect = _port_plus(dev.endpoint, k)
-    bind = _port_plus(dev.bind, k) if dev.bind else connect
-    return connect, bind
-
-
 def _key_path(spec: GraphSpec, path: str) -> str:
     p = Path(path)
     if not p.is_absolute() and spec.file and not spec.file.startswith("<"):
@@ -458,7 +280,7 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
                 links = []
                 for r in n.replicas:
                     k = incoming[r] = incoming.get(r, -1) + 1
-                    connect, bind = _addresses(devices[r], k)
+                    connect, bind = addresses(devices[r], k)
                     links.append((f"{label} @{r}", connect, bind, devices[r]))
                 c, crossings = crossings, crossings + 1
                 src = devices[where[inp.node]]
@@ -485,7 +307,7 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
                     links = []
                     for r in producer.replicas:
                         k = incoming[dst.name] = incoming.get(dst.name, -1) + 1
-                        connect, bind = _addresses(dst, k)
+                        connect, bind = addresses(dst, k)
                         links.append((f"{label} @{r}", connect, bind, devices[r]))
                     c, crossings = crossings, crossings + 1
                     (feed,) = producer.inputs.values()
@@ -513,7 +335,7 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
             k = incoming[dst.name] = incoming.get(dst.name, -1) + 1
             c, crossings = crossings, crossings + 1  # the crossing's number in the whole graph
             label = f"{inp.source} -> {n.id}.{port}"
-            connect, bind = _addresses(dst, k)
+            connect, bind = addresses(dst, k)
             opts = link_opts(label, dst, inp.mode)
             if mine:  # we receive
                 in_id = fresh(f"link_in_{c}")

@@ -28,10 +28,13 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..errors import NodeError
+from ..graph.plan import group_of
 from ..graph.spec import GraphSpec, InputSpec, NodeSpec
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
 from ..types import Stamped
+from .context import RunAware
+from .context import RunAware
 from .shm import DEFAULT_CAP_BYTES, ShmReader, ShmWriter, pipe_pair, segment_name
 
 log = logging.getLogger("edgespeed.run")
@@ -54,7 +57,7 @@ class ChannelEnd:
     cap_bytes: int = DEFAULT_CAP_BYTES
 
 
-class ShmOut(Node):
+class ShmOut(RunAware, Node):
     """(internal) Sends `data` across a process boundary through a shared-memory channel."""
 
     kind = "runtime.shm_out"
@@ -70,7 +73,7 @@ class ShmOut(Node):
 
     def process(self, data: Any = None, **unused: Any) -> None:
         env = self._env
-        abort = getattr(self, "_abort", None)
+        abort = self.ctx.aborted
         for _ in range(2):
             if _CHANNELS[self.channel] is not self._end:  # the other side restarted on a fresh channel
                 self._writer.close(eos=False)
@@ -85,6 +88,11 @@ class ShmOut(Node):
                     break
         self.count("lost_to_dead_peer")
         return None
+
+    def try_buffer(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """A free shared-memory slot viewed as an array, or None (none free, or not open yet)."""
+        writer: ShmWriter | None = self.__dict__.get("_writer")
+        return writer.try_buffer(shape, dtype) if writer is not None else None
 
     def teardown(self) -> None:
         self._writer.close(eos=True)
@@ -109,12 +117,11 @@ class SlotPool:
         return self._fallback.allocations
 
     def take(self, shape: tuple[int, ...], dtype: Any) -> Any:
-        writer = getattr(self.sender, "_writer", None)
-        arr = writer.try_buffer(shape, dtype) if writer is not None else None
+        arr = self.sender.try_buffer(shape, dtype)
         return arr if arr is not None else self._fallback.take(shape, dtype)
 
 
-class ShmIn(Node):
+class ShmIn(RunAware, Node):
     """(internal) Receives packets from another process; ends at that side's end of stream."""
 
     kind = "runtime.shm_in"
@@ -130,7 +137,7 @@ class ShmIn(Node):
         return ShmReader(end.label, end.owner_pid, end.name, end.data, end.release)
 
     def generate(self) -> Any:
-        abort = getattr(self, "_abort", None)
+        abort = self.ctx.aborted
         while True:
             try:
                 kind, seq, ts, pts, value = self._reader.recv(0.25)
@@ -188,13 +195,6 @@ class Split:
     groups: dict[str, GraphSpec]
     members: dict[str, list[str]]
     crossings: list[Crossing] = field(default_factory=list)
-
-
-def group_of(n: NodeSpec) -> str | None:
-    """The process group of a node: None (the main process), its own id, or a shared name."""
-    if n.isolate in (None, "thread"):
-        return None
-    return n.id if n.isolate == "process" else f"group:{n.isolate}"
 
 
 def fresh_ids(spec: GraphSpec) -> Any:

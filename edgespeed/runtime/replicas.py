@@ -35,7 +35,7 @@ from typing import Any
 from ..node import Param
 from ..registry import default_registry
 from ..types import Stamped
-from .devices import ReceivingEnd, SendingEnd, _Downstream, receiver, sender_curve
+from .linkends import Downstream, ReceivingEnd, SendingEnd, receiver, sender_curve
 
 log = logging.getLogger("edgespeed.link")
 
@@ -95,7 +95,7 @@ class ReplicaOut(SendingEnd):
         """Send waiting packets to replicas with credit; with `wait`, until none is left."""
         from ..transport.wire import WireError
 
-        abort = getattr(self, "_abort", None)
+        abort = self.ctx.aborted
         while self._waiting:
             i = self._pick()
             if i is None:
@@ -151,7 +151,7 @@ class ReplicaOut(SendingEnd):
     def teardown(self) -> None:
         self._idle.set()
         self._pumper.join()
-        abort = getattr(self, "_abort", None)
+        abort = self.ctx.aborted
         with self._lock:  # everything sent and acknowledged (or taken back and sent elsewhere)
             while (self._waiting or any(self._sent)) and not (abort is not None and abort.is_set()):
                 self._dispatch(wait=False)
@@ -184,7 +184,7 @@ class ReplicaIn(ReceivingEnd):
         self._total: int | None = None
         self._finished: float | None = None
         self._moved = time.monotonic()
-        self._tracker: _Downstream | None = None
+        self._tracker: Downstream | None = None
         self._unnumbered = 0  # results without a packet number (not from a replica): dropped
         self.counters.update(duplicates=0, skipped=0, resumed=0)
 
@@ -266,8 +266,7 @@ class ReplicaIn(ReceivingEnd):
         """Acknowledge, per link and in its order, the results every node after us is done with."""
         if self._emitted:
             if self._tracker is None:
-                run = getattr(self, "_edgespeed_run", None)
-                self._tracker = _Downstream(run() if run is not None else None, self.id)
+                self._tracker = Downstream(self.ctx, self.id)
             done = self._tracker.done(self._n)
             while self._emitted and len(self._emitted) > self._n - done:
                 self._emitted.popleft()[2] = True

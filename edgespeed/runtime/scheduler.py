@@ -22,25 +22,18 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GraphError, GraphErrors, NodeError
+from ..errors import NodeError
+from ..graph.plan import DEFAULT_MAX_BYTES, DEFAULT_QUEUE, Plan, plan
 from ..graph.spec import GraphSpec
 from ..graph.validate import Resolved, check
 from ..metrics import NodeStats, report
 from ..node import Node
 from ..registry import Registry
+from .context import RunAware, RunContext
 from .ring import Ring
 from .worker import Worker
 
 log = logging.getLogger("edgespeed.run")
-
-DEFAULT_QUEUE = 32
-"""Ring slots when neither the YAML nor the input port says. Small packets then move between
-threads in batches (the GIL is traded per batch, not per packet), and DEFAULT_MAX_BYTES keeps
-frames bounded: 1080p BGR frames stop at 10 per edge."""
-
-DEFAULT_MAX_BYTES = 64 << 20
-"""Byte limit of a ring whose size the YAML does not set (an explicit `queue: N` is exact)."""
-
 
 @dataclass
 class RunResult:
@@ -84,6 +77,7 @@ class Run:
         self._t_end: float | None = None
         self.groups: list[Any] = []
         self._child_reports: dict[str, dict[str, Any]] = {}
+        self.plan: Plan = plan(resolved, device, cpus=_offered_cpus(resolved.spec))
         if device is not None:
             from .devices import split as device_split
 
@@ -96,9 +90,7 @@ class Run:
 
     def _isolate(self) -> None:
         """Split off nodes that run in processes of their own (`isolate:`)."""
-        from .process import group_of
-
-        if not any(group_of(n) for n in self.spec.nodes):
+        if not any(n.process for n in self.plan.nodes.values()):
             return
         from .process import ProcessGroup, split
 
@@ -131,14 +123,18 @@ class Run:
         for n in r.spec.nodes:
             for port, inp in r.inputs[n.id].items():
                 decl = r.ports[n.id][0][port]
-                cap = inp.queue or decl.queue
+                cap = inp.queue or decl.queue  # (an inserted boundary node's edge: not in the plan)
                 policy = inp.policy or decl.policy or "block"
                 ring = Ring(f"{inp.node}/{inp.output} -> {n.id}.{port}", cap or DEFAULT_QUEUE, policy, conds[n.id],
                             max_bytes=None if cap else DEFAULT_MAX_BYTES)
                 ins[n.id][port] = ring
                 outs[inp.node][inp.output or ""].append(ring)
                 self.rings.append(ring)
-        cpus = cpu_plan(r.spec)
+        # CPU sets from the plan; the nodes it does not know (inserted boundary nodes) share
+        # the CPUs no node claims
+        pin = hasattr(os, "sched_setaffinity") and any(p.cpus for p in self.plan.nodes.values())
+        spare = frozenset(self.plan.spare_cpus) if pin and self.plan.spare_cpus else None
+        cpus = {nid: frozenset(p.cpus) if p.cpus else None for nid, p in self.plan.nodes.items()} if pin else {}
         # Workers reach the run through a weak reference: no cycle keeps a finished run's frame
         # buffers alive until the cycle collector happens to run.
         me = weakref.ref(self)
@@ -148,18 +144,19 @@ class Run:
             if run is not None:
                 run._on_failure(e)
 
+        ctx = RunContext(self.stopping, self.aborted, me)
         for n in r.spec.nodes:
             cls = r.classes[n.id]
             node = cls(n.id, **r.params[n.id])
             node._stop = self.stopping
-            node._abort = self.aborted  # type: ignore[attr-defined]
-            node._edgespeed_run = me  # type: ignore[attr-defined]  # link nodes read their downstream's progress (a name no node uses)
+            if isinstance(node, RunAware):  # link ends, replicas, process boundaries
+                node.bind_run(ctx)
             self.nodes[n.id] = node
             self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters)
             self.workers[n.id] = Worker(
                 node, on_error=n.on_error, stats=self.stats[n.id], inputs=ins[n.id], outputs=outs[n.id],
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
-                stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id),
+                stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id, spare),
             )
 
     def _slot_pools(self) -> None:
@@ -272,28 +269,14 @@ class Run:
         return rep
 
 
-def cpu_plan(spec: GraphSpec) -> dict[str, frozenset[int] | None]:
-    """The CPUs each node's thread may run on: its `cpus`, or for the nodes without `cpus`
-    the CPUs no node claims (all of them when the claims cover the machine).
-
-    Pinning the inference node to a core of its own and the rest of the graph to the others
-    keeps decode and preprocessing from preempting it (and OpenCV's and FFmpeg's worker
-    threads, which inherit the affinity of the node that starts them, from spreading over it).
-    """
-    pinned = {n.id: frozenset(n.cpus) for n in spec.nodes if n.cpus}
-    if not pinned:
-        return {}
+def _offered_cpus(spec: GraphSpec) -> frozenset[int] | None:
+    """The CPUs this process may use, when some node asks to be pinned (None otherwise)."""
+    if not any(n.cpus for n in spec.nodes):
+        return None
     if not hasattr(os, "sched_setaffinity"):
-        log.warning("this platform cannot pin threads to CPUs; 'cpus' of %s is ignored", ", ".join(pinned))
-        return {}
-    offered = frozenset(os.sched_getaffinity(0))
-    have = ",".join(map(str, sorted(offered)))
-    errors = [GraphError(f"'cpus' names CPU {', '.join(map(str, sorted(c - offered)))}, which this machine does not offer (it has {have})",
-                         node_id=nid, location=spec.node(nid).where("cpus")) for nid, c in pinned.items() if not c <= offered]
-    if errors:
-        raise GraphErrors(errors)
-    rest = offered - frozenset().union(*pinned.values())
-    return {n.id: pinned.get(n.id, rest or None) for n in spec.nodes}
+        log.warning("this platform cannot pin threads to CPUs; 'cpus' of %s is ignored", ", ".join(n.id for n in spec.nodes if n.cpus))
+        return None
+    return frozenset(os.sched_getaffinity(0))
 
 
 def _cause_of(text: str) -> str:

@@ -36,10 +36,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import EdgeSpeedError
+from ..graph.plan import DEFAULT_SHM_CAP_BYTES
 
 INLINE_MAX = 8 << 10
 DEFAULT_SLOTS = 8
-DEFAULT_CAP_BYTES = 256 << 20
+DEFAULT_CAP_BYTES = DEFAULT_SHM_CAP_BYTES  # (the plan decides each channel's size)
 
 # kind, ndim, slot, generation, seq, ts_ns, pts_ns, nbytes, slot_size, dtype (8 bytes)
 _HEAD = struct.Struct("<BBHIqqqQQ8s")

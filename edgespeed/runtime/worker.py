@@ -86,6 +86,11 @@ class Worker:
         self.failure: NodeError | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        """A packet is waiting in this worker or inside its node's process() call."""
+        return bool(self._pending) or self.node._env is not None
+
     def run(self) -> None:
         """Thread body: never raises; failures go to `on_failure`."""
         try:

@@ -1,0 +1,95 @@
+"""What a node or carrier of the runtime needs from the run it is part of: `RunContext`.
+
+The run hands each runtime-aware node (link ends, replica dispatch and merge, process
+boundaries) one typed context through `RunAware.bind_run`, instead of attributes attached to the
+instance at run time: abort and stop, the run's clock, and the workers downstream of a node
+(a link's receiving end acknowledges what they have finished, and resumes where its sinks
+left off). Outside a run (a node driven by a test) the context is detached: nothing is
+downstream, nothing is aborted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .worker import Worker
+
+
+def _detached() -> Any:
+    return None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """One run, as its nodes see it.
+
+    Attributes:
+        stopping: set by `Run.stop()`: sources end, what was produced drains.
+        aborted: set by `Run.abort()`: nobody waits any more.
+        run: a weak reference to the `Run` (so no cycle keeps a finished run's buffers alive).
+    """
+
+    stopping: threading.Event = field(default_factory=threading.Event)
+    aborted: threading.Event = field(default_factory=threading.Event)
+    run: Callable[[], Any] = _detached
+    t0_ns: int = field(default_factory=time.monotonic_ns)
+
+    def now_ns(self) -> int:
+        """The run's clock: nanoseconds since the run was planned (monotonic)."""
+        return time.monotonic_ns() - self.t0_ns
+
+    @property
+    def detached(self) -> bool:
+        return self.run() is None
+
+    def worker(self, node_id: str) -> Worker | None:
+        run = self.run()
+        return None if run is None else run.workers.get(node_id)
+
+    def producer(self, node_id: str, port: str) -> Worker | None:
+        """The worker whose output feeds `node_id`'s input `port`."""
+        run = self.run()
+        return None if run is None else run.workers.get(run.resolved.inputs[node_id][port].node)
+
+    def consumers(self, node_id: str) -> list[str]:
+        """The nodes that read `node_id` directly, in graph order."""
+        run = self.run()
+        if run is None:
+            return []
+        r = run.resolved
+        return [n.id for n in r.spec.nodes if any(inp.node == node_id for inp in r.inputs[n.id].values())]
+
+    def after(self, node_id: str) -> list[Worker]:
+        """Every worker downstream of `node_id` on this process, nearest first."""
+        run = self.run()
+        if run is None:
+            return []
+        order, seen, queue = [], {node_id}, deque([node_id])
+        while queue:
+            for c in self.consumers(queue.popleft()):
+                if c not in seen:
+                    seen.add(c)
+                    order.append(c)
+                    queue.append(c)
+        return [run.workers[c] for c in order]
+
+
+class RunAware:
+    """A mixin for the runtime's own nodes: the run hands it its `RunContext` (`bind_run`) before `setup()`."""
+
+    _ctx: RunContext | None = None
+
+    @property
+    def ctx(self) -> RunContext:
+        if self._ctx is None:
+            self._ctx = RunContext()  # outside a run
+        return self._ctx
+
+    def bind_run(self, ctx: RunContext) -> None:
+        self._ctx = ctx

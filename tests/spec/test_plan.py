@@ -1,0 +1,108 @@
+"""graph.plan: placement and carriers are data, decided before anything runs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from edgespeed.errors import GraphErrors
+from edgespeed.graph import load, load_text
+from edgespeed.graph.plan import DEFAULT_MAX_BYTES, DEFAULT_QUEUE, CARRIERS, plan
+from edgespeed.graph.validate import check
+
+ROOT = Path(__file__).resolve().parents[2]
+MULTI = ROOT / "graphs" / "multi_device.yaml"
+
+ISOLATED = """
+name: iso
+nodes:
+  - {id: src, type: video.synthetic, params: {width: 32, height: 24, frames: 3}}
+  - {id: a, type: image.resize, isolate: process, shm_cap_mb: 8, params: {width: 8, height: 8}, inputs: {image: src/frame}}
+  - {id: b, type: image.resize, isolate: pair, params: {width: 4, height: 4}, inputs: {image: a/out}}
+  - {id: c, type: sink.jsonl, isolate: pair, params: {path: out/x.jsonl}, inputs: {data: {from: b/out, queue: 2, policy: latest}}}
+"""
+
+REPLICATED = """
+name: rep
+devices:
+  cam: {}
+  gw1: {endpoint: "tcp://127.0.0.1:7000", trusted: true}
+  gw2: {endpoint: "tcp://127.0.0.1:7100", trusted: true}
+  res: {endpoint: "tcp://127.0.0.1:7200"}
+nodes:
+  - {id: src, type: video.synthetic, device: cam, params: {width: 32, height: 24, frames: 3}}
+  - {id: work, type: image.resize, device: [gw1, gw2], params: {width: 8, height: 8}, inputs: {image: src/frame}}
+  - {id: out, type: sink.jsonl, device: res, params: {path: out/x.jsonl}, inputs: {data: work/out}}
+"""
+
+
+def test_plan_imports_nothing_from_the_runtime() -> None:
+    tree = ast.parse((ROOT / "edgespeed" / "graph" / "plan.py").read_text())
+    names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert names and not [m for m in names if "runtime" in m or "transport" in m]
+
+
+def test_process_groups_and_shared_memory_edges() -> None:
+    p = plan(check(load_text(ISOLATED)))
+    assert {k: (n.process, n.executor) for k, n in p.nodes.items()} == {
+        "src": (None, "thread"), "a": ("a", "process"), "b": ("group:pair", "process"), "c": ("group:pair", "process")}
+    edges = {e.target: e for e in p.edges}
+    assert [edges[t].carrier for t in ("a.image", "b.image", "c.data")] == ["shm", "shm", "ring"]
+    assert edges["a.image"].shm_cap_bytes == 8 << 20  # the smaller of the two ends' shm_cap_mb
+    assert (edges["c.data"].capacity, edges["c.data"].max_bytes, edges["c.data"].policy) == (2, None, "latest")
+    assert (edges["a.image"].capacity, edges["a.image"].max_bytes) == (DEFAULT_QUEUE, DEFAULT_MAX_BYTES)
+    assert all(e.mode is None and e.compress is None and e.devices is None for e in p.edges)
+
+
+def test_one_process_without_a_device_but_each_node_keeps_its_device() -> None:
+    p = plan(check(load(MULTI)))
+    assert p.device is None and all(e.carrier == "ring" for e in p.edges)
+    assert {k: n.device for k, n in p.nodes.items()} == {"cam": "camera", "box": "camera", "small": "gateway",
+                                                          "norm": "gateway", "log": "results"}
+    crossing = {e.target: e for e in p.edges if e.devices}
+    assert crossing["small.image"].devices == ("camera", "gateway")
+    assert (crossing["small.image"].mode, crossing["small.image"].compress, crossing["small.image"].private) == ("reliable", "jpeg", True)
+    assert (crossing["log.data"].mode, crossing["log.data"].compress) == ("realtime", "zstd")
+
+
+def test_one_devices_part_carries_its_boundaries_over_links() -> None:
+    p = plan(check(load(MULTI)), "gateway")
+    assert p.graph == "multi_device@gateway" and set(p.nodes) == {"small", "norm"}
+    assert [(e.source, e.target, e.carrier) for e in p.edges] == [
+        ("box/out", "small.image", "link"), ("small/out", "norm.image", "ring"), ("norm/tensor", "log.data", "link")]
+    assert set(e.carrier for e in plan(check(load(MULTI)), "camera").edges) == {"ring", "link"}
+    with pytest.raises(KeyError):
+        plan(check(load(MULTI)), "nowhere")
+
+
+def test_replicas_dispatch_and_merge() -> None:
+    r = check(load_text(REPLICATED))
+    carriers = {dev: {e.target: e.carrier for e in plan(r, dev).edges} for dev in ("cam", "gw1", "res")}
+    assert carriers == {"cam": {"work.image": "replica_dispatch"}, "gw1": {"work.image": "link", "out.data": "link"},
+                        "res": {"out.data": "replica_merge"}}
+    assert plan(r, "gw2").nodes["work"].replicas == ("gw1", "gw2")
+    assert {e.carrier for dev in ("cam", "gw1", "gw2", "res") for e in plan(r, dev).edges} <= set(CARRIERS)
+
+
+def test_cpu_sets_claimed_and_spare_and_refused() -> None:
+    text = ISOLATED.replace("id: src,", "id: src, cpus: [0],")
+    p = plan(check(load_text(text)), cpus=frozenset({0, 1, 2}))
+    assert p.nodes["src"].cpus == (0,) and p.nodes["a"].cpus == (1, 2) and p.spare_cpus == (1, 2)
+    assert plan(check(load_text(text))).nodes["a"].cpus is None  # nothing offered: no checks, no spare set
+    with pytest.raises(GraphErrors) as e:
+        plan(check(load_text(text)), cpus=frozenset({3}))
+    assert e.value.errors[0].node_id == "src" and "CPU 0" in str(e.value.errors[0])
+
+
+def test_the_plan_is_frozen_data_and_round_trips_to_json() -> None:
+    import dataclasses
+    import json
+
+    p = plan(check(load(MULTI)), "gateway")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.nodes["small"].device = "camera"  # type: ignore[misc]
+    d = json.loads(json.dumps(p.to_dict()))
+    assert d["device"] == "gateway" and d["edges"][0]["carrier"] == "link" and d["nodes"]["norm"]["executor"] == "thread"
