@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no live table and no summary")
     r.add_argument("--device", metavar="NAME", help="run only this device's part of the graph, linked to the other devices")
     r.add_argument("--keys", metavar="FILE", help="with --device: a per-device file naming its keypair and its peers' public keys")
+    r.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics at http://HOST:PORT/metrics (needs edgespeed[metrics])")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     v = sub.add_parser("validate", help="check graphs without running them")

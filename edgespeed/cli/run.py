@@ -37,6 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise GraphErrors([GraphError("--keys names one device's keys; use it with --device NAME")])
         resolved = check(device_keys(resolved.spec, device, Path(args.keys)))
     run = Run(resolved, drain_timeout_s=args.drain_timeout, device=device)
+    metrics = _metrics_server(run, args)
     received: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -58,6 +59,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if live:
             live.stop()
+        if metrics is not None:
+            metrics.close()
         for s, h in old.items():
             signal.signal(s, h)
     if args.report:
@@ -71,6 +74,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if received and received[0] == signal.SIGINT:
         return 130
     return 0
+
+
+def _metrics_server(run: Run, args: argparse.Namespace) -> Any:
+    """The Prometheus endpoint of `--metrics-port`, serving before the graph starts; None without it."""
+    port = getattr(args, "metrics_port", None)
+    if port is None:
+        return None
+    from ..metrics.prometheus import MetricsServer
+
+    return MetricsServer(run, port)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
