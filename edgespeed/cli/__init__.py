@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--keys", metavar="FILE", help="with --device: a per-device file naming its keypair and its peers' public keys")
     r.add_argument("--control-port", metavar="[HOST:]PORT", help="serve the control API (JSON over HTTP) there; loopback unless HOST says")
     r.add_argument("--control-token", metavar="TOKEN", help="bearer token the control API requires (or $EDGESPEED_CONTROL_TOKEN); needed off loopback")
+    r.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics at http://HOST:PORT/metrics (needs edgespeed[metrics])")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     v = sub.add_parser("validate", help="check graphs without running them")

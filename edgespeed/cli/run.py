@@ -41,6 +41,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     run = Run(resolved, drain_timeout_s=args.drain_timeout, device=device)
     status = lambda: with_progress(run.snapshot(), run.nodes)  # noqa: E731 - the table and /status read the same
     control = _control_server(args, run, status)
+    metrics = _metrics_server(run, args)
     received: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -66,6 +67,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             control.close()
         if live:
             live.stop()
+        if metrics is not None:
+            metrics.close()
         for s, h in old.items():
             signal.signal(s, h)
     if result.failures:
@@ -106,6 +109,16 @@ def _control_server(args: argparse.Namespace, run: Run, status: Any) -> Any:
 
     token = getattr(args, "control_token", None) or os.environ.get(TOKEN_ENV) or None
     return ControlServer(parse_address(args.control_port), Control(run, status), token)
+
+
+def _metrics_server(run: Run, args: argparse.Namespace) -> Any:
+    """The Prometheus endpoint of `--metrics-port`, serving before the graph starts; None without it."""
+    port = getattr(args, "metrics_port", None)
+    if port is None:
+        return None
+    from ..metrics.prometheus import MetricsServer
+
+    return MetricsServer(run, port)
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
