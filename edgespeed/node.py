@@ -288,6 +288,7 @@ class Node:
         self.log = logging.getLogger(f"edgespeed.node.{node_id}")
         self._pools: dict[str, Any] = {}
         self._stop = threading.Event()
+        self._status: Callable[[], dict[str, Any]] | None = None  # the run's live report, set by the scheduler
         self._env: Any = None
         self.counters: dict[str, int] = {}
         values, errors = self.check_params(params)
@@ -407,8 +408,7 @@ class Node:
 
     def run_status(self) -> dict[str, Any] | None:
         """The run's live report (the `--report` schema, as /status); None outside a run or in an isolated process."""
-        run = getattr(self, "_edgespeed_run", lambda: None)()  # the scheduler's weak reference to the run
-        return None if run is None else dict(run.snapshot())
+        return None if self._status is None else dict(self._status())
 
     def count(self, name: str, n: int = 1) -> None:
         """Add `n` to the node's counter `name` (e.g. `reconnects`), reported under

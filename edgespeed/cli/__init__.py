@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     pl = sub.add_parser("plan", help="print what runs where (device, process, CPUs) and over what (ring, shm, link)")
-    pl.add_argument("graph", metavar="GRAPH")
+    pl.add_argument("graph", metavar="GRAPH", help="a graph file, or the name of a built-in graph")
     pl.add_argument("--device", metavar="NAME", help="plan only this device's part of the graph")
     pl.add_argument("--json", action="store_true", help="machine-readable output")
     pl.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)

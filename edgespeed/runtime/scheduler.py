@@ -35,6 +35,17 @@ from .worker import Worker
 
 log = logging.getLogger("edgespeed.run")
 
+
+class _Gone:
+    """Stands in for a run that has been collected: an empty report."""
+
+    def snapshot(self) -> dict[str, Any]:
+        return {}
+
+
+_GONE = _Gone()
+
+
 @dataclass
 class RunResult:
     """How a run ended."""
@@ -149,6 +160,7 @@ class Run:
             cls = r.classes[n.id]
             node = cls(n.id, **r.params[n.id])
             node._stop = self.stopping
+            node._status = lambda: (me() or _GONE).snapshot()  # Node.run_status, for the preview page
             if isinstance(node, RunAware):  # link ends, replicas, process boundaries
                 node.bind_run(ctx)
             self.nodes[n.id] = node

@@ -33,10 +33,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingDependency
+from ..format import COMPRESS_CODECS, LOSSLESS_CODECS
 from .errors import WireError
 
-CHOICES = ("none", "jpeg", "png", "zlib", "zstd", "lz4")
-LOSSLESS = ("zlib", "zstd", "lz4")  # any array, not only images
+CHOICES = COMPRESS_CODECS  # defined once, in edgespeed/format.py (the loader and schema read the same)
+LOSSLESS = LOSSLESS_CODECS  # any array, not only images
 ZSTD_LEVEL = 3  # the default level; `quality` is clamped to the ranges below
 ZSTD_LEVELS = (1, 19)
 LZ4_HC_LEVELS = (1, 12)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingDependency
+from ..format import LINK_MODES
 from . import wire
 from .session import ReceiverSession, SenderSession
 
@@ -48,7 +49,7 @@ log = logging.getLogger("edgespeed.link")
 _now = time.time_ns
 _mono = time.monotonic
 
-MODES = ("reliable", "realtime")
+MODES = LINK_MODES  # defined once, in edgespeed/format.py
 _CONTROL_MAX = 1 << 16  # the largest control message a sender accepts (they are tens of bytes)
 _FRAMING = 1 << 10  # room libzmq's per-frame limit leaves above `max_bytes` (the routing id, ...)
 

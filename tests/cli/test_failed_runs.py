@@ -26,8 +26,9 @@ nodes:
 
 
 def test_a_run_that_fails_before_any_packet_leaves_no_file_no_preview_line_and_no_done(tmp_path: Path) -> None:
-    r = edgespeed("run", graph(tmp_path, "type: video.file, params: {path: missing.mp4}"), "--report", "rep.json", cwd=tmp_path)
-    assert r.returncode == 2, r.stderr
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")  # exists (validate passes), fails in setup
+    r = edgespeed("run", graph(tmp_path, "type: video.file, params: {path: broken.mp4}"), "--report", "rep.json", cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
     assert "preview at" not in r.stderr
     assert not (tmp_path / "out/frames.jsonl").exists()
     states = {k: v["state"] for k, v in json.loads((tmp_path / "rep.json").read_text())["nodes"].items()}

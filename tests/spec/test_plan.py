@@ -28,9 +28,9 @@ REPLICATED = """
 name: rep
 devices:
   cam: {}
-  gw1: {endpoint: "tcp://127.0.0.1:7000", trusted: true}
-  gw2: {endpoint: "tcp://127.0.0.1:7100", trusted: true}
-  res: {endpoint: "tcp://127.0.0.1:7200"}
+  gw1: {endpoint: "tcp://127.0.0.1:7000", trusted: true, insecure: true}
+  gw2: {endpoint: "tcp://127.0.0.1:7100", trusted: true, insecure: true}
+  res: {endpoint: "tcp://127.0.0.1:7200", insecure: true}
 nodes:
   - {id: src, type: video.synthetic, device: cam, params: {width: 32, height: 24, frames: 3}}
   - {id: work, type: image.resize, device: [gw1, gw2], params: {width: 8, height: 8}, inputs: {image: src/frame}}
