@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
+from .format import BUILTIN_PREFIX
+
 
 class ParamValueError(ValueError):
     """A value does not fit its annotation or bounds; `str()` is `expected ..., got ...`."""
@@ -92,6 +94,13 @@ def _convert(ann: Any, value: Any, bounds: Bounds | None) -> Any:  # noqa: C901 
             return value
         raise ParamValueError(f"expected a string, {_got(value)}")
     if ann is Path or (isinstance(ann, type) and issubclass(ann, Path)):
+        if isinstance(value, str) and value.startswith(BUILTIN_PREFIX):
+            from .data import resolve  # a file shipped with the package (edgespeed/data)
+
+            try:
+                return resolve(value)
+            except LookupError as e:
+                raise ParamValueError(str(e)) from None
         if isinstance(value, (str, Path)) and str(value):
             return Path(value)
         raise ParamValueError(f"expected a path, {_got(value)}")

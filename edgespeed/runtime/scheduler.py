@@ -160,7 +160,7 @@ class Run:
             cls = r.classes[n.id]
             node = cls(n.id, **r.params[n.id])
             node._stop = self.stopping
-            node._status = lambda: (me() or _GONE).snapshot()  # Node.run_status, for the preview page
+            node._run_report = lambda: (me() or _GONE).snapshot()  # Node.run_status, for the preview page
             if isinstance(node, RunAware):  # link ends, replicas, process boundaries
                 node.bind_run(ctx)
             self.nodes[n.id] = node
