@@ -67,7 +67,7 @@ def check(spec: GraphSpec, registry: Registry | None = None, *, files: bool = Fa
         _files(spec, classes, params, errors)
     bad_params = {e.node_id for e in errors[n_param_errors:]}
     ports = _ports(spec, classes, params, bad_params, errors)
-    inputs = _wiring(spec, by_id, ports, errors)
+    inputs = _wiring(spec, by_id, ports, errors, _models(spec, classes, params))
     _cycles(spec, inputs, errors)
     _devices(spec, errors)
     declared = {d.name for d in spec.devices}
@@ -205,12 +205,26 @@ def _ports(spec: GraphSpec, classes: dict[str, type[Node]], params: dict[str, di
     return out
 
 
+def _models(spec: GraphSpec, classes: dict[str, type[Node]], params: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Node id -> the file name of the model it runs (a `model_file` param), so that a port
+    contract broken by a model's outputs names the model, not only the node running it."""
+    out = {}
+    for n in spec.nodes:
+        cls = classes.get(n.id)
+        for name, p in (cls.params.items() if cls else ()):
+            value = params.get(n.id, {}).get(name)
+            if p.kind == "model_file" and isinstance(value, (str, Path)):
+                out[n.id] = Path(value).name
+    return out
+
+
 def _misspelt(name: str, given: Iterable[object]) -> bool:
     """True when one of `given` is a close misspelling of `name` (it got a "did you mean")."""
     return any(difflib.get_close_matches(str(g), [name], n=1, cutoff=0.6) for g in given)
 
 
-def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], ports: dict[str, Ports], errors: list[GraphError]) -> dict[str, dict[str, InputSpec]]:
+def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], ports: dict[str, Ports], errors: list[GraphError],
+            models: dict[str, str]) -> dict[str, dict[str, InputSpec]]:
     from dataclasses import replace
 
     resolved: dict[str, dict[str, InputSpec]] = {}
@@ -249,7 +263,8 @@ def _wiring(spec: GraphSpec, by_id: dict[str, NodeSpec], ports: dict[str, Ports]
             if cls_inputs is not None:
                 why = src_outputs[out_port].type.mismatch(cls_inputs[port].type)
                 if why:
-                    errors.append(GraphError(f"input {port!r}: {src.id}/{out_port} does not fit: {why}", node_id=n.id, location=loc, field=f"inputs.{port}"))
+                    of = f" (an output of model {models[src.id]!r})" if src.id in models else ""
+                    errors.append(GraphError(f"input {port!r}: {src.id}/{out_port}{of} does not fit: {why}", node_id=n.id, location=loc, field=f"inputs.{port}"))
             mine[port] = replace(inp, output=out_port)
         if cls_inputs is not None:
             unknown = [p for p in n.inputs if p not in cls_inputs]
