@@ -3,7 +3,8 @@ the size they save and how much they still agree with the original.
 
 Static INT8 writes a QDQ model (QuantizeLinear/DequantizeLinear around each quantized op)
 with uint8 activations and per-channel int8 weights, scales taken from the calibration inputs
-(min/max); ONNX Runtime fuses the QDQ pairs into integer kernels (QLinearConv, MatMulInteger),
+(min/max); what follows the last convolution or matmul stays float (see `float_tail`).
+ONNX Runtime fuses the QDQ pairs into integer kernels (QLinearConv, MatMulInteger),
 which VNNI / dot-product CPUs run several times faster. Dynamic INT8 quantizes the weights only
 and the activations per run: no calibration, suited to MatMul-heavy models (transformers, RNNs)
 rather than convolutions. FP16 halves the size; `keep_io_types` keeps float32 inputs and
@@ -42,11 +43,35 @@ def quantize_int8(src: Path, dst: Path, calib: list[Feed], *, dynamic: bool = Fa
 
             quantize_static(str(prepared), str(dst), _Reader(calib), quant_format=QuantFormat.QDQ, per_channel=per_channel,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
+                            calibrate_method=CalibrationMethod.MinMax, nodes_to_exclude=float_tail(prepared))
         except ModelInputError:
             raise
         except Exception as e:
             raise ModelInputError(f"onnxruntime could not quantize the model: {first_line(e)}", src) from e
+
+
+HEAVY = {"Conv", "ConvTranspose", "MatMul", "Gemm"}
+
+
+def float_tail(path: Path) -> list[str]:
+    """Names of the nodes after the last heavy op (conv, matmul) on every path to an output.
+
+    They stay float: they cost little, and a detector's own box decoding lives there, where one
+    uint8 scale per tensor would destroy what it joins (pixel coordinates 0..640, scores 0..1
+    and class ids in one concatenated output: scores would all round to 0).
+    """
+    import onnx
+
+    nodes = list(onnx.load(str(path), load_external_data=False).graph.node)
+    consumers: dict[str, list[int]] = {}
+    for k, n in enumerate(nodes):
+        for name in n.input:
+            consumers.setdefault(name, []).append(k)
+    heavy_below: dict[int, bool] = {}  # node -> a heavy op lies downstream of it
+    for k in reversed(range(len(nodes))):  # ONNX graphs are topologically sorted: consumers come later
+        below = [j for out in nodes[k].output for j in consumers.get(out, []) if j > k]
+        heavy_below[k] = any(nodes[j].op_type in HEAVY or heavy_below[j] for j in below)
+    return [n.name for k, n in enumerate(nodes) if n.op_type not in HEAVY and not heavy_below[k] and n.name]
 
 
 def _preprocess(src: Path, out: Path) -> Path:
