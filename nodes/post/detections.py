@@ -25,8 +25,8 @@ class DetectionDecoder(Node):
     so `edgespeed validate` reports a model with any other output shape on the edge from the
     model node, before anything runs; the same check runs on the first tensor otherwise. Boxes
     map back to source pixels through the `transform` record of image.letterbox (matched by
-    timestamp). NMS runs here as well, since a CenterNet's peak picking leaves overlapping
-    boxes of one object. A batch of B images gives B packets.
+    timestamp). NMS runs here as well: a CenterNet's 3x3 peak picking can leave two peaks, so
+    two boxes, on one large object. A batch of B images gives B packets.
 
     Ports:
         predictions (in): (B, N, 6) float: x1, y1, x2, y2, score, class id per row.
