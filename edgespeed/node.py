@@ -53,7 +53,12 @@ class Envelope(NamedTuple):
     origin: tuple[str, int] | None = None
 
 
-from .ports import REQUIRED, Input, Output, Param, ParamSpec, _annotations  # noqa: F401 - the node contract
+from .ports import REQUIRED as REQUIRED
+from .ports import Input as Input
+from .ports import Output as Output
+from .ports import Param as Param
+from .ports import ParamSpec as ParamSpec
+from .ports import _annotations  # the node contract, re-exported
 
 
 _ENGINE_FIELDS = frozenset({"_pools", "_stop", "_run_report", "_env"})

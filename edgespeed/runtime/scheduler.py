@@ -96,6 +96,11 @@ class Run:
             self.resolved = check(self.spec)
         self._isolate()
         self._build()
+        self._passive: set[str] = set()
+        if any(s.kind in ("runtime.shm_out", "runtime.shm_in") for s in self.stats.values()):
+            from .fuse import fuse
+
+            self._passive = fuse(self.workers, self.rings)  # channel ends run in their neighbours' threads
         if any(s.kind == "runtime.shm_out" for s in self.stats.values()):
             self._slot_pools()
 
@@ -191,11 +196,13 @@ class Run:
     def start(self) -> None:
         """Start every worker thread."""
         self._t0 = time.perf_counter()
-        self._remaining = len(self.workers) + len(self.groups)
+        self._remaining = len(self.workers) - len(self._passive) + len(self.groups)
         for g in self.groups:  # children first: they take a moment to spawn
             g.start()
             self._threads.append(threading.Thread(target=self._watch, args=(g,), name=f"edgespeed:{g.name}", daemon=True))
         for nid, w in self.workers.items():
+            if nid in self._passive:
+                continue
             t = threading.Thread(target=self._body, args=(w,), name=f"edgespeed:{nid}", daemon=True)
             self._threads.append(t)
         for t in self._threads:

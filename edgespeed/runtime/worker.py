@@ -84,6 +84,10 @@ class Worker:
         self._pending: deque[Packet] = deque()
         self._last_pts = 0
         self.failure: NodeError | None = None
+        # the end of a shared-memory channel this worker reads itself, in its own thread (fuse.py)
+        self.feed: Worker | None = None
+        self._feed_gen: Any = None
+        self._fed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -96,7 +100,10 @@ class Worker:
         try:
             if self.cpus:  # before setup, so the threads the node's libraries start inherit it
                 os.sched_setaffinity(0, self.cpus)
-            self._lifecycle()
+            if self.feed is None:
+                self._lifecycle()
+            else:
+                self._fed_lifecycle(self.feed)
         except NodeError as e:
             self._fail(e)
         except BaseException as e:  # a bug in the engine itself: still report it per node
@@ -140,6 +147,44 @@ class Worker:
                 delay = min(delay * 2, 5.0)
                 continue
             raise failure
+
+    def _fed_lifecycle(self, feed: Worker) -> None:
+        """The feed is set up once and outlives this node's restarts; after this node is done,
+        what still arrives is read and let go, so the writer on the other side never waits on a
+        consumer that is gone."""
+        feed._call("setup", feed.node.setup)
+        feed.stats.state = "running"
+        try:
+            self._feed_gen = feed.node.generate()
+            try:
+                self._lifecycle()
+            finally:
+                if not self.aborted.is_set():
+                    for _ in self._feed_gen:
+                        if self.aborted.is_set():
+                            break
+                self._feed_gen.close()
+        finally:
+            error = feed._teardown()
+            feed.stats.state = "done"
+            if error is not None:
+                feed.fail_passive(error)
+
+    # -- a worker without a thread of its own: called by its producer (fuse.DirectCarrier) -----
+    def deliver(self, pkt: Packet) -> None:
+        """Handle one packet in the caller's thread."""
+        (port,) = self.inputs
+        self._handle(port, pkt, None)
+
+    def finish_passive(self) -> None:
+        error = self._teardown()
+        if error is not None:
+            self.fail_passive(error)
+        elif self.stats.state != "failed":
+            self.stats.state = "done"
+
+    def fail_passive(self, e: NodeError) -> None:
+        self._fail(e)
 
     def _retry(self, e: NodeError, delay: float) -> bool:
         if self.on_error != "restart" or self.stopping.is_set():
@@ -216,7 +261,9 @@ class Worker:
 
     # -- everything else ------------------------------------------------------------------------
     def _consume(self) -> None:
-        if len(self.inputs) == 1:
+        if self.feed is not None:
+            self._consume_fed(self.feed)
+        elif len(self.inputs) == 1:
             self._consume_one()
         else:
             self._consume_many()
@@ -243,6 +290,25 @@ class Worker:
                 return
             (port, pkt), *rest = got.items()
             self._handle(port, pkt, dict(rest) if rest else None)
+
+    def _consume_fed(self, feed: Worker) -> None:
+        """Read the channel in this thread: the feed's generator blocks in the channel's poll."""
+        (port,) = self.inputs
+        gen, handle, aborted = self._feed_gen, self._handle, self.aborted
+        while not aborted.is_set():
+            try:
+                item = next(gen)
+            except StopIteration:
+                return
+            except Exception as e:
+                raise NodeError(feed.id, "generate", e) from e
+            pkt = Packet(self._fed, item.ts_ns if item.ts_ns is not None else _now(), item.pts_ns,
+                         freeze(item.outputs["out"]), 0, item.origin)
+            item = None  # the packet is the only holder of the slot: it goes back once handled
+            self._fed += 1
+            feed.stats.packets_out += 1
+            handle(port, pkt, None)
+            del pkt  # (as above: no reference left while waiting for the next one)
 
     def _consume_one(self) -> None:
         (port, ring), = self.inputs.items()
