@@ -62,6 +62,9 @@ from .ports import _annotations  # the node contract, re-exported
 
 
 _ENGINE_FIELDS = frozenset({"_pools", "_stop", "_run_report", "_env"})
+# Node methods and properties the engine calls (or pooled nodes rely on): no param may take the name.
+_ENGINE_CALLS = frozenset({"setup", "process", "generate", "flush", "teardown", "resume_point", "reload", "request_params",
+                           "declare_ports", "check_params", "is_source", "envelope", "stopping", "run_status", "pace", "buffer"})
 
 
 class Node:
@@ -109,6 +112,9 @@ class Node:
         cls.inputs, cls.outputs, cls.params = inputs, outputs, params
         # The engine keeps a few private fields on every node; a subclass that defines one of
         # them (a `_status` helper, say) would silently replace the engine's and fail at run time.
+        shadow = sorted(_ENGINE_CALLS & set(params))
+        if shadow:  # a param `buffer` would replace Node.buffer() on every instance
+            raise TypeError(f"{cls.__name__}: param {', '.join(shadow)} would replace the Node method the engine calls; pick another name")
         clash = sorted(_ENGINE_FIELDS & set(vars(cls)))
         if clash:
             raise TypeError(f"{cls.__name__} defines {', '.join(clash)}: reserved by the engine, pick another name")

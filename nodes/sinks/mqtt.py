@@ -73,7 +73,7 @@ class MqttSink(Broker, Node):
 
     Arrays are written as (nested) lists, dicts and lists as they are. A message larger than
     `max_bytes` is not sent and is counted as `oversize`. The client connects in the background
-    and reconnects with exponential backoff; while the broker is away, up to `buffer` messages
+    and reconnects with exponential backoff; while the broker is away, up to `backlog` messages
     wait in order (QoS 1 only; with QoS 0 they are dropped and counted) and are sent once it is
     back, also those sent but not yet acknowledged when it went away. When the buffer is full, new messages are dropped and
     counted as `dropped`. At end-of-stream the sink waits up to `drain_s` for what is buffered.
@@ -94,7 +94,7 @@ class MqttSink(Broker, Node):
         username, password: broker credentials (default none).
         tls: connect with TLS (default false); `ca_file` (the broker's CA; default the system's),
             `cert_file` and `key_file` (a client certificate, if the broker asks for one).
-        buffer: messages kept while the broker is away or slow (default 10000).
+        backlog: messages kept while the broker is away or slow (default 10000).
         max_bytes: the largest message, in bytes (default 262144).
         backoff_min_s, backoff_max_s: the reconnect delay starts at the first and doubles up
             to the second, in seconds (defaults 0.5 and 30).
@@ -115,7 +115,7 @@ class MqttSink(Broker, Node):
     stream: str = Param("main", doc="stream name for the topic and message")
     qos: Literal[0, 1] = Param(1, doc="0 at most once, 1 at least once")
     retain: bool = Param(False, doc="broker keeps the last message")
-    buffer: int = Param(10000, ge=1, doc="messages kept while the broker is away")
+    backlog: int = Param(10000, ge=1, doc="messages kept while the broker is away")
     max_bytes: int = Param(262144, ge=64, doc="largest message in bytes")
     drain_s: float = Param(10.0, ge=0, doc="end-of-stream wait for buffered messages")
 
@@ -124,7 +124,7 @@ class MqttSink(Broker, Node):
         for name in ("published", "dropped", "oversize", "connects"):
             self.counters.setdefault(name, 0)  # keys made here: the client thread only updates
         c = self.broker_client(f"edgespeed-{self.id}-{id(self):x}")
-        c.max_queued_messages_set(self.buffer)  # the client's own queue is the buffer: it resends on reconnect
+        c.max_queued_messages_set(self.backlog)  # the client's own queue is the buffer: it resends on reconnect
         c.on_publish = self._on_publish
         import paho.mqtt.client as mqtt
 

@@ -18,7 +18,7 @@ class MqttSource(Broker, Node):
     `format: json` parses the payload (a payload that is not JSON is counted as `bad_payload`
     and skipped, with a warning for the first few); `text` decodes UTF-8; `bytes` keeps it as
     is. The client connects in the background, reconnects with backoff and subscribes again on
-    every connect. Messages wait in a bounded buffer of `buffer` between the client's network
+    every connect. Messages wait in a bounded buffer of `backlog` between the client's network
     thread and the graph; when the graph is slower the oldest are dropped and counted
     (`dropped`): a command source wants the newest. With `persistent: true` (and a fixed
     `client_id`) the broker keeps QoS 1 messages for this client while it is away.
@@ -36,7 +36,7 @@ class MqttSource(Broker, Node):
         client_id: the client's id (default edgespeed-<node id>).
         persistent: keep the session (and its QoS 1 queue) on the broker across reconnects
             (default false).
-        buffer: messages held for the graph (default 1000).
+        backlog: messages held for the graph (default 1000).
         host, port, username, password, tls, ca_file, cert_file, key_file, backoff_min_s,
             backoff_max_s: the broker, as for `sink.mqtt`.
 
@@ -55,7 +55,7 @@ class MqttSource(Broker, Node):
     format: Literal["json", "text", "bytes"] = Param("json", doc="how to read the payload")
     client_id: str | None = Param(None, doc="client id (default edgespeed-<node id>)")
     persistent: bool = Param(False, doc="keep the session on the broker across reconnects")
-    buffer: int = Param(1000, ge=1, doc="messages held for the graph; the oldest go when full")
+    backlog: int = Param(1000, ge=1, doc="messages held for the graph; the oldest go when full")
 
     def setup(self) -> None:
         for name in ("received", "dropped", "bad_payload", "connects", "subscribed"):
@@ -90,7 +90,7 @@ class MqttSource(Broker, Node):
                     self.log.warning("message on %s is not %s (%s); skipped", m.topic, self.format, e)
                 return
         with self._ready:
-            if len(self._queue) >= self.buffer:
+            if len(self._queue) >= self.backlog:
                 self._queue.popleft()
                 self.counters["dropped"] += 1
             self._queue.append({"topic": m.topic, "data": data, "qos": m.qos, "retain": bool(m.retain)})

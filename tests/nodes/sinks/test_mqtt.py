@@ -108,7 +108,7 @@ def test_a_broker_restart_mid_run_loses_nothing_with_qos_1(broker: Broker) -> No
 
 def test_a_full_buffer_drops_and_counts(tmp_path: Path) -> None:
     port = free_port()  # no broker at all: everything waits in the buffer of 5
-    result = edgespeed.run(graph(port, 12, 0.0, qos=1, buffer=5, drain_s=0.5))
+    result = edgespeed.run(graph(port, 12, 0.0, qos=1, backlog=5, drain_s=0.5))
     counters = result.report["nodes"]["pub"]["counters"]
     assert counters["published"] == 0 and counters["dropped"] == 12  # 7 did not fit, 5 never delivered
 
