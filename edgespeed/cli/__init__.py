@@ -172,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 EXTRAS = {"zmq": ("pyzmq", "zmq"), "msgpack": ("msgpack", "zmq"), "onnx": ("onnx", "models"),
           "onnxruntime": ("onnxruntime", "onnx"), "av": ("av", "video"), "torch": ("torch", "torch"),
           "sounddevice": ("sounddevice", "audio"), "pocketsphinx": ("pocketsphinx", "speech"),
-          "rapidocr_onnxruntime": ("rapidocr-onnxruntime", "ocr")}
+          "rapidocr_onnxruntime": ("rapidocr-onnxruntime", "ocr"), "prometheus_client": ("prometheus-client", "metrics"),
+          "paho": ("paho-mqtt", "mqtt")}
 
 
 def missing_extra(command: str, module: str) -> str:
@@ -180,5 +181,7 @@ def missing_extra(command: str, module: str) -> str:
     top = module.split(".")[0]
     if top in EXTRAS:
         package, extra = EXTRAS[top]
-        return f"error: edgespeed {command} needs {package}; install it with: pip install 'edgespeed[{extra}]'"
+        from ..errors import install_source
+
+        return f"error: edgespeed {command} needs {package}; install it with: pip install '{install_source()}[{extra}]'"
     return f"error: edgespeed {command} needs the Python module {top!r}, which is not installed"
