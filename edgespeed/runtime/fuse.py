@@ -37,8 +37,8 @@ _WRITER, _READER = "runtime.shm_out", "runtime.shm_in"
 class DirectCarrier:
     """An output edge whose consumer runs in the producer's thread: `put` calls it.
 
-    The consumer's worker has no thread: set up on the first packet (the producer's thread),
-    torn down at the producer's end of stream; its failure is its own (reported under its id,
+    The consumer's worker has no thread: set up when the run starts (`open`), torn down at the
+    producer's end of stream; its failure is its own (reported under its id,
     by its `on_error`), after which packets are discarded and the producer never blocks."""
 
     __slots__ = ("worker", "name", "_up", "dead", "closed", "_lock")
@@ -51,22 +51,29 @@ class DirectCarrier:
         self.closed = False
         self._lock = threading.Lock()  # close() may come from another thread than put()
 
-    def put(self, pkt: Packet) -> bool:
-        if self.dead:
-            return False
-        w = self.worker
-        try:
-            if not self._up:
-                w.stats.state = "setup"
+    def open(self) -> bool:
+        """Set the consumer up (the run does it at start, before the producer's first packet,
+        so a producer drawing its buffers from a channel has slots from its first frame)."""
+        if not self._up and not self.dead:
+            w = self.worker
+            w.stats.state = "setup"
+            try:
                 w.node.setup()
-                self._up = True
-                w.stats.state = "running"
-            w.deliver(pkt)
+            except Exception as e:
+                self._die(e if isinstance(e, NodeError) else NodeError(w.id, "setup", e))
+                return False
+            self._up = True
+            w.stats.state = "running"
+        return self._up
+
+    def put(self, pkt: Packet) -> bool:
+        if self.dead or not (self._up or self.open()):
+            return False
+        try:
+            self.worker.deliver(pkt)
             return True
         except NodeError as e:
             self._die(e)
-        except Exception as e:  # setup failed
-            self._die(NodeError(w.id, "setup", e))
         return False
 
     def _die(self, e: NodeError) -> None:
@@ -88,10 +95,11 @@ class DirectCarrier:
         self.dead = True
 
 
-def fuse(workers: dict[str, Worker], rings: list[Ring]) -> set[str]:
+def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[DirectCarrier]]:
     """Fold the channel ends of this process into their neighbours' threads; returns the ids
-    of the workers that no longer need a thread."""
+    of the workers that no longer need a thread, and the carriers to open at start."""
     passive: set[str] = set()
+    carriers: list[DirectCarrier] = []
     producer_of = {id(r): (w, port) for w in workers.values() for port, rs in w.outputs.items() for r in rs}
     for wid, w in workers.items():
         kind = type(w.node).kind
@@ -101,7 +109,9 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> set[str]:
                 continue
             producer, port = producer_of[id(ring)]
             outs = producer.outputs[port]
-            outs[outs.index(ring)] = DirectCarrier(w, ring)  # type: ignore[call-overload]
+            carrier = DirectCarrier(w, ring)
+            outs[outs.index(ring)] = carrier  # type: ignore[call-overload]
+            carriers.append(carrier)
             rings.remove(ring)
             passive.add(wid)
         elif kind == _READER:
@@ -114,4 +124,4 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> set[str]:
             consumer.feed = w
             rings.remove(outs[0])
             passive.add(wid)
-    return passive
+    return passive, carriers

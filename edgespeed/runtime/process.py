@@ -370,6 +370,13 @@ class ProcessGroup:
                     msg = self.control.recv()
                 except (EOFError, OSError):
                     msg = None
+                if msg is not None and msg[0] == "log":  # the child's log line, through our handlers
+                    logging.getLogger(msg[2]).log(msg[1], "%s", msg[3])
+                    continue
+                if msg is not None and msg[0] == "status":  # the child's live report
+                    if report is None:
+                        self.on_report(self, msg[1], [])
+                    continue
                 if msg is not None and msg[0] == "done":
                     report = msg
                 elif msg is not None and msg[0] == "error":

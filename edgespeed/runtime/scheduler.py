@@ -97,10 +97,11 @@ class Run:
         self._isolate()
         self._build()
         self._passive: set[str] = set()
+        self._carriers: list[Any] = []
         if any(s.kind in ("runtime.shm_out", "runtime.shm_in") for s in self.stats.values()):
             from .fuse import fuse
 
-            self._passive = fuse(self.workers, self.rings)  # channel ends run in their neighbours' threads
+            self._passive, self._carriers = fuse(self.workers, self.rings)  # channel ends run in their neighbours' threads
         if any(s.kind == "runtime.shm_out" for s in self.stats.values()):
             self._slot_pools()
 
@@ -200,6 +201,8 @@ class Run:
         for g in self.groups:  # children first: they take a moment to spawn
             g.start()
             self._threads.append(threading.Thread(target=self._watch, args=(g,), name=f"edgespeed:{g.name}", daemon=True))
+        for c in self._carriers:  # after the children have their channel ends
+            c.open()
         for nid, w in self.workers.items():
             if nid in self._passive:
                 continue
