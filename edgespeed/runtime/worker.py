@@ -416,6 +416,8 @@ class Worker:
         frame). Their packets older than the trigger's pts can match nothing any more (their
         trigger packet has been handled) and are dropped; of several at one pts, the last wins.
         A required input with nothing at that pts drops the trigger packet, as `timestamp` does.
+        The other inputs are meant to be `block` rings: a `latest` ring hands over its newest
+        packet, so a stale one taken off it takes the newer ones with it.
         """
         rings, trigger, others, tol = self.inputs, self._order[0], self._order[1:], self.tol_ns
         head = rings[trigger]

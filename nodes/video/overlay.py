@@ -27,6 +27,10 @@ class BoxOverlay(Node):
     can choose either with `sync:` on the node. The drawing goes on a copy taken from the
     node's buffer pool; the input frame, which other nodes may share, is never written. The
     node names `frame` as its trigger, so the order of `inputs:` in the YAML does not matter.
+    Offline, the frames wait in the `frame` queue (default 32 frames, at most 64 MB) for their
+    results: if the detector chain holds more frames than that before it emits (a large batch
+    of big frames), give `frame` a deeper `queue:`, or the source waits on the overlay while
+    the batch waits on the source.
 
     Ports:
         frame (in): HxWx3 uint8 BGR.
