@@ -289,18 +289,21 @@ def live_sync(resolved: Resolved) -> Resolved:
     mode is written into the node's spec (where the graph leaves `sync:` unset), so process
     groups and device parts, which only see their own sources, keep it.
     """
-    classes, params, inputs = resolved.classes, resolved.params, resolved.inputs
-    memo: dict[str, bool] = {}
-
-    def live(nid: str) -> bool:
-        if nid not in memo:
-            memo[nid] = False  # (a DAG: no cycle reaches back here)
-            cls = classes[nid]
-            own = cls.is_source() and (cls.live or params[nid].get("realtime") is True)
-            memo[nid] = own or any(live(i.node) for i in inputs[nid].values())
-        return memo[nid]
-
-    nodes = tuple(replace(n, sync=classes[n.id].live_sync) if n.sync is None and classes[n.id].live_sync and live(n.id) else n
+    classes, params = resolved.classes, resolved.params
+    if not any(cls.live_sync for cls in classes.values()):
+        return resolved
+    consumers: dict[str, list[str]] = {}
+    for nid, ports in resolved.inputs.items():
+        for inp in ports.values():
+            consumers.setdefault(inp.node, []).append(nid)
+    todo = [nid for nid, cls in classes.items() if cls.is_source() and (cls.live or params[nid].get("realtime") is True)]
+    live = set(todo)
+    while todo:  # everything downstream of a live source (a loop, not recursion: graphs may be long)
+        for nid in consumers.get(todo.pop(), ()):
+            if nid not in live:
+                live.add(nid)
+                todo.append(nid)
+    nodes = tuple(replace(n, sync=classes[n.id].live_sync) if n.sync is None and classes[n.id].live_sync and n.id in live else n
                   for n in resolved.spec.nodes)
     if nodes == resolved.spec.nodes:
         return resolved

@@ -193,3 +193,16 @@ def test_realtime_run_draws_at_once_with_the_newest_results(make_video: Any) -> 
     own = [run_node("video.overlay", inputs={"frame": [f], "detections": [t]})["out"][0] for f, t in zip(decoded, tracks)]
     # the first frame is drawn before any result exists, and most after it with older ones
     assert sum(np.array_equal(o, w) for o, w in zip(out, own)) < 10
+
+
+def test_the_live_sync_travels_into_an_isolated_process(tmp_path: Path) -> None:
+    """The child process sees a shared-memory channel, not the realtime source: the mode is
+    decided on the whole graph and written into the overlay's spec before the split."""
+    from edgespeed.runtime.process import split
+
+    video = tmp_path / "none.mp4"
+    video.touch()
+    text = graph(video, realtime=True).replace("type: video.overlay,", "type: video.overlay, isolate: process,")
+    cut = split(live_sync(check(load_text(text))).spec)
+    (overlay,) = [n for n in cut.groups["overlay"].nodes if n.id == "overlay"]
+    assert overlay.sync == "latest"
