@@ -15,7 +15,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-
 import rapidocr_onnxruntime  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
 
 GRAPH = Path(__file__).parents[2] / "graphs" / "text_reading.yaml"
@@ -42,7 +41,7 @@ def caption_video(path: Path) -> list[np.ndarray]:
 def box_drawn(src: np.ndarray, out: np.ndarray, box: list[float]) -> bool:
     """Both vertical edges of `box` are drawn on `out` (over nearly their whole height). A box
     of the frame before or after sits 6 px away and leaves these columns untouched."""
-    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = (round(v) for v in box)
     diff = np.abs(out.astype(int) - src.astype(int)).max(axis=2) > 60
     return all(diff[y1 + 4:y2 - 4, max(x - 1, 0):x + 2].any(axis=1).mean() > 0.9 for x in (x1, x2))
 

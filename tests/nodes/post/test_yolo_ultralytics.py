@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import nudenet  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
 import numpy as np
 import pytest
 
 from edgespeed import Graph
 from edgespeed.testing import ListSink, run_node
-
-import nudenet  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
 
 IMAGE = Path(__file__).parents[2] / "data" / "vision" / "basketball.png"
 MODEL = Path(str(importlib.resources.files("nudenet") / "320n.onnx"))

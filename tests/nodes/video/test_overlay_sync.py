@@ -15,14 +15,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from video_fixtures import decode_all
 
 from edgespeed import Detections, Frame, Input, Node, Output, Param, load_text
 from edgespeed.graph.validate import check
 from edgespeed.registry import default_registry
 from edgespeed.runtime.scheduler import live_sync, run_spec
 from edgespeed.testing import ListSink, run_node
-
-from video_fixtures import decode_all
 
 FRAMES = 60
 SKIPPED = {7, 18, 29, 40, 51}  # frames the detector emits nothing for
@@ -99,7 +98,7 @@ def run_and_match(video: Path, **kw: Any) -> tuple[list[np.ndarray], list[bool],
 
 def test_offline_every_frame_is_drawn_with_exactly_its_own_results(make_video: Any) -> None:
     video = make_video(FRAMES, name="square.mp4")
-    out, own, tracks, counts = run_and_match(video)
+    _, own, tracks, counts = run_and_match(video)
     assert all(own), f"frames drawn with other frames' results: {[i for i, ok in enumerate(own) if not ok]}"
     # the results really are each frame's own: the box is where the square is in that frame,
     # and frames the detector skipped have no box
