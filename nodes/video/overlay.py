@@ -20,7 +20,7 @@ class BoxOverlay(Node):
     The frame triggers: one output per frame. Offline (no live source upstream: a file read
     with `realtime: false`) each frame is drawn with its own detections and counts, the ones
     whose timestamp (pts) is the frame's (`sync: trigger`): the overlay waits for them, so a
-    slow detector slows the video down instead of shifting the boxes onto later frames, and a
+    slow detector slows the run down instead of shifting the boxes onto later frames, and a
     frame the detector emitted nothing for is drawn without boxes. Downstream of a live source
     (a camera, a stream, `realtime: true`) each frame is drawn at once with the newest results
     received so far (`sync: latest`), so a slow detector never holds the video back. A graph
@@ -81,7 +81,7 @@ class BoxOverlay(Node):
         out = self.buffer("out", frame.shape, frame.dtype)
         np.copyto(out, frame)  # the input is shared and read-only: draw on our own copy
         if isinstance(counts, dict) and isinstance(counts.get("geometry"), dict):
-            self._geometry = counts["geometry"]
+            self._geometry = counts["geometry"]  # plain lists the counter never changes: safe to keep
         if self._geometry:  # lines and zones describe the scene, not a frame: the newest stay drawn
             self._draw_geometry(out, self._geometry)  # under the boxes, so those stay readable
         if detections:
