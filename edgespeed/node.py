@@ -74,16 +74,26 @@ class Node:
         kind: the YAML `type` (family plus name, e.g. `image.resize`).
         sync: how a multi-input node matches inputs: `any` (each packet as it arrives, the
             other inputs None), `latest` (on each packet of the first input, the newest of the
-            others), `timestamp` (inputs whose `pts` agree within `sync_tolerance_ms`).
-        sync_tolerance_ms: tolerance of `sync: timestamp`.
-        trigger: under `sync: latest`, the input whose packets trigger a call (default: the
-            first input declared).
+            others), `timestamp` (inputs whose `pts` agree within `sync_tolerance_ms`),
+            `trigger` (on each packet of the trigger input, the others' packets of its pts,
+            waited for; None where an input has none).
+        sync_tolerance_ms: tolerance of `sync: timestamp` and `trigger`.
+        trigger: under `sync: latest` or `trigger`, the input whose packets trigger a call
+            (default: the first input declared).
+        live_sync: the sync used instead of `sync` when the node runs downstream of a live
+            source, unless the graph sets `sync:` on the node (e.g. video.overlay: `trigger`
+            offline, so each frame gets its own results; `latest` live, so a slow detector
+            never holds the video back). None: `sync` always.
+        live: a source that delivers at the world's pace (a camera). A source with a
+            `realtime` param is live when it is true.
     """
 
     kind: ClassVar[str] = ""
     sync: ClassVar[str] = "any"
     sync_tolerance_ms: ClassVar[float] = 0.0
     trigger: ClassVar[str | None] = None
+    live_sync: ClassVar[str | None] = None
+    live: ClassVar[bool] = False
     inputs: dict[str, Input] = {}  # per class; an instance may refine them (declare_ports)
     outputs: dict[str, Output] = {}
     params: ClassVar[dict[str, ParamSpec]] = {}
@@ -118,8 +128,10 @@ class Node:
         clash = sorted(_ENGINE_FIELDS & set(vars(cls)))
         if clash:
             raise TypeError(f"{cls.__name__} defines {', '.join(clash)}: reserved by the engine, pick another name")
-        if cls.sync not in SYNC_MODES:
-            raise TypeError(f"{cls.__name__}.sync must be one of {SYNC_MODES}, got {cls.sync!r}")
+        for attr in ("sync", "live_sync"):
+            mode = getattr(cls, attr)
+            if mode not in SYNC_MODES and not (attr == "live_sync" and mode is None):
+                raise TypeError(f"{cls.__name__}.{attr} must be one of {SYNC_MODES}, got {mode!r}")
 
     def __init__(self, node_id: str = "node", **params: Any) -> None:
         self.id = node_id

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import NodeError
@@ -69,6 +69,7 @@ class Run:
     """
 
     def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None) -> None:
+        resolved = live_sync(resolved)  # on the whole graph, before any split: the sources are all in it
         self.resolved = resolved
         self.spec = resolved.spec
         self.drain_timeout_s = drain_timeout_s
@@ -289,6 +290,34 @@ class Run:
                 rep["edges"].update(child["edges"])
                 rep["sinks"].update({k: v for k, v in child["sinks"].items() if k in g.members})
         return rep
+
+
+def live_sync(resolved: Resolved) -> Resolved:
+    """Give each node with a `live_sync` that runs downstream of a live source that sync mode.
+
+    A source is live when its class says so (a camera) or its `realtime` param is true. The
+    mode is written into the node's spec (where the graph leaves `sync:` unset), so process
+    groups and device parts, which only see their own sources, keep it.
+    """
+    classes, params = resolved.classes, resolved.params
+    if not any(cls.live_sync for cls in classes.values()):
+        return resolved
+    consumers: dict[str, list[str]] = {}
+    for nid, ports in resolved.inputs.items():
+        for inp in ports.values():
+            consumers.setdefault(inp.node, []).append(nid)
+    todo = [nid for nid, cls in classes.items() if cls.is_source() and (cls.live or params[nid].get("realtime") is True)]
+    live = set(todo)
+    while todo:  # everything downstream of a live source (a loop, not recursion: graphs may be long)
+        for nid in consumers.get(todo.pop(), ()):
+            if nid not in live:
+                live.add(nid)
+                todo.append(nid)
+    nodes = tuple(replace(n, sync=classes[n.id].live_sync) if n.sync is None and classes[n.id].live_sync and n.id in live else n
+                  for n in resolved.spec.nodes)
+    if nodes == resolved.spec.nodes:
+        return resolved
+    return replace(resolved, spec=replace(resolved.spec, nodes=nodes))
 
 
 def _offered_cpus(spec: GraphSpec) -> frozenset[int] | None:

@@ -81,6 +81,7 @@ class Worker:
         self._order = declared
         self._rr = 0
         self._held: dict[str, Packet] = {}
+        self._waiting: Packet | None = None  # `trigger`: the packet waiting for its partners
         self._pending: deque[Packet] = deque()
         self._last_pts = 0
         self.failure: NodeError | None = None
@@ -93,7 +94,7 @@ class Worker:
     @property
     def busy(self) -> bool:
         """A packet is waiting in this worker or inside its node's process() call."""
-        return bool(self._pending) or self.node._env is not None
+        return bool(self._pending) or self._waiting is not None or self.node._env is not None
 
     def run(self) -> None:
         """Thread body: never raises; failures go to `on_failure`."""
@@ -408,7 +409,8 @@ class Worker:
     # -- matching several inputs ------------------------------------------------------------
     def _next_set(self) -> dict[str, Packet] | None:
         cond = next(iter(self.inputs.values())).cond
-        match = {"any": self._match_any, "latest": self._match_latest, "timestamp": self._match_timestamp}[self.sync]
+        match = {"any": self._match_any, "latest": self._match_latest, "timestamp": self._match_timestamp,
+                 "trigger": self._match_trigger}[self.sync]
         with cond:
             while True:
                 if self.aborted.is_set():
@@ -470,3 +472,47 @@ class Worker:
                     rings[p].pop()
                     self.stats.dropped += 1
                     break
+
+    def _match_trigger(self) -> tuple[dict[str, Packet] | None, bool]:
+        """Each trigger packet, with the packet of every other input whose pts matches it.
+
+        Unlike `timestamp`, no trigger packet is dropped for want of a partner: the call waits
+        until each other input has shown a packet at or past the trigger's pts (or ended), and
+        an input with nothing at that pts gives None (a detector that emitted nothing for that
+        frame). Their packets older than the trigger's pts can match nothing any more (their
+        trigger packet has been handled) and are dropped; of several at one pts, the last wins.
+        A required input with nothing at that pts drops the trigger packet, as `timestamp` does.
+        The other inputs are meant to be `block` rings: a `latest` ring hands over its newest
+        packet, so a stale one taken off it takes the newer ones with it.
+        """
+        rings, trigger, others, tol = self.inputs, self._order[0], self._order[1:], self.tol_ns
+        head = rings[trigger]
+        while True:
+            pkt, self._waiting = self._waiting, None  # taken off its ring: the ring's policy chose it
+            if pkt is None:
+                if not head.ready():
+                    if head.finished() or head.dead:
+                        for p in others:  # nothing left for them to match
+                            self.stats.dropped += len(rings[p])
+                            while rings[p].ready():
+                                rings[p].pop()
+                        return None, True
+                    return None, False
+                pkt = head.pop()
+            t = pkt.pts_ns
+            for p in others:
+                ring = rings[p]
+                while ring.ready() and ring.peek().pts_ns < t - tol:
+                    ring.pop()
+                    self.stats.dropped += 1
+                if not ring.ready() and not (ring.finished() or ring.dead):
+                    self._waiting = pkt
+                    return None, False  # its packet for `t` may still come
+            got = {trigger: pkt}
+            for p in others:
+                ring = rings[p]
+                while ring.ready() and ring.peek().pts_ns <= t + tol:
+                    got[p] = ring.pop()
+            if all(p in got or self.node.inputs[p].optional for p in others):
+                return got, False
+            self.stats.dropped += 1  # a required input has nothing at this pts
