@@ -225,6 +225,11 @@ class Node:
         with self._reload_lock:
             self._pending_params = {**(self._pending_params or {}), **values}
 
+    def current_params(self) -> dict[str, Any]:
+        """Every param's value as the next packet will see it (queued reloads included)."""
+        with self._reload_lock:
+            return {**{n: getattr(self, n) for n in type(self).params}, **(self._pending_params or {})}
+
     def _take_paced(self) -> int:
         paced, self._paced_ns = self._paced_ns, 0
         return paced

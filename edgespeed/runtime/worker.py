@@ -313,7 +313,7 @@ class Worker:
 
     def _consume_one(self) -> None:
         (port, ring), = self.inputs.items()
-        cond, buf, aborted = ring.cond, ring._buf, self.aborted
+        cond, buf, aborted = ring.cond, ring.queued, self.aborted
         batch_ok = ring.policy == "block"
         handle, pending = self._handle, self._pending  # pending survives a restart: nothing lost
         while True:
