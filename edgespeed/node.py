@@ -88,6 +88,7 @@ class Node:
         inputs: dict[str, Input] = {}
         outputs: dict[str, Output] = {}
         params: dict[str, ParamSpec] = {}
+        mixed: set[str] = set()  # params whose declaration comes from a mixin, not a Node class
         for klass in reversed(cls.__mro__):
             ann = _annotations(klass) if klass is not object else {}
             for name, value in vars(klass).items():
@@ -101,6 +102,10 @@ class Node:
                     elif value.default is not REQUIRED and value.default is not None:
                         value.annotation = type(value.default)
                     params[name] = value
+                    (mixed.discard if issubclass(klass, Node) else mixed.add)(name)
+        # A params mixin (shared session params, say) is least specific: its params are listed
+        # after the node's own, whichever side of Node it sits in the bases.
+        params = {**{n: p for n, p in params.items() if n not in mixed}, **{n: params[n] for n in params if n in mixed}}
         cls.inputs, cls.outputs, cls.params = inputs, outputs, params
         # The engine keeps a few private fields on every node; a subclass that defines one of
         # them (a `_status` helper, say) would silently replace the engine's and fail at run time.

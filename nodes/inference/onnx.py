@@ -11,21 +11,20 @@ import numpy as np
 from edgespeed import Input, Node, Output, Param, Tensor
 
 from .session import (
-    DEFAULT_PROVIDERS,
     DEVICES,
     ModelError,
+    SessionParams,
     TensorInfo,
     check_file,
     device_providers,
     model_io,
-    open_session,
     port_name,
     provider_names,
     session_io,
 )
 
 
-class OnnxRunner(Node):
+class OnnxRunner(SessionParams, Node):
     """Run an ONNX model on each set of input tensors; one port per model input and output.
 
     Port names are the model's input and output names made port-safe (`images:0` ->
@@ -76,11 +75,9 @@ class OnnxRunner(Node):
 
     kind = "inference.onnx"
     model: Path = Param(doc="path of the .onnx file", kind="model_file")
-    providers: list[str] = Param(list(DEFAULT_PROVIDERS), doc="provider preference order")
     device: Literal[tuple(DEVICES)] | None = Param(None, doc="accelerator; replaces providers")  # type: ignore[valid-type]
     fp16: bool = Param(False, doc="float16 execution on TensorRT / OpenVINO")
     engine_cache_dir: Path | None = Param(None, doc="engine cache directory (TensorRT, OpenVINO, CoreML)")
-    intra_op_threads: int = Param(0, ge=0, le=256, doc="threads inside an operator; 0 = default")
     inter_op_threads: int = Param(0, ge=0, le=256, doc="threads across operators; 0 = default")
     input_ports: list[str] | None = Param(None, doc="port names for the model inputs, in order")
     output_ports: list[str] | None = Param(None, doc="port names for the model outputs, in order")
@@ -104,9 +101,8 @@ class OnnxRunner(Node):
 
     def setup(self) -> None:
         providers = device_providers(self.device) if self.device else self.providers
-        self._session, self.provider = open_session(
-            self.model, providers, intra_threads=self.intra_op_threads, inter_threads=self.inter_op_threads,
-            who=f"node {self.id!r}: ", fp16=self.fp16, cache_dir=self.engine_cache_dir)
+        self._session, self.provider = self.open_model(
+            self.model, providers, inter_threads=self.inter_op_threads, fp16=self.fp16, cache_dir=self.engine_cache_dir)
         ins, outs = session_io(self._session)
         self._ins = list(zip(_names(self.input_ports, ins, "input"), ins))
         self._outs = list(zip(_names(self.output_ports, outs, "output"), outs))
