@@ -53,7 +53,9 @@ class Envelope(NamedTuple):
     origin: tuple[str, int] | None = None
 
 
-from .ports import REQUIRED, Input, Output, Param, ParamSpec, _annotations  # noqa: F401 - the node contract
+from .ports import REQUIRED, Input, Output, Param, ParamSpec, _annotations  # noqa: E402 - the node contract
+
+__all__ = ["REQUIRED", "Envelope", "ID_RE", "Input", "Node", "Output", "Param", "ParamSpec", "did_you_mean", "node"]
 
 
 _ENGINE_FIELDS = frozenset({"_pools", "_stop", "_run_report", "_env"})
@@ -232,8 +234,22 @@ class Node:
         """True once the graph is shutting down: a source polls it between blocking reads."""
         return self._stop.is_set()
 
+    def pacing(self) -> float | None:
+        """Sources: the speed at which the engine releases what `generate()` yields, as media
+        seconds per wall second (1.0: live, as recorded), or None: as fast as the graph takes it.
+
+        The worker paces from each `Stamped` item's `pts_ns` (the first one anchors media time
+        to the wall clock), so a source only says *when* its data is, never sleeps for it; the
+        wait is not counted as the source's process time, and `edgespeed bench` switches pacing
+        off for every source at once. Typically `return 1.0 if self.realtime else None`.
+        Asked once each time `generate()` starts.
+        """
+        return None
+
     def pace(self, wait_s: float) -> None:
-        """Sources: wait `wait_s` to keep a live rate (a stop cuts it short); not counted as processing time."""
+        """Sources that must wait for something other than media time (a reconnect backoff):
+        wait `wait_s` (a stop cuts it short); not counted as processing time. For a live rate,
+        return it from `pacing()` instead."""
         t0 = time.perf_counter_ns()
         self._stop.wait(wait_s)
         self._paced_ns += time.perf_counter_ns() - t0

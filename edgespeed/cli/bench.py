@@ -1,8 +1,11 @@
 """`edgespeed bench GRAPH`: run a graph with its sources as fast as they go and show where the
 time goes: per-node throughput, process-time percentiles, queue occupancy, and the bottleneck.
 
-Sources that pace themselves like live devices (a `realtime` param) are switched to
-as-fast-as-possible; `--set` can override that or anything else. The bottleneck is the node
+Sources that the engine paces like live devices (`Node.pacing`, e.g. `realtime: true`) run
+as fast as they go: the run is started unpaced, the same seam the worker paces through, so no
+param is rewritten and a source with its own pacing needs nothing from bench. `--paced` keeps
+the live pace. One limit: a source isolated in its own process (`isolate: process`) keeps its
+pace, since the child process builds its own run. The bottleneck is the node
 busiest relative to the run's wall time (process time summed over its packets): the stage to
 make faster, replicate, or isolate in a process of its own.
 """
@@ -21,24 +24,6 @@ from typing import Any
 from ..metrics import Histogram
 from ..runtime.scheduler import Run
 from .validate import load_checked, resolve_path
-
-
-def _fast_sources(graph: str, overrides: list[str]) -> list[str]:
-    """`--set id.realtime=false` for every node with a `realtime` param the user did not set."""
-    from ..graph import load
-    from ..registry import default_registry
-
-    spec = load(resolve_path(graph))
-    reg = default_registry()
-    extra = []
-    for n in spec.nodes:
-        try:
-            cls = reg.resolve(n.type)
-        except Exception:  # validation reports it properly
-            continue
-        if "realtime" in cls.params and not any(o.startswith(f"{n.id}.realtime=") for o in overrides):
-            extra.append(f"{n.id}.realtime=false")
-    return extra
 
 
 def _temp_sinks(graph: str, overrides: list[str], folder: Path) -> list[str]:
@@ -116,12 +101,12 @@ def render(b: dict[str, Any]) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    overrides = list(args.overrides) + _fast_sources(args.graph, args.overrides)
+    overrides = list(args.overrides)
     folder = Path(tempfile.mkdtemp(prefix="edgespeed-bench-"))
     overrides += _temp_sinks(args.graph, overrides, folder)
     print(f"bench: sinks write to {folder}, not to the graph's outputs", file=sys.stderr)
     resolved = load_checked(args.graph, overrides)
-    run = Run(resolved)
+    run = Run(resolved, paced=getattr(args, "paced", False))
     depth = {r.name: Histogram() for r in run.rings}
     stop = threading.Event()
     sampler = threading.Thread(target=_sample, args=(run, 0.005, depth, stop), daemon=True)

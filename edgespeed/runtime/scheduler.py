@@ -66,10 +66,14 @@ class Run:
         resolved: a validated graph (`graph.check(spec)`).
         drain_timeout_s: after `stop()`, how long to let data drain before `abort()`.
         device: run only this device's part of the graph, linked to the others (`devices.split`).
+        paced: release what sources yield at their media time where they ask for it
+            (`Node.pacing`); False runs every source as fast as the graph takes it (bench).
     """
 
-    def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None) -> None:
+    def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None,
+                 paced: bool = True) -> None:
         self.resolved = resolved
+        self.paced = paced
         self.spec = resolved.spec
         self.drain_timeout_s = drain_timeout_s
         self.stopping = threading.Event()
@@ -169,6 +173,7 @@ class Run:
                 node, on_error=n.on_error, stats=self.stats[n.id], inputs=ins[n.id], outputs=outs[n.id],
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
                 stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id, spare),
+                paced=self.paced,
             )
 
     def _slot_pools(self) -> None:

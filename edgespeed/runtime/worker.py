@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import types
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import NodeError
 from ..metrics import NodeStats
@@ -24,9 +25,6 @@ from ..node import Node
 from ..types import Stamped
 from .packet import Packet, freeze, payload_bytes
 from .ring import Ring
-
-if TYPE_CHECKING:
-    import threading
 
 log = logging.getLogger("edgespeed.run")
 _perf = time.perf_counter_ns
@@ -50,6 +48,7 @@ class Worker:
         aborted: threading.Event,
         on_failure: Callable[[NodeError], None],
         cpus: frozenset[int] | None = None,
+        paced: bool = True,
     ) -> None:
         self.node = node
         self.id = node.id
@@ -63,6 +62,7 @@ class Worker:
         self.aborted = aborted
         self.on_failure = on_failure
         self.cpus = cpus
+        self.paced = paced  # False: sources run as fast as the graph takes them (`edgespeed bench`)
         self.is_sink = not any(outputs.values())
         cls = node  # its ports may depend on its params (Node.declare_ports)
         self._labels = {port: r.name.split(" -> ")[0] for port, r in inputs.items()}
@@ -183,8 +183,10 @@ class Worker:
             gen = iter(gen or ())
         # A relay (the receiving end of a process boundary or link) ends at its upstream's end
         # of stream, so what was produced before a stop still drains through it.
-        stats = self.stats
-        stop = self.aborted if getattr(self.node, "relay", False) else self.stopping
+        stats, node = self.stats, self.node
+        stop = self.aborted if getattr(node, "relay", False) else self.stopping
+        speed = node.pacing() if self.paced else None
+        pace = _Pacer(speed, stop) if speed else None
         try:
             while not stop.is_set():
                 t0 = _perf()
@@ -198,17 +200,15 @@ class Worker:
                         self._count_skip(err)
                         return
                     raise err from e
-                ts = _now()
+                stats.process.add(_perf() - t0 - node._take_paced())  # a pacing wait is not work
                 origin = None
                 if isinstance(item, Stamped):
-                    pts = item.pts_ns
-                    if item.ts_ns is not None:
-                        ts = item.ts_ns
-                    origin = item.origin
-                    item = item.outputs
+                    if pace is not None:
+                        pace.wait(item.pts_ns)  # before the stamp: latency starts at release
+                    ts = _now() if item.ts_ns is None else item.ts_ns
+                    pts, origin, item = item.pts_ns, item.origin, item.outputs
                 else:
-                    pts = ts
-                stats.process.add(_perf() - t0 - self.node._take_paced())  # a pacing wait is not work
+                    ts = pts = _now()
                 if item is not None:
                     self._emit(item, ts, pts, "generate", None, None, origin)
         finally:
@@ -404,3 +404,30 @@ class Worker:
                     rings[p].pop()
                     self.stats.dropped += 1
                     break
+
+
+class _Pacer:
+    """Releases a source's items at their media time (`Node.pacing`), the one pacing in the engine.
+
+    The first item anchors media time to the wall clock; each later one waits until
+    `anchor + (pts - first pts) / speed`. Waits on the run's stop event, so a stop cuts a wait
+    short, and the wait happens outside the source's measured process time. An item that comes
+    late is released at once and the anchor stays: a slow stretch is caught up, not shifted.
+    """
+
+    __slots__ = ("speed", "_stop", "_wall0", "_pts0")
+
+    def __init__(self, speed: float, stop: threading.Event) -> None:
+        self.speed = speed
+        self._stop = stop
+        self._wall0: int | None = None
+        self._pts0 = 0
+
+    def wait(self, pts_ns: int) -> None:
+        now = _perf()
+        if self._wall0 is None:
+            self._wall0, self._pts0 = now, pts_ns
+            return
+        wait_ns = self._wall0 + int((pts_ns - self._pts0) / self.speed) - now
+        if wait_ns > 0:
+            self._stop.wait(wait_ns / 1e9)
