@@ -209,6 +209,18 @@ class Node:
         with self._reload_lock:
             self._pending_params = {**(self._pending_params or {}), **values}
 
+    @property
+    def pending_params(self) -> dict[str, Any] | None:
+        """Reloadable values queued by `request_params` and not yet set (a copy), or None."""
+        with self._reload_lock:
+            pending = self._pending_params
+            return None if pending is None else dict(pending)
+
+    def buffer_allocations(self) -> dict[str, int]:
+        """Per output port, how many arrays `buffer()` has allocated so far (the run report's
+        `buffers`): flat once the pipeline is in steady state."""
+        return {port: int(pool.allocations) for port, pool in list(self._pools.items())}  # read from other threads
+
     def _take_paced(self) -> int:
         paced, self._paced_ns = self._paced_ns, 0
         return paced

@@ -38,11 +38,12 @@ def run_node(
     node_id: str = "node",
     sync: str | None = None,
     sync_tolerance_ms: float | None = None,
+    pts_ns: list[int] | None = None,
 ) -> dict[str, list[Any]]:
     """Run one node through the runtime's worker and collect what it emits, per output port.
 
     Inputs are fed as the runtime feeds them (read-only views, envelope `seq` = the index in
-    the list, stamps 0): the i-th items of every given input port arrive together, in round i,
+    the list, media time `pts_ns[i]` or 0, wall stamp 0): the i-th items of every given input port arrive together, in round i,
     and the node's `sync` policy matches them as it would in a graph (under `any` each packet
     is its own call, the other inputs None; under `latest` and `timestamp` the i-th items meet).
     A source runs `generate()` until it returns or `max_packets` items were produced, paced
@@ -56,6 +57,7 @@ def run_node(
         max_packets: stop a source after this many yielded items.
         node_id: the node's id (in errors and logs).
         sync, sync_tolerance_ms: override the class's input matching, as a graph's node may.
+        pts_ns: media time of each round (the i-th items of the inputs), e.g. for rate limits.
 
     Raises:
         KeyError: an input the node does not have.
@@ -67,7 +69,7 @@ def run_node(
     for port in feeds:
         if port not in inst.inputs:
             raise KeyError(f"node {node_id!r} has no input {port!r}; it has: {', '.join(inst.inputs)}")
-    feeder = _Rounds(node_id, feeds if feeds or cls.is_source() else dict.fromkeys(inst.inputs, []))
+    feeder = _Rounds(node_id, feeds if feeds or cls.is_source() else dict.fromkeys(inst.inputs, []), pts_ns or [])
     collect = {p: Ring(f"{node_id}/{p} -> collected", 1 << 62, "block") for p in inst.outputs}
     stopping = threading.Event()
     failures: list[NodeError] = []
@@ -92,9 +94,10 @@ class _Rounds(threading.Condition):
     reentrant because the rings take it again, from inside the worker's `with cond:`.
     """
 
-    def __init__(self, node_id: str, feeds: dict[str, list[Any]]) -> None:
+    def __init__(self, node_id: str, feeds: dict[str, list[Any]], pts_ns: list[int]) -> None:
         super().__init__(threading.RLock())
         self._feeds = feeds
+        self._pts = pts_ns
         self._round = 0
         self._rounds = max((len(v) for v in feeds.values()), default=0)
         # room for every item, so a put never blocks (nothing else would ever make room)
@@ -107,10 +110,11 @@ class _Rounds(threading.Condition):
                 ring.close()
             return True
         self._round += 1
+        pts = self._pts[i] if i < len(self._pts) else 0
         for port, values in self._feeds.items():
             if i < len(values):
                 value = values[i]
-                self.rings[port].put(Packet(i, 0, 0, freeze(value), payload_bytes(value)))
+                self.rings[port].put(Packet(i, 0, pts, freeze(value), payload_bytes(value)))
         return True
 
 

@@ -189,6 +189,11 @@ class Run:
                 self.nodes[inp.node]._pools[inp.output or ""] = SlotPool(node)
 
     @property
+    def finished(self) -> bool:
+        """Every worker and process group has ended (the report is final)."""
+        return self._done.is_set()
+
+    @property
     def sinks(self) -> list[str]:
         return [nid for nid, w in self.workers.items() if w.is_sink and not type(w.node).kind.startswith("runtime.")]
 
@@ -271,6 +276,11 @@ class Run:
         stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.") or s.kind.startswith(("runtime.link", "runtime.replica"))}
         rep = report(stats, self.rings, self.sinks, end - self._t0 if self._t0 else 0.0,
                      {"graph": self.spec.name, "stopped_by": self.stopped_by})
+        for nid, entry in rep["nodes"].items():
+            live = self.nodes.get(nid)
+            buffers = live.buffer_allocations() if live is not None else None
+            if buffers:  # only nodes that fill pooled buffers (Node.buffer)
+                entry["buffers"] = buffers
         for g in self.groups:  # what the isolated nodes did, as their processes reported it
             child = self._child_reports.get(g.name)
             for nid in g.members:
