@@ -178,8 +178,13 @@ class Node:
     def setup(self) -> None:
         """Open devices, load models. Runs once, in the node's worker, before any data."""
 
-    def process(self, **inputs: Any) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
-        """Handle one matched set of inputs; return a dict of outputs, None, or yield dicts."""
+    def process(self, *args: Any, **inputs: Any) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
+        """Handle one matched set of inputs; return a dict of outputs, None, or yield dicts.
+
+        The worker passes inputs by port name only (`process(image=...)`); `*args` is never
+        used. It is there so that a subclass may name its inputs (`def process(self, image)`):
+        type checkers accept any override of a `(*args: Any, **kwargs: Any)` signature.
+        """
         raise TypeError(f"{type(self).__name__} has inputs but does not implement process()")
 
     def generate(self) -> Iterator[dict[str, Any]]:
