@@ -84,9 +84,12 @@ class AudioFileSource(Node):
         # it: the RIFF header's data size says how long the file was meant to be.
         declared = _wav_declared_frames(self.path)
         s = self._stream
-        if declared is None and (s.duration is None or s.time_base is None):
+        if declared is not None:
+            secs = declared / src_rate
+        elif s.duration is not None and s.time_base is not None:
+            secs = float(s.duration * s.time_base)
+        else:
             return None
-        secs = declared / src_rate if declared is not None else float(s.duration * s.time_base)
         return round(secs * self.rate)
 
     def pacing(self) -> float | None:

@@ -110,8 +110,9 @@ class OnnxRunner(SessionParams, Node):
         self._out_names = [o.name for o in outs]
         self._bind = self.provider != "CPUExecutionProvider"  # IO binding gains nothing on CPU
         shapes = [(i.shape[0] if i.shape and i.shape[0] else 1, *i.shape[1:]) for _, i in self._ins]
-        if self.warmup_runs and all(None not in s for s in shapes):
-            zeros = {i.name: np.zeros(s, i.dtype or np.float32) for (_, i), s in zip(self._ins, shapes)}
+        fixed = [tuple(d for d in s if d is not None) for s in shapes]
+        if self.warmup_runs and all(len(f) == len(s) for f, s in zip(fixed, shapes)):  # no dynamic axis but the batch
+            zeros = {i.name: np.zeros(f, np.dtype(i.dtype or "float32")) for (_, i), f in zip(self._ins, fixed)}
             for _ in range(self.warmup_runs):
                 self._infer(zeros)
 
@@ -139,14 +140,14 @@ class OnnxRunner(SessionParams, Node):
 
     def _infer(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         if not self._bind:
-            return self._session.run(self._out_names, feed)
+            return list(self._session.run(self._out_names, feed))
         binding = self._session.io_binding()
         for name, arr in feed.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(arr))
         for name in self._out_names:
             binding.bind_output(name, "cpu")
         self._session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()
+        return list(binding.copy_outputs_to_cpu())
 
     def _run_each(self, feed: dict[str, np.ndarray], batch: int) -> list[np.ndarray]:
         parts = [self._infer({k: v[b:b + 1] for k, v in feed.items()}) for b in range(batch)]
