@@ -61,3 +61,17 @@ nodes:
     fast.start()
     rep = fast.wait(30).report
     assert rep["nodes"]["sink"]["in"] == 20 and rep["wall_s"] < 0.3
+
+
+def test_media_time_that_restarts_re_anchors_instead_of_running_unpaced() -> None:
+    class Restarts(Ticks):
+        kind = "test.restarts"
+
+        def generate(self) -> Iterator[Any]:
+            for lap in range(2):  # 0, 20, ..., 100 ms twice: the clock starts over
+                for i in range(6):
+                    yield Stamped({"out": (lap, i)}, pts_ns=i * 20_000_000)
+
+    t0 = time.perf_counter()
+    out = run_node(Restarts)
+    assert len(out["out"]) == 12 and time.perf_counter() - t0 >= 0.19  # two laps of 100 ms
