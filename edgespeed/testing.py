@@ -43,9 +43,10 @@ def run_node(
     """Run one node through the runtime's worker and collect what it emits, per output port.
 
     Inputs are fed as the runtime feeds them (read-only views, envelope `seq` = the index in
-    the list, media time `pts_ns[i]` or 0, wall stamp 0): the i-th items of every given input port arrive together, in round i,
-    and the node's `sync` policy matches them as it would in a graph (under `any` each packet
-    is its own call, the other inputs None; under `latest` and `timestamp` the i-th items meet).
+    the list, media time `pts_ns[i]` or 0, wall stamp 0): the i-th items of every given input
+    port arrive together, in round i, and the node's `sync` policy matches them as it would in
+    a graph (under `any` each packet is its own call, the other inputs None; under `latest` and
+    `timestamp` the i-th items meet; an item left without partners is dropped, as in a run).
     A source runs `generate()` until it returns or `max_packets` items were produced, paced
     from media time when it asks for it (`Node.pacing`). `setup` and `teardown` run around it;
     a failure re-raises as the `NodeError` the runtime reports.
