@@ -4,8 +4,9 @@ time goes: per-node throughput, process-time percentiles, queue occupancy, and t
 Sources that the engine paces like live devices (`Node.pacing`, e.g. `realtime: true`) run
 as fast as they go: the run is started unpaced, the same seam the worker paces through, so no
 param is rewritten and a source with its own pacing needs nothing from bench. `--paced` keeps
-the live pace. One limit: a source isolated in its own process (`isolate: process`) keeps its
-pace, since the child process builds its own run. The bottleneck is the node
+the live pace. A node isolated in its own process (`isolate: process`) runs in a child that
+builds its own Run: bench tells it through `EDGESPEED_UNPACED=1` in the environment the
+children inherit (set only while the bench runs). The bottleneck is the node
 busiest relative to the run's wall time (process time summed over its packets): the stage to
 make faster, replicate, or isolate in a process of its own.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics import Histogram
+from ..runtime.child import UNPACED_ENV
 from ..runtime.scheduler import Run
 from .validate import load_checked, resolve_path
 
@@ -106,20 +109,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
     overrides += _temp_sinks(args.graph, overrides, folder)
     print(f"bench: sinks write to {folder}, not to the graph's outputs", file=sys.stderr)
     resolved = load_checked(args.graph, overrides)
-    run = Run(resolved, paced=getattr(args, "paced", False))
-    depth = {r.name: Histogram() for r in run.rings}
-    stop = threading.Event()
-    sampler = threading.Thread(target=_sample, args=(run, 0.005, depth, stop), daemon=True)
-    run.start()
-    sampler.start()
+    paced = getattr(args, "paced", False)
+    before = os.environ.get(UNPACED_ENV)
+    if not paced:
+        os.environ[UNPACED_ENV] = "1"  # for isolated children (runtime/child.py), which build their own Run
     try:
-        result = run.wait(args.duration)
-    except KeyboardInterrupt:
-        run.stop("signal")
-        result = run.wait()
+        run = Run(resolved, paced=paced)
+        depth = {r.name: Histogram() for r in run.rings}
+        stop = threading.Event()
+        sampler = threading.Thread(target=_sample, args=(run, 0.005, depth, stop), daemon=True)
+        run.start()
+        sampler.start()
+        try:
+            result = run.wait(args.duration)
+        except KeyboardInterrupt:
+            run.stop("signal")
+            result = run.wait()
+        finally:
+            stop.set()
+            sampler.join()
     finally:
-        stop.set()
-        sampler.join()
+        if before is None:
+            os.environ.pop(UNPACED_ENV, None)
+        else:
+            os.environ[UNPACED_ENV] = before
     b = bench_report(result.report, depth)
     print(json.dumps(b, indent=2) if args.json else render(b))
     for f in result.failures:

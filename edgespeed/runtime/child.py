@@ -10,11 +10,14 @@ connection, then "stop" or "abort"; the child answers ("error", text) if it cann
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
+
+UNPACED_ENV = "EDGESPEED_UNPACED"  # "1": run sources unpaced, as the parent does (`edgespeed bench`)
 
 
 def main(control_fd: int) -> int:
@@ -29,7 +32,7 @@ def main(control_fd: int) -> int:
         from .scheduler import Run
 
         process.adopt(ends)
-        run = Run(check(load_text(yaml_text, file=f"<{group}>")))
+        run = Run(check(load_text(yaml_text, file=f"<{group}>")), paced=os.environ.get(UNPACED_ENV) != "1")
     except Exception as e:  # import errors, a node's __init__: one line for the parent to show
         text = str(e).strip().splitlines()
         control.send(("error", f"{type(e).__name__}: {text[0] if text else ''}"))
