@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("graph", metavar="GRAPH", help="a graph file, or the name of a built-in graph")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a param (YAML value); repeatable")
     b.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (for endless sources)")
+    b.add_argument("--paced", action="store_true", help="keep live sources at their media-time pace (default: unpaced)")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 

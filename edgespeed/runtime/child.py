@@ -13,11 +13,14 @@ through it), and ("status", report) every `STATUS_EVERY_S`, so the parent's live
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
+
+UNPACED_ENV = "EDGESPEED_UNPACED"  # "1": run sources unpaced, as the parent does (`edgespeed bench`)
 
 STATUS_EVERY_S = 1.0
 
@@ -65,7 +68,7 @@ def main(control_fd: int) -> int:
         from .scheduler import Run
 
         process.adopt(ends)
-        run = Run(check(load_text(yaml_text, file=f"<{group}>")))
+        run = Run(check(load_text(yaml_text, file=f"<{group}>")), paced=os.environ.get(UNPACED_ENV) != "1")
     except Exception as e:  # import errors, a node's __init__: one line for the parent to show
         text = str(e).strip().splitlines()
         parent.send(("error", f"{type(e).__name__}: {text[0] if text else ''}"))

@@ -66,11 +66,15 @@ class Run:
         resolved: a validated graph (`graph.check(spec)`).
         drain_timeout_s: after `stop()`, how long to let data drain before `abort()`.
         device: run only this device's part of the graph, linked to the others (`devices.split`).
+        paced: release what sources yield at their media time where they ask for it
+            (`Node.pacing`); False runs every source as fast as the graph takes it (bench).
     """
 
-    def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None) -> None:
+    def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None,
+                 paced: bool = True) -> None:
         resolved = live_sync(resolved)  # on the whole graph, before any split: the sources are all in it
         self.resolved = resolved
+        self.paced = paced
         self.spec = resolved.spec
         self.drain_timeout_s = drain_timeout_s
         self.stopping = threading.Event()
@@ -176,6 +180,7 @@ class Run:
                 node, on_error=n.on_error, stats=self.stats[n.id], inputs=ins[n.id], outputs=outs[n.id],
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
                 stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id, spare),
+                paced=self.paced,
             )
 
     def _slot_pools(self) -> None:
@@ -189,6 +194,11 @@ class Run:
             consumers = self.workers[inp.node].outputs[inp.output or ""]
             if len(consumers) == 1:
                 self.nodes[inp.node]._pools[inp.output or ""] = SlotPool(node)
+
+    @property
+    def finished(self) -> bool:
+        """Every worker and process group has ended (the report is final)."""
+        return self._done.is_set()
 
     @property
     def sinks(self) -> list[str]:
@@ -277,6 +287,11 @@ class Run:
         stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.") or s.kind.startswith(("runtime.link", "runtime.replica"))}
         rep = report(stats, self.rings, self.sinks, end - self._t0 if self._t0 else 0.0,
                      {"graph": self.spec.name, "stopped_by": self.stopped_by})
+        for nid, entry in rep["nodes"].items():
+            live = self.nodes.get(nid)
+            buffers = live.buffer_allocations() if live is not None else None
+            if buffers:  # only nodes that fill pooled buffers (Node.buffer)
+                entry["buffers"] = buffers
         for g in self.groups:  # what the isolated nodes did, as their processes reported it
             child = self._child_reports.get(g.name)
             for nid in g.members:

@@ -154,16 +154,11 @@ class OnnxVad(_FramedVad):
 
     def setup(self) -> None:
         super().setup()
-        try:
-            import onnxruntime as ort
-        except ImportError as e:
-            raise MissingDependency("onnxruntime", "onnx") from e
-        if not self.model.is_file():
-            raise FileNotFoundError(f"no VAD model {str(self.model)!r}")
+        from edgespeed.infer.session import open_session  # the project's one session factory
+
         self.frame_samples = self.window_samples
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1  # one small window at a time: threads cost more than they give
-        self._session = ort.InferenceSession(str(self.model), opts, providers=["CPUExecutionProvider"])
+        # CPU, one thread: one small window at a time, so threads or a GPU cost more than they give
+        self._session, _ = open_session(self.model, ["cpu"], intra_threads=1, who=f"node {self.id!r}: ")
         self._bind(self._session.get_inputs(), [o.name for o in self._session.get_outputs()])
         self._context = np.zeros(self.context_samples, np.float32)
 
