@@ -23,12 +23,25 @@ REPO = Path(__file__).parents[2]
 DATA = REPO / "tests" / "data" / "speech"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
 DIGITS = "zero one two three four five six seven eight nine".split()
+TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+
+
+def _number(m: re.Match) -> str:
+    """A digit string as words: 10..99 as a cardinal ("ten", "forty seven"), others digit by digit
+    ("4179" -> "four one seven nine", as the flite references read digit strings)."""
+    s = m.group()
+    if len(s) == 2 and s[0] != "0":
+        tens, ones = int(s[0]), int(s[1])
+        return f" {TEENS[ones]} " if tens == 1 else f" {TENS[tens]} {DIGITS[ones] if ones else ''} "
+    return " " + " ".join(DIGITS[int(c)] for c in s) + " "
 
 
 def words(text: str) -> str:
-    """Lowercase words without punctuation, digits spelled one by one (Whisper writes "7", the manifest "seven")."""
-    text = re.sub(r"\d", lambda m: f" {DIGITS[int(m.group())]} ", text.lower())
-    return " ".join(re.sub(r"[^a-z' ]", " ", text).split())
+    """Lowercase words without punctuation, numbers in words, a few abbreviations spoken out."""
+    text = re.sub(r"\d+", _number, text.lower())
+    return " ".join(SPOKEN.get(w, w) for w in re.sub(r"[^a-z' ]", " ", text).split())
 
 
 def word_errors(ref: str, hyp: str) -> int:
@@ -44,6 +57,7 @@ def word_errors(ref: str, hyp: str) -> int:
 def test_words_normalization():
     assert words("Set an alarm for 7.") == "set an alarm for seven"
     assert words(" 20863") == "two zero eight six three"
+    assert words("10 of clubs, 47. Mr. Dashwood") == "ten of clubs forty seven mister dashwood"
     assert word_errors("a b c", "a x c d") == 2
 
 
