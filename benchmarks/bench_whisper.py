@@ -55,9 +55,9 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("pocketsphinx")
 pytest.importorskip("av")
 
-DIGITS = "zero one two three four five six seven eight nine".split()
-TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
-TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
 
 
@@ -140,9 +140,8 @@ def run_graph(graph: str, path: Path, asr: dict) -> tuple[str, dict, float, floa
 
 def whisper_alone(files: list[tuple[Path, str]]) -> tuple[str, float, float]:
     """(text, load s, decode s) of faster-whisper on each whole recording, as the graph's asr is set."""
-    from faster_whisper import WhisperModel
-
     from edgespeed.nodes.speech.whisper import resolve_model
+    from faster_whisper import WhisperModel
 
     t0 = time.perf_counter()
     model = WhisperModel(str(resolve_model("tiny.en")), device="cpu", compute_type="int8", cpu_threads=2)

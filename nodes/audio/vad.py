@@ -120,7 +120,7 @@ class OnnxVad(_FramedVad):
 
     Silero VAD ships with EdgeSpeed: `model: builtin:models/silero_vad.onnx` (MIT; see
     edgespeed/data/PROVENANCE.md). On the project's test speech it finds every phrase down to
-    0 dB SNR in white noise, where audio.vad loses them from about 10 dB (README, "Transcription").
+    5 dB SNR in white noise (tested), where audio.vad loses them from about 10 dB (README, "Transcription").
     Other models of the same kind work too: inputs are the audio
     window (1 x samples float32), the recurrent state(s) (float32) and the sample rate (int64
     scalar); outputs are the speech probability (1 x 1) followed by the new state(s), in the

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
+import av
 import faster_whisper  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
 import numpy as np
 import pytest
@@ -22,9 +22,9 @@ from edgespeed.testing import ListSink
 REPO = Path(__file__).parents[2]
 DATA = REPO / "tests" / "data" / "speech"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
-DIGITS = "zero one two three four five six seven eight nine".split()
-TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
-TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
 
 
@@ -93,9 +93,8 @@ def direct(model, path: Path) -> str:
 
 @pytest.mark.slow
 def test_graph_wer_is_at_most_0_02_above_faster_whisper_alone():
-    from faster_whisper import WhisperModel
-
     from edgespeed.nodes.speech.whisper import resolve_model
+    from faster_whisper import WhisperModel
 
     model = WhisperModel(str(resolve_model("tiny.en")), device="cpu", compute_type="int8", cpu_threads=2)
     files = [*MANIFEST["files"], {"file": MANIFEST["long"]["file"], "words": " ".join(p["words"] for p in MANIFEST["long"]["phrases"])}]

@@ -12,14 +12,14 @@ import json
 import re
 from pathlib import Path
 
-import av  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
+import av
 import numpy as np
 import onnxruntime as ort
 import pytest
-
-from edgespeed.data import ROOT, resolve
 from edgespeed.nodes.audio.endpoint import Endpointer
 from edgespeed.nodes.audio.vad import EnergyVad, OnnxVad
+
+from edgespeed.data import ROOT, resolve
 from edgespeed.testing import run_node
 
 DATA = Path(__file__).parents[2] / "data" / "speech"

