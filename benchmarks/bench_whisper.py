@@ -19,7 +19,8 @@ Corpora: the committed flite recordings (tests/data/speech, 11 files, 57 words);
 environment variable EDGESPEED_HUMAN_SPEECH names a folder of `<name>.wav` (16 kHz mono) with
 `<name>.txt` references beside them, that folder: real human speech (e.g. pocketsphinx's own test
 data, `test/data/librivox/*.wav` and `test/data/cards/*.wav` of the cmusphinx/pocketsphinx
-repository; nothing in the project downloads it).
+repository, laid out by `benchmarks/make_human_speech.py CHECKOUT OUT`; nothing in the project
+downloads it).
 
 Targets: Whisper tiny.en int8 with 2 threads at a real-time factor <= 0.3 on 2 cores, asserted as
 `cpu_rtf` <= 0.6 (the whole graph's CPU seconds, loading included, at most 0.3 x 2 cores per second
