@@ -50,6 +50,14 @@ def test_recognizes_the_test_speech_with_the_bundled_model():
         assert 0.5 < t["confidence"] <= 1.0, t  # exp(mean token log-probability): clear speech is well above 0.5
 
 
+def test_initial_prompt_primes_the_vocabulary():
+    u = utterance("command_awb_1.flac")  # "open the front door", which tiny.en alone hears as "front baller"
+    prompt = "Smart home commands: open the front door, lock the back door."
+    heard = [words(run_node(WhisperRecognizer, params={"initial_prompt": p}, inputs={"utterance": [u]})["transcript"][0]["text"])
+             for p in (None, prompt)]
+    assert heard[0] != MANIFEST["command_awb_1.flac"] and heard[1] == MANIFEST["command_awb_1.flac"], heard
+
+
 def test_word_times_are_in_stream_time_and_stereo_is_averaged():
     u = utterance("sentence_slt_1.flac", start_s=100.0, channels=2)
     [t] = run_node(WhisperRecognizer, params={"word_timestamps": True, "beam_size": 1}, inputs={"utterance": [u]})["transcript"]
