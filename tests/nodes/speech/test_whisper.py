@@ -123,6 +123,21 @@ def test_a_name_not_on_this_machine_is_one_line_saying_how_to_get_it(empty_hub_c
     assert not empty_hub_cache.exists() or not any(empty_hub_cache.rglob("*.bin"))  # nothing was fetched
 
 
+def test_a_name_in_the_local_cache_is_found_offline(empty_hub_cache):
+    """faster-whisper's cache layout (huggingface_hub's), filled here with the bundled files under
+    the repository name faster-whisper maps `base.en` to: found with local files only."""
+    snapshot = empty_hub_cache / "models--Systran--faster-whisper-base.en" / "snapshots" / "0123abcd"
+    snapshot.mkdir(parents=True)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0123abcd")
+    for f in BUNDLED.iterdir():
+        (snapshot / f.name).symlink_to(f)
+    assert resolve_model("base.en") == snapshot
+    [t] = run_node(WhisperRecognizer, params={"model": "base.en", "beam_size": 1},
+                   inputs={"utterance": [utterance("command_rms_1.flac")]})["transcript"]
+    assert words(t["text"]) == "stop the music"
+
+
 def test_an_unknown_name_lists_the_names():
     with pytest.raises(FileNotFoundError, match=r"no whisper model folder 'tiny-en', and no model of that name \(names: tiny.en, "):
         resolve_model("tiny-en")
