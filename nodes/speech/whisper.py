@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -86,8 +87,6 @@ class WhisperRecognizer(Node):
             from faster_whisper import WhisperModel
         except ImportError as e:
             raise MissingDependency("faster_whisper", "whisper") from e
-        import logging
-
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # one INFO line per utterance otherwise
         folder = resolve_model(self.model, download=self.download)
         compute = self.compute_type
