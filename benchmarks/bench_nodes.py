@@ -85,3 +85,50 @@ class Stamps(Node):
 
     def teardown(self) -> None:
         self._f.close()
+
+
+class Ticks(Node):
+    """A live source: `count` arrays of `shape` uint8 at `rate_hz`, each written into a pooled
+    buffer (`self.buffer`), so a frame bound for another process is written once, into the
+    shared-memory slot it crosses in."""
+
+    kind = "bench.ticks"
+    out = Output()
+    count: int = Param(300, ge=1)
+    rate_hz: float = Param(100.0, gt=0)
+    shape: list[int] = Param([64])
+    start_after_s: float = Param(0.0, ge=0, doc="wait before the first packet (an isolated consumer spawning)")
+
+    def generate(self) -> Any:
+        shape, period = tuple(self.shape), 1.0 / self.rate_hz
+        self.pace(self.start_after_s)
+        due = time.perf_counter()
+        for i in range(self.count):
+            due += period
+            self.pace(max(0.0, due - time.perf_counter()))
+            if self.stopping:
+                return
+            buf = self.buffer("out", shape)
+            buf.flat[0] = i & 0xFF
+            yield {"out": buf}
+
+
+class Latencies(Node):
+    """Sink: one-way latency of each packet (arrival wall clock - the source's stamp, in us),
+    written to `path` at teardown, one per line (it may run in another process)."""
+
+    kind = "bench.latencies"
+    data = Input()
+    path: str = Param()
+
+    def setup(self) -> None:
+        self._lat: list[float] = []
+
+    def process(self, data: Any = None) -> None:
+        env = self.envelope
+        if env is not None:
+            self._lat.append((time.time_ns() - env.ts_ns) / 1000)
+
+    def teardown(self) -> None:
+        with open(self.path, "w") as f:
+            f.write("\n".join(f"{v:.1f}" for v in self._lat))

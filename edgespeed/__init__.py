@@ -2,6 +2,14 @@
 
 The public API is small: declare nodes (`Node`, `Input`, `Output`, `Param`, `@node`), build or
 load graphs (`Graph`, `load`), check them (`validate`) and run them (`run`).
+
+The packages behind it, each owning one step of the data path (see the README's Layout):
+`graph/` spec -> validate -> plan; `runtime/` workers and carriers (rings, shared memory);
+`transport/` links between devices; `metrics/` counters, the report, the live table and
+Prometheus; `infer/` ONNX sessions, providers and the model tools; `cli/` the `edgespeed`
+command; `data/` shipped media. Beside them: `node.py`/`ports.py`/`params.py` (the node
+contract), `types.py`, `errors.py`, `format.py` (the graph format's keys and values),
+`registry.py`, `control.py` (the HTTP control API), `testing.py` (`run_node`).
 """
 
 from __future__ import annotations

@@ -98,7 +98,7 @@ class Control:
             raise ApiError(400, "expected a JSON object of params, e.g. {\"score_min\": 0.5}")
         _no_module_paths(body)
         cls = type(node)
-        given = {**{n: getattr(node, n) for n in cls.params}, **(node._pending_params or {}), **body}
+        given = {**{n: getattr(node, n) for n in cls.params}, **(node.pending_params or {}), **body}
         values, errors = cls.check_params(given)
         bad = [msg for name, msg in errors if name in body] or [msg for _, msg in errors]
         if bad:

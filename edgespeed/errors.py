@@ -129,13 +129,35 @@ class LinkError(EdgeSpeedError):
 
 
 class MissingDependency(EdgeSpeedError):
-    """An optional library is missing: `needs av; install it with: pip install 'edgespeed[video]'`."""
+    """An optional library is missing: `needs av; install it with: pip install '/src/edgespeed[video]'`."""
 
     def __init__(self, module: str, extra: str, *, hint: str = "") -> None:
         self.module = module
         self.extra = extra
-        msg = f"needs {module}; install it with: pip install 'edgespeed[{extra}]'"
+        msg = f"needs {module}; install it with: pip install '{install_source()}[{extra}]'"
         super().__init__(msg + (f" ({hint})" if hint else ""))
+
+
+def install_source() -> str:
+    """Where this copy of edgespeed was installed from, for `pip install '<it>[extra]'`: the
+    checkout it runs from (editable) or was installed from (pip's direct_url.json); the name
+    on a package index only when neither is known. It is not on PyPI yet, so `edgespeed[x]`
+    would fetch nothing, or someone else's package."""
+    import json
+    from importlib import metadata
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "edgespeed").is_dir():
+        return str(root)
+    try:
+        url = json.loads(metadata.distribution("edgespeed").read_text("direct_url.json") or "{}").get("url", "")
+    except (metadata.PackageNotFoundError, ValueError):
+        url = ""
+    if url.startswith("file://"):
+        return unquote(urlparse(url).path)
+    return "edgespeed"
 
 
 def _describe(exc: BaseException) -> str:

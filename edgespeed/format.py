@@ -16,7 +16,8 @@ LINK_KEYS = ("mode", "compress", "quality")  # input keys used only where the ed
 
 # -- option values ----------------------------------------------------------------------------
 POLICIES = ("block", "latest", "drop_oldest")  # what a full ring does to its writer
-SYNC_MODES = ("any", "latest", "timestamp")  # how a multi-input node matches its inputs
+SYNC_MODES = ("any", "latest", "timestamp", "trigger")  # how a multi-input node matches its inputs
+# (`trigger`: one call per packet of the trigger input, with the others' packets of its timestamp)
 ON_ERROR = ("stop", "skip", "restart")  # what a failing node does to the run
 LINK_MODES = ("reliable", "realtime")  # keep every packet across reconnects, or only the newest
 COMPRESS_CODECS = ("none", "jpeg", "png", "zlib", "zstd", "lz4")

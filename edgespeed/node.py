@@ -53,10 +53,15 @@ class Envelope(NamedTuple):
     origin: tuple[str, int] | None = None
 
 
-from .ports import REQUIRED, Input, Output, Param, ParamSpec, _annotations  # noqa: F401 - the node contract
+from .ports import REQUIRED, Input, Output, Param, ParamSpec, _annotations  # noqa: E402 - the node contract
+
+__all__ = ["REQUIRED", "Envelope", "ID_RE", "Input", "Node", "Output", "Param", "ParamSpec", "did_you_mean", "node"]
 
 
 _ENGINE_FIELDS = frozenset({"_pools", "_stop", "_run_report", "_env"})
+# Node methods and properties the engine calls (or pooled nodes rely on): no param may take the name.
+_ENGINE_CALLS = frozenset({"setup", "process", "generate", "flush", "teardown", "resume_point", "reload", "request_params",
+                           "declare_ports", "check_params", "is_source", "envelope", "stopping", "run_status", "pace", "buffer"})
 
 
 class Node:
@@ -66,16 +71,26 @@ class Node:
         kind: the YAML `type` (family plus name, e.g. `image.resize`).
         sync: how a multi-input node matches inputs: `any` (each packet as it arrives, the
             other inputs None), `latest` (on each packet of the first input, the newest of the
-            others), `timestamp` (inputs whose `pts` agree within `sync_tolerance_ms`).
-        sync_tolerance_ms: tolerance of `sync: timestamp`.
-        trigger: under `sync: latest`, the input whose packets trigger a call (default: the
-            first input declared).
+            others), `timestamp` (inputs whose `pts` agree within `sync_tolerance_ms`),
+            `trigger` (on each packet of the trigger input, the others' packets of its pts,
+            waited for; None where an input has none).
+        sync_tolerance_ms: tolerance of `sync: timestamp` and `trigger`.
+        trigger: under `sync: latest` or `trigger`, the input whose packets trigger a call
+            (default: the first input declared).
+        live_sync: the sync used instead of `sync` when the node runs downstream of a live
+            source, unless the graph sets `sync:` on the node (e.g. video.overlay: `trigger`
+            offline, so each frame gets its own results; `latest` live, so a slow detector
+            never holds the video back). None: `sync` always.
+        live: a source that delivers at the world's pace (a camera). A source with a
+            `realtime` param is live when it is true.
     """
 
     kind: ClassVar[str] = ""
     sync: ClassVar[str] = "any"
     sync_tolerance_ms: ClassVar[float] = 0.0
     trigger: ClassVar[str | None] = None
+    live_sync: ClassVar[str | None] = None
+    live: ClassVar[bool] = False
     inputs: dict[str, Input] = {}  # per class; an instance may refine them (declare_ports)
     outputs: dict[str, Output] = {}
     params: ClassVar[dict[str, ParamSpec]] = {}
@@ -88,6 +103,7 @@ class Node:
         inputs: dict[str, Input] = {}
         outputs: dict[str, Output] = {}
         params: dict[str, ParamSpec] = {}
+        mixed: set[str] = set()  # params whose declaration comes from a mixin, not a Node class
         for klass in reversed(cls.__mro__):
             ann = _annotations(klass) if klass is not object else {}
             for name, value in vars(klass).items():
@@ -101,14 +117,23 @@ class Node:
                     elif value.default is not REQUIRED and value.default is not None:
                         value.annotation = type(value.default)
                     params[name] = value
+                    (mixed.discard if issubclass(klass, Node) else mixed.add)(name)
+        # A params mixin (shared session params, say) is least specific: its params are listed
+        # after the node's own, whichever side of Node it sits in the bases.
+        params = {**{n: p for n, p in params.items() if n not in mixed}, **{n: params[n] for n in params if n in mixed}}
         cls.inputs, cls.outputs, cls.params = inputs, outputs, params
         # The engine keeps a few private fields on every node; a subclass that defines one of
         # them (a `_status` helper, say) would silently replace the engine's and fail at run time.
+        shadow = sorted(_ENGINE_CALLS & set(params))
+        if shadow:  # a param `buffer` would replace Node.buffer() on every instance
+            raise TypeError(f"{cls.__name__}: param {', '.join(shadow)} would replace the Node method the engine calls; pick another name")
         clash = sorted(_ENGINE_FIELDS & set(vars(cls)))
         if clash:
             raise TypeError(f"{cls.__name__} defines {', '.join(clash)}: reserved by the engine, pick another name")
-        if cls.sync not in SYNC_MODES:
-            raise TypeError(f"{cls.__name__}.sync must be one of {SYNC_MODES}, got {cls.sync!r}")
+        for attr in ("sync", "live_sync"):
+            mode = getattr(cls, attr)
+            if mode not in SYNC_MODES and not (attr == "live_sync" and mode is None):
+                raise TypeError(f"{cls.__name__}.{attr} must be one of {SYNC_MODES}, got {mode!r}")
 
     def __init__(self, node_id: str = "node", **params: Any) -> None:
         self.id = node_id
@@ -171,8 +196,13 @@ class Node:
     def setup(self) -> None:
         """Open devices, load models. Runs once, in the node's worker, before any data."""
 
-    def process(self, **inputs: Any) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
-        """Handle one matched set of inputs; return a dict of outputs, None, or yield dicts."""
+    def process(self, *args: Any, **inputs: Any) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
+        """Handle one matched set of inputs; return a dict of outputs, None, or yield dicts.
+
+        The worker passes inputs by port name only (`process(image=...)`); `*args` is never
+        used. It is there so that a subclass may name its inputs (`def process(self, image)`):
+        type checkers accept any override of a `(*args: Any, **kwargs: Any)` signature.
+        """
         raise TypeError(f"{type(self).__name__} has inputs but does not implement process()")
 
     def generate(self) -> Iterator[dict[str, Any]]:
@@ -202,6 +232,18 @@ class Node:
         with self._reload_lock:
             self._pending_params = {**(self._pending_params or {}), **values}
 
+    @property
+    def pending_params(self) -> dict[str, Any] | None:
+        """Reloadable values queued by `request_params` and not yet set (a copy), or None."""
+        with self._reload_lock:
+            pending = self._pending_params
+            return None if pending is None else dict(pending)
+
+    def buffer_allocations(self) -> dict[str, int]:
+        """Per output port, how many arrays `buffer()` has allocated so far (the run report's
+        `buffers`): flat once the pipeline is in steady state."""
+        return {port: int(pool.allocations) for port, pool in list(self._pools.items())}  # read from other threads
+
     def _take_paced(self) -> int:
         paced, self._paced_ns = self._paced_ns, 0
         return paced
@@ -227,8 +269,22 @@ class Node:
         """True once the graph is shutting down: a source polls it between blocking reads."""
         return self._stop.is_set()
 
+    def pacing(self) -> float | None:
+        """Sources: the speed at which the engine releases what `generate()` yields, as media
+        seconds per wall second (1.0: live, as recorded), or None: as fast as the graph takes it.
+
+        The worker paces from each `Stamped` item's `pts_ns` (the first one anchors media time
+        to the wall clock), so a source only says *when* its data is, never sleeps for it; the
+        wait is not counted as the source's process time, and `edgespeed bench` switches pacing
+        off for every source at once. Typically `return 1.0 if self.realtime else None`.
+        Asked once each time `generate()` starts.
+        """
+        return None
+
     def pace(self, wait_s: float) -> None:
-        """Sources: wait `wait_s` to keep a live rate (a stop cuts it short); not counted as processing time."""
+        """Sources that must wait for something other than media time (a reconnect backoff):
+        wait `wait_s` (a stop cuts it short); not counted as processing time. For a live rate,
+        return it from `pacing()` instead."""
         t0 = time.perf_counter_ns()
         self._stop.wait(wait_s)
         self._paced_ns += time.perf_counter_ns() - t0

@@ -1,5 +1,10 @@
 """Helpers for testing nodes and graphs without threads, sockets or devices.
 
+`run_node` drives the runtime's own `Worker` (the one `edgespeed run` uses), so a node test
+tests what runs: the same input matching (`sync: any / latest / timestamp`), output contracts,
+error wrapping, pacing from media time and end-of-stream `flush`. It runs synchronously in the
+calling thread: inputs are fed in rounds whenever the worker would wait for data.
+
 Example:
     >>> out = run_node(Resizer, params={"width": 8, "height": 4}, inputs={"image": [frame]})
     >>> out["image"][0].shape
@@ -8,15 +13,20 @@ Example:
 
 from __future__ import annotations
 
-import types
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from .errors import NodeError
+from .metrics import NodeStats
 from .node import Input, Node, Output, Param
 from .registry import default_registry
-from .runtime.packet import Packet, freeze
+from .runtime.packet import Packet, freeze, payload_bytes
+from .runtime.ring import Ring
+from .runtime.worker import Worker
 from .types import Stamped
+
+__all__ = ["ListSink", "ListSource", "run_node"]
 
 
 def run_node(
@@ -26,19 +36,33 @@ def run_node(
     inputs: dict[str, list[Any]] | None = None,
     max_packets: int | None = None,
     node_id: str = "node",
+    sync: str | None = None,
+    sync_tolerance_ms: float | None = None,
+    pts_ns: list[int] | None = None,
 ) -> dict[str, list[Any]]:
-    """Run one node synchronously and collect what it emits, per output port.
+    """Run one node through the runtime's worker and collect what it emits, per output port.
 
-    Inputs are fed as the runtime feeds them (read-only views, one matched set per call):
-    the i-th items of every given input port form the i-th call. A source runs `generate()`
-    until it returns or `max_packets` dicts were produced. `setup` and `teardown` run around it
-    (teardown also when a call raises, which re-raises as `NodeError`).
+    Inputs are fed as the runtime feeds them (read-only views, envelope `seq` = the index in
+    the list, media time `pts_ns[i]` or 0, wall stamp 0): the i-th items of every given input
+    port arrive together, in round i, and the node's `sync` policy matches them as it would in
+    a graph (under `any` each packet is its own call, the other inputs None; under `latest` and
+    `timestamp` the i-th items meet; an item left without partners is dropped, as in a run).
+    A source runs `generate()` until it returns or `max_packets` items were produced, paced
+    from media time when it asks for it (`Node.pacing`). `setup` and `teardown` run around it;
+    a failure re-raises as the `NodeError` the runtime reports.
 
     Args:
         node: a Node class or a registered type name.
         params: params, checked as YAML params are.
         inputs: port -> list of values.
-        max_packets: stop a source after this many emitted dicts.
+        max_packets: stop a source after this many yielded items.
+        node_id: the node's id (in errors and logs).
+        sync, sync_tolerance_ms: override the class's input matching, as a graph's node may.
+        pts_ns: media time of each round (the i-th items of the inputs), e.g. for rate limits.
+
+    Raises:
+        KeyError: an input the node does not have.
+        NodeError: the node failed (the cause is chained).
     """
     cls = default_registry().resolve(node) if isinstance(node, str) else node
     inst = cls(node_id, **(params or {}))
@@ -46,84 +70,75 @@ def run_node(
     for port in feeds:
         if port not in inst.inputs:
             raise KeyError(f"node {node_id!r} has no input {port!r}; it has: {', '.join(inst.inputs)}")
-    outputs: dict[str, list[Any]] = {p: [] for p in inst.outputs}
-    _call(inst, "setup", inst.setup)
-    try:
-        if cls.is_source() and not feeds:
-            _drain_source(inst, outputs, max_packets)
-        else:
-            n = max((len(v) for v in feeds.values()), default=0)
-            for i in range(n):
-                kwargs = {p: None for p in inst.inputs}
-                kwargs.update({p: freeze(v[i]) for p, v in feeds.items() if i < len(v)})
-                inst._env = Packet(i, 0, 0, None)
-                try:
-                    result = inst.process(**kwargs)
-                    _collect(node_id, result, outputs)
-                except NodeError:
-                    raise
-                except Exception as e:
-                    raise NodeError(node_id, "process", e, seq=i) from e
-                finally:
-                    inst._env = None
-            try:
-                _collect(node_id, inst.flush(), outputs)  # end of stream, as the runtime does
-            except NodeError:
-                raise
-            except Exception as e:
-                raise NodeError(node_id, "flush", e) from e
-    finally:
-        _call(inst, "teardown", inst.teardown)
-    return outputs
+    feeder = _Rounds(node_id, feeds if feeds or cls.is_source() else dict.fromkeys(inst.inputs, []), pts_ns or [])
+    collect = {p: Ring(f"{node_id}/{p} -> collected", 1 << 62, "block") for p in inst.outputs}
+    stopping = threading.Event()
+    failures: list[NodeError] = []
+    inst._stop = stopping  # Node.stopping, as the scheduler wires it
+    if max_packets is not None and not feeds:
+        vars(inst)["generate"] = _limited(inst.generate, max_packets)  # this instance only
+    worker = Worker(inst, on_error="stop", stats=NodeStats(node_id, cls.kind, counters=inst.counters),
+                    inputs=feeder.rings, outputs={p: [r] for p, r in collect.items()},
+                    sync=sync or cls.sync, sync_tolerance_ms=cls.sync_tolerance_ms if sync_tolerance_ms is None else sync_tolerance_ms,
+                    stopping=stopping, aborted=threading.Event(), on_failure=failures.append)
+    worker.run()  # never raises: failures come through on_failure
+    if failures:
+        raise failures[0]
+    return {p: _drain(r) for p, r in collect.items()}
 
 
-def _call(inst: Node, method: str, fn: Any) -> None:
-    try:
-        fn()
-    except Exception as e:
-        raise NodeError(inst.id, method, e) from e
+class _Rounds(threading.Condition):
+    """The condition every input ring shares; the worker waits on it when nothing matches.
+
+    Being single-threaded, a wait means "the node has taken all it can": feed the next round
+    (the i-th item of each input), or close every ring once the lists are used up. The lock is
+    reentrant because the rings take it again, from inside the worker's `with cond:`.
+    """
+
+    def __init__(self, node_id: str, feeds: dict[str, list[Any]], pts_ns: list[int]) -> None:
+        super().__init__(threading.RLock())
+        self._feeds = feeds
+        self._pts = pts_ns
+        self._round = 0
+        self._rounds = max((len(v) for v in feeds.values()), default=0)
+        # room for every item, so a put never blocks (nothing else would ever make room)
+        self.rings = {p: Ring(f"input/{p} -> {node_id}.{p}", len(v) + 1, "block", self) for p, v in feeds.items()}
+
+    def wait(self, timeout: float | None = None) -> bool:
+        i = self._round
+        if i >= self._rounds:
+            for ring in self.rings.values():
+                ring.close()
+            return True
+        self._round += 1
+        pts = self._pts[i] if i < len(self._pts) else 0
+        for port, values in self._feeds.items():
+            if i < len(values):
+                value = values[i]
+                self.rings[port].put(Packet(i, 0, pts, freeze(value), payload_bytes(value)))
+        return True
 
 
-def _drain_source(inst: Node, outputs: dict[str, list[Any]], max_packets: int | None) -> None:
-    try:
-        gen = inst.generate()
-        items = iter(gen)
-    except Exception as e:
-        raise NodeError(inst.id, "generate", e) from e
-    count = 0
-    try:
-        while True:
-            try:
-                item = next(items)
-            except StopIteration:
-                break
-            except Exception as e:
-                raise NodeError(inst.id, "generate", e, seq=count) from e
-            if isinstance(item, Stamped):
-                item = item.outputs
-            _collect(inst.id, item, outputs)
-            count += 1
-            if max_packets is not None and count >= max_packets:
-                break
-    finally:
-        if hasattr(gen, "close"):
-            gen.close()
+def _limited(generate: Any, n: int) -> Any:
+    def limited() -> Iterator[Any]:
+        gen = generate()
+        try:
+            for k, item in enumerate(gen, 1):
+                yield item
+                if k >= n:
+                    return
+        finally:
+            if hasattr(gen, "close"):
+                gen.close()
+    return limited
 
 
-def _collect(node_id: str, result: Any, outputs: dict[str, list[Any]]) -> None:
-    if result is None:
-        return
-    items: Iterable[Any] = [result] if isinstance(result, dict) else result
-    if not isinstance(result, dict) and not isinstance(result, (types.GeneratorType, Iterator)):
-        raise NodeError(node_id, "process", f"returned {type(result).__name__}; expected a dict of outputs, None, or yielded dicts")
-    for item in items:
-        if item is None:
-            continue
-        for port, value in item.items():
-            if port not in outputs:
-                raise NodeError(node_id, "process", f"returned unknown output {port!r}; it has: {', '.join(outputs)}")
-            if value is not None:
-                outputs[port].append(freeze(value))
+def _drain(ring: Ring) -> list[Any]:
+    out = []
+    with ring.cond:
+        while ring.ready():
+            out.append(ring.pop().value)
+    return out
 
 
 class ListSource(Node):

@@ -230,6 +230,11 @@ class Pid(Node):
     kind = "test.pid"
     data = Input()
     out = Output()
+    say: str = Param("", doc="a line to log at setup")
+
+    def setup(self) -> None:
+        if self.say:
+            self.log.info("%s", self.say)
 
     def process(self, data: Any) -> dict[str, Any]:
         import os

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("graph", metavar="GRAPH", help="a graph file, or the name of a built-in graph")
     b.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.PARAM=VALUE", help="override a param (YAML value); repeatable")
     b.add_argument("--duration", type=float, metavar="S", help="stop after S seconds (for endless sources)")
+    b.add_argument("--paced", action="store_true", help="keep live sources at their media-time pace (default: unpaced)")
     b.add_argument("--json", action="store_true", help="machine-readable output")
     b.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -172,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 EXTRAS = {"zmq": ("pyzmq", "zmq"), "msgpack": ("msgpack", "zmq"), "onnx": ("onnx", "models"),
           "onnxruntime": ("onnxruntime", "onnx"), "av": ("av", "video"), "torch": ("torch", "torch"),
           "sounddevice": ("sounddevice", "audio"), "pocketsphinx": ("pocketsphinx", "speech"),
-          "rapidocr_onnxruntime": ("rapidocr-onnxruntime", "ocr")}
+          "rapidocr_onnxruntime": ("rapidocr-onnxruntime", "ocr"), "prometheus_client": ("prometheus-client", "metrics"),
+          "paho": ("paho-mqtt", "mqtt")}
 
 
 def missing_extra(command: str, module: str) -> str:
@@ -180,5 +182,7 @@ def missing_extra(command: str, module: str) -> str:
     top = module.split(".")[0]
     if top in EXTRAS:
         package, extra = EXTRAS[top]
-        return f"error: edgespeed {command} needs {package}; install it with: pip install 'edgespeed[{extra}]'"
+        from ..errors import install_source
+
+        return f"error: edgespeed {command} needs {package}; install it with: pip install '{install_source()}[{extra}]'"
     return f"error: edgespeed {command} needs the Python module {top!r}, which is not installed"

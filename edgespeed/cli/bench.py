@@ -1,8 +1,12 @@
 """`edgespeed bench GRAPH`: run a graph with its sources as fast as they go and show where the
 time goes: per-node throughput, process-time percentiles, queue occupancy, and the bottleneck.
 
-Sources that pace themselves like live devices (a `realtime` param) are switched to
-as-fast-as-possible; `--set` can override that or anything else. The bottleneck is the node
+Sources that the engine paces like live devices (`Node.pacing`, e.g. `realtime: true`) run
+as fast as they go: the run is started unpaced, the same seam the worker paces through, so no
+param is rewritten and a source with its own pacing needs nothing from bench. `--paced` keeps
+the live pace. A node isolated in its own process (`isolate: process`) runs in a child that
+builds its own Run: bench tells it through `EDGESPEED_UNPACED=1` in the environment the
+children inherit (set only while the bench runs). The bottleneck is the node
 busiest relative to the run's wall time (process time summed over its packets): the stage to
 make faster, replicate, or isolate in a process of its own.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -19,26 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from ..metrics import Histogram
+from ..runtime.child import UNPACED_ENV
 from ..runtime.scheduler import Run
 from .validate import load_checked, resolve_path
-
-
-def _fast_sources(graph: str, overrides: list[str]) -> list[str]:
-    """`--set id.realtime=false` for every node with a `realtime` param the user did not set."""
-    from ..graph import load
-    from ..registry import default_registry
-
-    spec = load(resolve_path(graph))
-    reg = default_registry()
-    extra = []
-    for n in spec.nodes:
-        try:
-            cls = reg.resolve(n.type)
-        except Exception:  # validation reports it properly
-            continue
-        if "realtime" in cls.params and not any(o.startswith(f"{n.id}.realtime=") for o in overrides):
-            extra.append(f"{n.id}.realtime=false")
-    return extra
 
 
 def _temp_sinks(graph: str, overrides: list[str], folder: Path) -> list[str]:
@@ -116,25 +104,35 @@ def render(b: dict[str, Any]) -> str:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    overrides = list(args.overrides) + _fast_sources(args.graph, args.overrides)
+    overrides = list(args.overrides)
     folder = Path(tempfile.mkdtemp(prefix="edgespeed-bench-"))
     overrides += _temp_sinks(args.graph, overrides, folder)
     print(f"bench: sinks write to {folder}, not to the graph's outputs", file=sys.stderr)
     resolved = load_checked(args.graph, overrides)
-    run = Run(resolved)
-    depth = {r.name: Histogram() for r in run.rings}
-    stop = threading.Event()
-    sampler = threading.Thread(target=_sample, args=(run, 0.005, depth, stop), daemon=True)
-    run.start()
-    sampler.start()
+    paced = getattr(args, "paced", False)
+    before = os.environ.get(UNPACED_ENV)
+    if not paced:
+        os.environ[UNPACED_ENV] = "1"  # for isolated children (runtime/child.py), which build their own Run
     try:
-        result = run.wait(args.duration)
-    except KeyboardInterrupt:
-        run.stop("signal")
-        result = run.wait()
+        run = Run(resolved, paced=paced)
+        depth = {r.name: Histogram() for r in run.rings}
+        stop = threading.Event()
+        sampler = threading.Thread(target=_sample, args=(run, 0.005, depth, stop), daemon=True)
+        run.start()
+        sampler.start()
+        try:
+            result = run.wait(args.duration)
+        except KeyboardInterrupt:
+            run.stop("signal")
+            result = run.wait()
+        finally:
+            stop.set()
+            sampler.join()
     finally:
-        stop.set()
-        sampler.join()
+        if before is None:
+            os.environ.pop(UNPACED_ENV, None)
+        else:
+            os.environ[UNPACED_ENV] = before
     b = bench_report(result.report, depth)
     print(json.dumps(b, indent=2) if args.json else render(b))
     for f in result.failures:

@@ -57,7 +57,9 @@ def audio_inputs() -> dict[str, Any]:
     try:
         import sounddevice as sd
     except ImportError:
-        return {"error": "needs sounddevice; install it with: pip install 'edgespeed[audio]'"}
+        from ..errors import install_source
+
+        return {"error": f"needs sounddevice; install it with: pip install '{install_source()}[audio]'"}
     except OSError:
         return {"error": "PortAudio library not found; install it with: apt-get install libportaudio2"}
     try:

@@ -27,6 +27,7 @@ def describe(cls: type[Node]) -> dict[str, Any]:
         "doc": doc,
         "source": cls.is_source(),
         "sync": cls.sync if len(cls.inputs) > 1 else None,
+        "live_sync": cls.live_sync if len(cls.inputs) > 1 else None,  # downstream of a live source
         "inputs": {n: {"type": i.type.describe(), "optional": i.optional, "queue": i.queue, "policy": i.policy, "doc": i.doc} for n, i in cls.inputs.items()},
         "outputs": {n: {"type": o.type.describe(), "doc": o.doc} for n, o in cls.outputs.items()},
         "params": {
@@ -62,7 +63,8 @@ def render(d: dict[str, Any]) -> str:
         for n, o in d["outputs"].items():
             lines.append(f"  {n:<16} {o['type']}{'  ' + o['doc'] if o['doc'] else ''}")
     if d["sync"]:
-        lines.append(f"sync: {d['sync']}")
+        live = d.get("live_sync")
+        lines.append(f"sync: {d['sync']}" + (f" ({live} downstream of a live source)" if live and live != d["sync"] else ""))
     if d["params"]:
         lines.append("params:")
         for n, p in d["params"].items():

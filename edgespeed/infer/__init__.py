@@ -4,7 +4,8 @@ The modules behind `edgespeed model ...`, usable from Python too:
 
 ```
 providers.py  provider short names, devices -> providers, provider options (no onnxruntime import)
-common.py     loading a model, sessions, inputs from shapes or files, output agreement
+session.py    the one ONNX Runtime session factory, the dtype table, a model's inputs/outputs
+common.py     loading a model, inputs from shapes or files, output agreement
 inspect.py    inputs/outputs, opset, size, parameters, operator histogram
 calib.py      calibration inputs from a folder (images, audio, .npy/.npz) or a graph's port
 quantize.py   static / dynamic INT8 with ONNX Runtime, FP16 conversion
@@ -14,7 +15,8 @@ export.py     PyTorch module -> ONNX, checked against ONNX Runtime
 ```
 Heavy libraries (onnx, onnxruntime, torch) are imported inside functions. Problems with what
 the user gave (a file that is not ONNX, an empty calibration folder, an unknown provider)
-raise `ModelInputError`, which the CLI prints as one line and exits 2.
+raise `ModelError`, which the CLI prints as one line and exits 2; the model nodes raise the
+same type (`ModelInputError` is its older name, kept for existing imports).
 """
 
 from __future__ import annotations
@@ -23,11 +25,16 @@ from pathlib import Path
 
 from ..errors import EdgeSpeedError
 
-__all__ = ["ModelInputError"]
+__all__ = ["ModelError", "ModelInputError"]
 
 
-class ModelInputError(EdgeSpeedError):
-    """Bad input to a model tool, about one file or folder (`path`); one line."""
+class ModelError(EdgeSpeedError):
+    """A model, or an input to a model tool, is missing, unreadable or does not fit; one line.
+
+    Args:
+        msg: what is wrong.
+        path: the file or folder it is about, if any (shown in front: `model.onnx: msg`).
+    """
 
     def __init__(self, msg: str, path: Path | str | None = None) -> None:
         super().__init__(msg)
@@ -36,3 +43,6 @@ class ModelInputError(EdgeSpeedError):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.msg}" if self.path else self.msg
+
+
+ModelInputError = ModelError  # the model tools' older name: one type, two names

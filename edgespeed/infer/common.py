@@ -1,4 +1,8 @@
-"""What the model tools share: loading a model, CPU sessions, inputs, output agreement."""
+"""What the model tools share: loading a model, inputs, output agreement.
+
+Sessions, the dtype table and `first_line` come from `session.py` (one factory for the whole
+project); they are re-exported here because the tools have always imported them from here.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,10 @@ import numpy as np
 
 from ..errors import MissingDependency
 from . import ModelInputError
+from .session import dtype_of, first_line, open_session, ort
+
+__all__ = ["Feed", "agreement", "describe_agreement", "dtype_of", "file_feed", "first_line", "human_size", "input_shape",
+           "load_onnx", "ort", "random_feed", "run_all", "session"]
 
 Feed = dict[str, np.ndarray]
 
@@ -31,32 +39,10 @@ def load_onnx(path: Path, *, external: bool = True) -> Any:
     return model
 
 
-def ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError:
-        raise MissingDependency("onnxruntime", "onnx") from None
-    return onnxruntime
-
-
-def session(model: Path | bytes, providers: list[Any] | None = None, *, threads: int = 0) -> Any:
-    """An InferenceSession with full graph optimization (CPU unless `providers` says otherwise)."""
-    rt = ort()
-    opts = rt.SessionOptions()
-    opts.graph_optimization_level = rt.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads
-    opts.log_severity_level = 3
-    src = model if isinstance(model, bytes) else str(model)
-    try:
-        return rt.InferenceSession(src, sess_options=opts, providers=providers or ["CPUExecutionProvider"])
-    except Exception as e:
-        raise ModelInputError(f"not a usable ONNX model: {first_line(e)}", None if isinstance(model, bytes) else model) from e
-
-
-def dtype_of(ort_type: str) -> np.dtype:
-    """numpy dtype of an ONNX Runtime type string such as `tensor(float)`."""
-    name = ort_type.removeprefix("tensor(").removesuffix(")")
-    return np.dtype({"float": "float32", "double": "float64", "float16": "float16", "bool": "bool"}.get(name, name))
+def session(model: Path | bytes, providers: list[str] | None = None, *, threads: int = 0) -> Any:
+    """A session from the one factory (`session.open_session`), CPU unless `providers` says
+    otherwise; the model tools need only the session, not which provider was taken."""
+    return open_session(model, providers or ["cpu"], intra_threads=threads)[0]
 
 
 def input_shape(arg: Any, shapes: dict[str, tuple[int, ...]], batch: int) -> tuple[int, ...]:
@@ -140,8 +126,3 @@ def human_size(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024  # type: ignore[assignment]
     return str(n)
-
-
-def first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:300]

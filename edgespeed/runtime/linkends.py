@@ -45,7 +45,7 @@ class ReceivingEnd(RunAware, Node):
     timeout_s: float = Param(3.0, gt=0)
     keys: str = Param("", doc="this device's keypair (path without extension); empty for plain text")
     allow: list[str] = Param([], doc="public key files of the peers allowed to connect")
-    max_mb: float = Param(256.0, gt=0, doc="largest message accepted, MiB")
+    max_mb: float = Param(64.0, gt=0, doc="largest message accepted, MiB")  # = wire.MAX_MESSAGE_BYTES
     relay = True  # ends at its upstream's end of stream; a stop ends it too (see generate)
 
 

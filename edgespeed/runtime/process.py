@@ -4,7 +4,9 @@ The graph is split at process boundaries. Each group of isolated nodes becomes a
 by a normal `Run` in a spawned child; every edge that crosses a boundary becomes a
 shared-memory channel (`shm.py`) between a `runtime.shm_out` node on the writing side and a
 `runtime.shm_in` node on the reading side. The edge's ring options stay on the writing side,
-so `policy: latest` drops before anything crosses.
+so `policy: latest` drops before anything crosses. Those two nodes have no threads of their
+own where that is possible (`fuse.py`): the producer writes the channel and the consumer reads
+it, each in its own thread.
 
 The parent watches each child: a child that dies without reporting back is a crash, reported
 with the node id and handled by the node's `on_error` (`stop` stops the graph; `restart` and
@@ -33,7 +35,6 @@ from ..graph.spec import GraphSpec, InputSpec, NodeSpec
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
 from ..types import Stamped
-from .context import RunAware
 from .context import RunAware
 from .shm import DEFAULT_CAP_BYTES, ShmReader, ShmWriter, pipe_pair, segment_name
 
@@ -369,6 +370,13 @@ class ProcessGroup:
                     msg = self.control.recv()
                 except (EOFError, OSError):
                     msg = None
+                if msg is not None and msg[0] == "log":  # the child's log line, through our handlers
+                    logging.getLogger(msg[2]).log(msg[1], "%s", msg[3])
+                    continue
+                if msg is not None and msg[0] == "status":  # the child's live report
+                    if report is None:
+                        self.on_report(self, msg[1], [])
+                    continue
                 if msg is not None and msg[0] == "done":
                     report = msg
                 elif msg is not None and msg[0] == "error":

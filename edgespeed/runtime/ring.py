@@ -33,7 +33,7 @@ class Ring:
             batches while big frames stay bounded in memory.
     """
 
-    __slots__ = ("name", "capacity", "policy", "_buf", "_cond", "_not_full", "closed", "dead",
+    __slots__ = ("name", "capacity", "policy", "_buf", "queued", "_cond", "_not_full", "closed", "dead",
                  "dropped", "peak", "puts", "_block", "_latest", "_low", "_lock", "max_bytes", "bytes")
 
     def __init__(self, name: str, capacity: int, policy: str, cond: threading.Condition | None = None,
@@ -44,6 +44,9 @@ class Ring:
         self.capacity = capacity
         self.policy = policy
         self._buf: deque[Packet] = deque()
+        # The same deque, read-only by contract: the consumer's worker tests it for emptiness
+        # under `cond` in its hot loop, where a method call per check would cost more than the hop.
+        self.queued = self._buf
         self._cond = cond or threading.Condition(threading.Lock())
         self._lock = self._cond._lock  # type: ignore[attr-defined]
         self._not_full = threading.Condition(self._lock)

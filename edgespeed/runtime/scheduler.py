@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import NodeError
@@ -66,10 +66,15 @@ class Run:
         resolved: a validated graph (`graph.check(spec)`).
         drain_timeout_s: after `stop()`, how long to let data drain before `abort()`.
         device: run only this device's part of the graph, linked to the others (`devices.split`).
+        paced: release what sources yield at their media time where they ask for it
+            (`Node.pacing`); False runs every source as fast as the graph takes it (bench).
     """
 
-    def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None) -> None:
+    def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None,
+                 paced: bool = True) -> None:
+        resolved = live_sync(resolved)  # on the whole graph, before any split: the sources are all in it
         self.resolved = resolved
+        self.paced = paced
         self.spec = resolved.spec
         self.drain_timeout_s = drain_timeout_s
         self.stopping = threading.Event()
@@ -96,6 +101,12 @@ class Run:
             self.resolved = check(self.spec)
         self._isolate()
         self._build()
+        self._passive: set[str] = set()
+        self._carriers: list[Any] = []
+        if any(s.kind in ("runtime.shm_out", "runtime.shm_in") for s in self.stats.values()):
+            from .fuse import fuse
+
+            self._passive, self._carriers = fuse(self.workers, self.rings)  # channel ends run in their neighbours' threads
         if any(s.kind == "runtime.shm_out" for s in self.stats.values()):
             self._slot_pools()
 
@@ -169,6 +180,7 @@ class Run:
                 node, on_error=n.on_error, stats=self.stats[n.id], inputs=ins[n.id], outputs=outs[n.id],
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
                 stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id, spare),
+                paced=self.paced,
             )
 
     def _slot_pools(self) -> None:
@@ -184,6 +196,11 @@ class Run:
                 self.nodes[inp.node]._pools[inp.output or ""] = SlotPool(node)
 
     @property
+    def finished(self) -> bool:
+        """Every worker and process group has ended (the report is final)."""
+        return self._done.is_set()
+
+    @property
     def sinks(self) -> list[str]:
         return [nid for nid, w in self.workers.items() if w.is_sink and not type(w.node).kind.startswith("runtime.")]
 
@@ -191,11 +208,15 @@ class Run:
     def start(self) -> None:
         """Start every worker thread."""
         self._t0 = time.perf_counter()
-        self._remaining = len(self.workers) + len(self.groups)
+        self._remaining = len(self.workers) - len(self._passive) + len(self.groups)
         for g in self.groups:  # children first: they take a moment to spawn
             g.start()
             self._threads.append(threading.Thread(target=self._watch, args=(g,), name=f"edgespeed:{g.name}", daemon=True))
+        for c in self._carriers:  # after the children have their channel ends
+            c.open()
         for nid, w in self.workers.items():
+            if nid in self._passive:
+                continue
             t = threading.Thread(target=self._body, args=(w,), name=f"edgespeed:{nid}", daemon=True)
             self._threads.append(t)
         for t in self._threads:
@@ -266,6 +287,11 @@ class Run:
         stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.") or s.kind.startswith(("runtime.link", "runtime.replica"))}
         rep = report(stats, self.rings, self.sinks, end - self._t0 if self._t0 else 0.0,
                      {"graph": self.spec.name, "stopped_by": self.stopped_by})
+        for nid, entry in rep["nodes"].items():
+            live = self.nodes.get(nid)
+            buffers = live.buffer_allocations() if live is not None else None
+            if buffers:  # only nodes that fill pooled buffers (Node.buffer)
+                entry["buffers"] = buffers
         for g in self.groups:  # what the isolated nodes did, as their processes reported it
             child = self._child_reports.get(g.name)
             for nid in g.members:
@@ -279,6 +305,34 @@ class Run:
                 rep["edges"].update(child["edges"])
                 rep["sinks"].update({k: v for k, v in child["sinks"].items() if k in g.members})
         return rep
+
+
+def live_sync(resolved: Resolved) -> Resolved:
+    """Give each node with a `live_sync` that runs downstream of a live source that sync mode.
+
+    A source is live when its class says so (a camera) or its `realtime` param is true. The
+    mode is written into the node's spec (where the graph leaves `sync:` unset), so process
+    groups and device parts, which only see their own sources, keep it.
+    """
+    classes, params = resolved.classes, resolved.params
+    if not any(cls.live_sync for cls in classes.values()):
+        return resolved
+    consumers: dict[str, list[str]] = {}
+    for nid, ports in resolved.inputs.items():
+        for inp in ports.values():
+            consumers.setdefault(inp.node, []).append(nid)
+    todo = [nid for nid, cls in classes.items() if cls.is_source() and (cls.live or params[nid].get("realtime") is True)]
+    live = set(todo)
+    while todo:  # everything downstream of a live source (a loop, not recursion: graphs may be long)
+        for nid in consumers.get(todo.pop(), ()):
+            if nid not in live:
+                live.add(nid)
+                todo.append(nid)
+    nodes = tuple(replace(n, sync=classes[n.id].live_sync) if n.sync is None and classes[n.id].live_sync and n.id in live else n
+                  for n in resolved.spec.nodes)
+    if nodes == resolved.spec.nodes:
+        return resolved
+    return replace(resolved, spec=replace(resolved.spec, nodes=nodes))
 
 
 def _offered_cpus(spec: GraphSpec) -> frozenset[int] | None:

@@ -44,7 +44,7 @@ DEFAULT_CAP_BYTES = DEFAULT_SHM_CAP_BYTES  # (the plan decides each channel's si
 
 # kind, ndim, slot, generation, seq, ts_ns, pts_ns, nbytes, slot_size, dtype (8 bytes)
 _HEAD = struct.Struct("<BBHIqqqQQ8s")
-_ARRAY, _INLINE, _EOS, _RETIRE = 0, 1, 2, 3
+_ARRAY, _INLINE, _EOS, _RETIRE, _SMALL = 0, 1, 2, 3, 4
 HELD_TIMEOUT_S = 30.0
 ZERO_COPY_SLOTS = 4  # x DEFAULT_SLOTS: how far a producer's pool may grow a channel
 _REL = struct.Struct("<HI")  # slot, generation
@@ -308,6 +308,11 @@ class ShmWriter:
             shape = struct.pack(f"<{value.ndim}q", *value.shape)
             self._remote.add(key)
             self._data.send_bytes(head + shape)
+        elif type(value) is np.ndarray and value.dtype.kind in "biufc" and value.dtype.itemsize <= 16 and value.ndim < 256:
+            # a small array: its bytes right after the header, no pickle (about 10 us less per
+            # hop each side, which is most of what a 64-byte packet costs beyond the wake-up)
+            head = _HEAD.pack(_SMALL, value.ndim, 0, 0, seq, ts_ns, pts_ns, value.nbytes, 0, value.dtype.str.encode())
+            self._data.send_bytes(head + struct.pack(f"<{value.ndim}q", *value.shape) + np.ascontiguousarray(value).tobytes())
         else:
             blob = pickle.dumps(value, protocol=5)
             self._data.send_bytes(_HEAD.pack(_INLINE, 0, 0, 0, seq, ts_ns, pts_ns, len(blob), 0, b"") + blob)
@@ -439,6 +444,8 @@ class ShmReader:
             return "data", seq, ts, pts, value
         shape = struct.unpack_from(f"<{ndim}q", msg, _HEAD.size)
         dtype = np.dtype(dt.rstrip(b"\0").decode())
+        if kind == _SMALL:  # read-only, over the message's own bytes
+            return "data", seq, ts, pts, np.frombuffer(msg, dtype, offset=_HEAD.size + 8 * ndim).reshape(shape)
         arr = self._view(gen, slot, slot_size)[:nbytes].view(dtype).reshape(shape)
         arr.flags.writeable = False
         self._out.add((gen, slot))

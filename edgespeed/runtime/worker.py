@@ -12,28 +12,28 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import types
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..errors import NodeError
 from ..metrics import NodeStats
 from ..node import Node
 from ..types import Stamped
+from .matching import InputMatching
+from .pacing import Pacer
 from .packet import Packet, freeze, payload_bytes
 from .ring import Ring
-
-if TYPE_CHECKING:
-    import threading
 
 log = logging.getLogger("edgespeed.run")
 _perf = time.perf_counter_ns
 _now = time.time_ns
 
 
-class Worker:
+class Worker(InputMatching):
     """Runs one node. Built by the scheduler, which owns the rings and the thread."""
 
     def __init__(
@@ -50,6 +50,7 @@ class Worker:
         aborted: threading.Event,
         on_failure: Callable[[NodeError], None],
         cpus: frozenset[int] | None = None,
+        paced: bool = True,
     ) -> None:
         self.node = node
         self.id = node.id
@@ -63,6 +64,7 @@ class Worker:
         self.aborted = aborted
         self.on_failure = on_failure
         self.cpus = cpus
+        self.paced = paced  # False: sources run as fast as the graph takes them (`edgespeed bench`)
         self.is_sink = not any(outputs.values())
         cls = node  # its ports may depend on its params (Node.declare_ports)
         self._labels = {port: r.name.split(" -> ")[0] for port, r in inputs.items()}
@@ -81,22 +83,30 @@ class Worker:
         self._order = declared
         self._rr = 0
         self._held: dict[str, Packet] = {}
+        self._waiting: Packet | None = None  # `trigger`: the packet waiting for its partners
         self._pending: deque[Packet] = deque()
         self._last_pts = 0
         self.failure: NodeError | None = None
+        # the end of a shared-memory channel this worker reads itself, in its own thread (fuse.py)
+        self.feed: Worker | None = None
+        self._feed_gen: Any = None
+        self._fed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
         """A packet is waiting in this worker or inside its node's process() call."""
-        return bool(self._pending) or self.node._env is not None
+        return bool(self._pending) or self._waiting is not None or self.node._env is not None
 
     def run(self) -> None:
         """Thread body: never raises; failures go to `on_failure`."""
         try:
             if self.cpus:  # before setup, so the threads the node's libraries start inherit it
                 os.sched_setaffinity(0, self.cpus)
-            self._lifecycle()
+            if self.feed is None:
+                self._lifecycle()
+            else:
+                self._fed_lifecycle(self.feed)
         except NodeError as e:
             self._fail(e)
         except BaseException as e:  # a bug in the engine itself: still report it per node
@@ -141,6 +151,44 @@ class Worker:
                 continue
             raise failure
 
+    def _fed_lifecycle(self, feed: Worker) -> None:
+        """The feed is set up once and outlives this node's restarts; after this node is done,
+        what still arrives is read and let go, so the writer on the other side never waits on a
+        consumer that is gone."""
+        feed._call("setup", feed.node.setup)
+        feed.stats.state = "running"
+        try:
+            self._feed_gen = feed.node.generate()
+            try:
+                self._lifecycle()
+            finally:
+                if not self.aborted.is_set():
+                    for _ in self._feed_gen:
+                        if self.aborted.is_set():
+                            break
+                self._feed_gen.close()
+        finally:
+            error = feed._teardown()
+            feed.stats.state = "done"
+            if error is not None:
+                feed.fail_passive(error)
+
+    # -- a worker without a thread of its own: called by its producer (fuse.DirectCarrier) -----
+    def deliver(self, pkt: Packet) -> None:
+        """Handle one packet in the caller's thread."""
+        (port,) = self.inputs
+        self._handle(port, pkt, None)
+
+    def finish_passive(self) -> None:
+        error = self._teardown()
+        if error is not None:
+            self.fail_passive(error)
+        elif self.stats.state != "failed":
+            self.stats.state = "done"
+
+    def fail_passive(self, e: NodeError) -> None:
+        self._fail(e)
+
     def _retry(self, e: NodeError, delay: float) -> bool:
         if self.on_error != "restart" or self.stopping.is_set():
             return False
@@ -183,8 +231,10 @@ class Worker:
             gen = iter(gen or ())
         # A relay (the receiving end of a process boundary or link) ends at its upstream's end
         # of stream, so what was produced before a stop still drains through it.
-        stats = self.stats
-        stop = self.aborted if getattr(self.node, "relay", False) else self.stopping
+        stats, node = self.stats, self.node
+        stop = self.aborted if getattr(node, "relay", False) else self.stopping
+        speed = node.pacing() if self.paced else None
+        pace = Pacer(speed, stop) if speed else None
         try:
             while not stop.is_set():
                 t0 = _perf()
@@ -198,17 +248,15 @@ class Worker:
                         self._count_skip(err)
                         return
                     raise err from e
-                ts = _now()
+                stats.process.add(_perf() - t0 - node._take_paced())  # a pacing wait is not work
                 origin = None
                 if isinstance(item, Stamped):
-                    pts = item.pts_ns
-                    if item.ts_ns is not None:
-                        ts = item.ts_ns
-                    origin = item.origin
-                    item = item.outputs
+                    if pace is not None:
+                        pace.wait(item.pts_ns)  # before the stamp: latency starts at release
+                    ts = _now() if item.ts_ns is None else item.ts_ns
+                    pts, origin, item = item.pts_ns, item.origin, item.outputs
                 else:
-                    pts = ts
-                stats.process.add(_perf() - t0 - self.node._take_paced())  # a pacing wait is not work
+                    ts = pts = _now()
                 if item is not None:
                     self._emit(item, ts, pts, "generate", None, None, origin)
         finally:
@@ -216,7 +264,9 @@ class Worker:
 
     # -- everything else ------------------------------------------------------------------------
     def _consume(self) -> None:
-        if len(self.inputs) == 1:
+        if self.feed is not None:
+            self._consume_fed(self.feed)
+        elif len(self.inputs) == 1:
             self._consume_one()
         else:
             self._consume_many()
@@ -244,9 +294,28 @@ class Worker:
             (port, pkt), *rest = got.items()
             self._handle(port, pkt, dict(rest) if rest else None)
 
+    def _consume_fed(self, feed: Worker) -> None:
+        """Read the channel in this thread: the feed's generator blocks in the channel's poll."""
+        (port,) = self.inputs
+        gen, handle, aborted = self._feed_gen, self._handle, self.aborted
+        while not aborted.is_set():
+            try:
+                item = next(gen)
+            except StopIteration:
+                return
+            except Exception as e:
+                raise NodeError(feed.id, "generate", e) from e
+            pkt = Packet(self._fed, item.ts_ns if item.ts_ns is not None else _now(), item.pts_ns,
+                         freeze(item.outputs["out"]), 0, item.origin)
+            item = None  # the packet is the only holder of the slot: it goes back once handled
+            self._fed += 1
+            feed.stats.packets_out += 1
+            handle(port, pkt, None)
+            del pkt  # (as above: no reference left while waiting for the next one)
+
     def _consume_one(self) -> None:
         (port, ring), = self.inputs.items()
-        cond, buf, aborted = ring.cond, ring._buf, self.aborted
+        cond, buf, aborted = ring.cond, ring.queued, self.aborted
         batch_ok = ring.policy == "block"
         handle, pending = self._handle, self._pending  # pending survives a restart: nothing lost
         while True:
@@ -338,69 +407,3 @@ class Worker:
                 pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value), origin)
                 for r in rings:
                     r.put(pkt)
-
-    # -- matching several inputs ------------------------------------------------------------
-    def _next_set(self) -> dict[str, Packet] | None:
-        cond = next(iter(self.inputs.values())).cond
-        match = {"any": self._match_any, "latest": self._match_latest, "timestamp": self._match_timestamp}[self.sync]
-        with cond:
-            while True:
-                if self.aborted.is_set():
-                    return None
-                got, done = match()
-                if got is not None:
-                    return got
-                if done:
-                    return None
-                cond.wait()
-
-    def _match_any(self) -> tuple[dict[str, Packet] | None, bool]:
-        order, n = self._order, len(self._order)
-        for k in range(n):
-            port = order[(self._rr + k) % n]
-            ring = self.inputs[port]
-            if ring.ready():
-                self._rr = (self._rr + k + 1) % n
-                return {port: ring.pop()}, False
-        return None, all(r.finished() or r.dead for r in self.inputs.values())
-
-    def _match_latest(self) -> tuple[dict[str, Packet] | None, bool]:
-        trigger = self._order[0]
-        for port in self._order[1:]:
-            ring = self.inputs[port]
-            while ring.ready():
-                self._held[port] = ring.pop()
-        ring = self.inputs[trigger]
-        if not ring.ready():
-            return None, ring.finished() or ring.dead
-        pkt = ring.pop()
-        missing = [p for p in self._order[1:] if p not in self._held and not self.node.inputs[p].optional]
-        if missing:
-            self.stats.dropped += 1  # nothing yet to pair this packet with
-            return None, False
-        got = {trigger: pkt}
-        got.update(self._held)
-        return got, False
-
-    def _match_timestamp(self) -> tuple[dict[str, Packet] | None, bool]:
-        rings = self.inputs
-        while True:
-            if any(r.finished() or r.dead for r in rings.values()):
-                leftover = sum(len(r) for r in rings.values())
-                self.stats.dropped += leftover  # can never be matched now
-                for r in rings.values():
-                    while r.ready():
-                        r.pop()
-                return None, True
-            if not all(r.ready() for r in rings.values()):
-                return None, False
-            heads = {p: r.peek() for p, r in rings.items()}
-            lo = min(heads.values(), key=lambda k: k.pts_ns)
-            hi = max(k.pts_ns for k in heads.values())
-            if hi - lo.pts_ns <= self.tol_ns:
-                return {p: rings[p].pop() for p in self._order}, False
-            for p, k in heads.items():  # the oldest head can no longer match: drop it
-                if k is lo:
-                    rings[p].pop()
-                    self.stats.dropped += 1
-                    break

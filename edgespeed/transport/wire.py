@@ -35,7 +35,9 @@ DTYPES = frozenset(np.dtype(t).str for t in ("bool", "uint8", "int8", "uint16", 
                                               "uint64", "int64", "float16", "float32", "float64"))
 _DTYPE_OBJ = {t: np.dtype(t) for t in DTYPES}
 CODECS = ("raw", "jpeg", "png", "zlib", "zstd", "lz4")
-MAX_MESSAGE_BYTES = 256 << 20
+# 64 MiB holds a raw 4K RGB frame (24 MiB) with room; a larger default lets a handful of parallel
+# peers hold a receiver at gigabytes, each message under the cap (8 x 200 MB took 1.3 GB at 256 MiB).
+MAX_MESSAGE_BYTES = 64 << 20
 MAX_HEADER_BYTES = 1 << 20
 MAX_ARRAYS = 64
 MAX_NDIM = 8

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,16 +84,21 @@ class AudioFileSource(Node):
         # it: the RIFF header's data size says how long the file was meant to be.
         declared = _wav_declared_frames(self.path)
         s = self._stream
-        if declared is None and (s.duration is None or s.time_base is None):
+        if declared is not None:
+            secs = declared / src_rate
+        elif s.duration is not None and s.time_base is not None:
+            secs = float(s.duration * s.time_base)
+        else:
             return None
-        secs = declared / src_rate if declared is not None else float(s.duration * s.time_base)
         return round(secs * self.rate)
+
+    def pacing(self) -> float | None:
+        return 1.0 if self.realtime else None  # the engine paces from media time, like a microphone
 
     def generate(self) -> Iterator[Any]:
         chunk = max(1, round(self.chunk_ms * self.rate / 1000))
         pending: list[np.ndarray] = []
         have = sent = 0
-        t0 = time.perf_counter()
         for block in self._decode():
             pending.append(block)
             have += len(block)
@@ -102,7 +106,7 @@ class AudioFileSource(Node):
                 data = np.concatenate(pending) if len(pending) > 1 else pending[0]
                 out, rest = data[:chunk], data[chunk:]
                 pending, have = ([rest] if len(rest) else []), len(rest)
-                yield from self._emit(out, sent, t0)
+                yield from self._emit(out, sent)
                 sent += chunk
                 if self.stopping:
                     return
@@ -110,19 +114,15 @@ class AudioFileSource(Node):
         tail = [*pending, np.zeros((int(self.pad_end_ms * self.rate / 1000), self._nch), np.float32)]
         data = np.concatenate(tail)
         for i in range(0, len(data), chunk):
-            yield from self._emit(data[i:i + chunk], sent, t0)
+            yield from self._emit(data[i:i + chunk], sent)
             sent += len(data[i:i + chunk])
 
     def progress(self) -> float | None:
         """The fraction of the file read so far; None when its length is unknown."""
         return getattr(self, "_sent", 0) / self._expected if self._expected else None
 
-    def _emit(self, out: np.ndarray, sent: int, t0: float) -> Iterator[Any]:
+    def _emit(self, out: np.ndarray, sent: int) -> Iterator[Any]:
         self._sent = sent
-        if self.realtime:
-            wait = t0 + sent / self.rate - time.perf_counter()
-            if wait > 0:
-                self.pace(wait)  # not counted as read time
         yield Stamped({"audio": np.ascontiguousarray(out)}, pts_ns=sent * 1_000_000_000 // self.rate)
 
     def _decode(self) -> Iterator[np.ndarray]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -51,13 +50,16 @@ class ToneSource(Node):
     realtime: bool = Param(True)
     seed: int = Param(0)
 
+    def pacing(self) -> float | None:
+        return 1.0 if self.realtime else None  # the engine paces from media time
+
     def generate(self) -> Iterator[Any]:
         rate = self.sample_rate_hz
         chunk = max(1, round(self.chunk_ms * rate / 1000))
         total = round(self.duration_s * rate) or None
         rng = np.random.default_rng(self.seed)
         amp, noise = 10 ** (self.level_dbfs / 20), 10 ** (self.noise_dbfs / 20)
-        t0, sent = time.perf_counter(), 0
+        sent = 0
         while total is None or sent < total:
             n = chunk if total is None else min(chunk, total - sent)
             x = np.zeros(n, np.float64)
@@ -65,10 +67,6 @@ class ToneSource(Node):
                 x += amp * np.sin(2 * np.pi * self.frequency_hz * (sent + np.arange(n)) / rate)
             if "noise" in self.signal:
                 x += rng.normal(0, noise, n)
-            if self.realtime:
-                wait = t0 + sent / rate - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
             out = np.repeat(x.astype(np.float32)[:, None], self.channels, axis=1)
             yield Stamped({"audio": out}, pts_ns=sent * 1_000_000_000 // rate)
             sent += n

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -70,11 +69,14 @@ class FolderSource(Node):
         if not self.files:
             raise FileNotFoundError(f"no images matching {self.pattern!r} in '{self.path}' (extensions: {', '.join(EXTENSIONS)})")
 
+    def pacing(self) -> float | None:
+        return 1.0 if self.realtime else None  # the engine paces from media time
+
     def generate(self) -> Iterator[Any]:
         cv2 = self._cv2
         flag = cv2.IMREAD_GRAYSCALE if self.format == "gray" else cv2.IMREAD_COLOR
         period_ns = int(1e9 / self.fps)
-        start, i = time.perf_counter_ns(), 0
+        i = 0
         while True:
             for path in self.files:
                 if self.stopping:
@@ -87,10 +89,6 @@ class FolderSource(Node):
                     continue
                 if self.format == "rgb24":
                     cv2.cvtColor(img, cv2.COLOR_BGR2RGB, dst=img)
-                if self.realtime:
-                    wait_ns = start + i * period_ns - time.perf_counter_ns()
-                    if wait_ns > 0:
-                        time.sleep(wait_ns / 1e9)
                 yield Stamped({"frame": img, "name": path.name}, pts_ns=i * period_ns)
                 i += 1
             if not self.loop:

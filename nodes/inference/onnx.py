@@ -11,21 +11,20 @@ import numpy as np
 from edgespeed import Input, Node, Output, Param, Tensor
 
 from .session import (
-    DEFAULT_PROVIDERS,
     DEVICES,
     ModelError,
+    SessionParams,
     TensorInfo,
     check_file,
     device_providers,
     model_io,
-    open_session,
     port_name,
     provider_names,
     session_io,
 )
 
 
-class OnnxRunner(Node):
+class OnnxRunner(SessionParams, Node):
     """Run an ONNX model on each set of input tensors; one port per model input and output.
 
     Port names are the model's input and output names made port-safe (`images:0` ->
@@ -75,12 +74,11 @@ class OnnxRunner(Node):
     """
 
     kind = "inference.onnx"
+    sync = "timestamp"  # a model with several inputs needs all of them per call: tensors of one frame share its pts
     model: Path = Param(doc="path of the .onnx file", kind="model_file")
-    providers: list[str] = Param(list(DEFAULT_PROVIDERS), doc="provider preference order")
     device: Literal[tuple(DEVICES)] | None = Param(None, doc="accelerator; replaces providers")  # type: ignore[valid-type]
     fp16: bool = Param(False, doc="float16 execution on TensorRT / OpenVINO")
     engine_cache_dir: Path | None = Param(None, doc="engine cache directory (TensorRT, OpenVINO, CoreML)")
-    intra_op_threads: int = Param(0, ge=0, le=256, doc="threads inside an operator; 0 = default")
     inter_op_threads: int = Param(0, ge=0, le=256, doc="threads across operators; 0 = default")
     input_ports: list[str] | None = Param(None, doc="port names for the model inputs, in order")
     output_ports: list[str] | None = Param(None, doc="port names for the model outputs, in order")
@@ -100,21 +98,21 @@ class OnnxRunner(Node):
         in_names = _names(params["input_ports"], ins, "input")
         out_names = _names(params["output_ports"], outs, "output")
         return ({n: Input(Tensor, dtype=i.dtype, shape=i.shape, doc=f"model input {i.name!r}") for n, i in zip(in_names, ins)},
-                {n: Output(Tensor, dtype=o.dtype, shape=o.shape, doc=f"model output {o.name!r}") for n, o in zip(out_names, outs)})
+                {n: Output(Tensor, dtype=o.dtype, shape=_any_batch(o.shape), doc=f"model output {o.name!r}") for n, o in zip(out_names, outs)})
 
     def setup(self) -> None:
         providers = device_providers(self.device) if self.device else self.providers
-        self._session, self.provider = open_session(
-            self.model, providers, intra_threads=self.intra_op_threads, inter_threads=self.inter_op_threads,
-            who=f"node {self.id!r}: ", fp16=self.fp16, cache_dir=self.engine_cache_dir)
+        self._session, self.provider = self.open_model(
+            self.model, providers, inter_threads=self.inter_op_threads, fp16=self.fp16, cache_dir=self.engine_cache_dir)
         ins, outs = session_io(self._session)
         self._ins = list(zip(_names(self.input_ports, ins, "input"), ins))
         self._outs = list(zip(_names(self.output_ports, outs, "output"), outs))
         self._out_names = [o.name for o in outs]
         self._bind = self.provider != "CPUExecutionProvider"  # IO binding gains nothing on CPU
         shapes = [(i.shape[0] if i.shape and i.shape[0] else 1, *i.shape[1:]) for _, i in self._ins]
-        if self.warmup_runs and all(None not in s for s in shapes):
-            zeros = {i.name: np.zeros(s, i.dtype or np.float32) for (_, i), s in zip(self._ins, shapes)}
+        fixed = [tuple(d for d in s if d is not None) for s in shapes]
+        if self.warmup_runs and all(len(f) == len(s) for f, s in zip(fixed, shapes)):  # no dynamic axis but the batch
+            zeros = {i.name: np.zeros(f, np.dtype(i.dtype or "float32")) for (_, i), f in zip(self._ins, fixed)}
             for _ in range(self.warmup_runs):
                 self._infer(zeros)
 
@@ -142,18 +140,24 @@ class OnnxRunner(Node):
 
     def _infer(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
         if not self._bind:
-            return self._session.run(self._out_names, feed)
+            return list(self._session.run(self._out_names, feed))
         binding = self._session.io_binding()
         for name, arr in feed.items():
             binding.bind_cpu_input(name, np.ascontiguousarray(arr))
         for name in self._out_names:
             binding.bind_output(name, "cpu")
         self._session.run_with_iobinding(binding)
-        return binding.copy_outputs_to_cpu()
+        return list(binding.copy_outputs_to_cpu())
 
     def _run_each(self, feed: dict[str, np.ndarray], batch: int) -> list[np.ndarray]:
         parts = [self._infer({k: v[b:b + 1] for k, v in feed.items()}) for b in range(batch)]
         return [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(self._out_names))]
+
+
+def _any_batch(shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+    """A fixed batch of 1 fed N items runs N times and joins the outputs (`_run_each`), so an
+    output's declared batch axis is open: the worker checks outputs against their contract."""
+    return (None, *shape[1:]) if shape and shape[0] == 1 else shape
 
 
 @functools.lru_cache(maxsize=16)

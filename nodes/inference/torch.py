@@ -43,6 +43,7 @@ class TorchRunner(Node):
     """
 
     kind = "inference.torch"
+    sync = "timestamp"  # a model with several inputs needs all of them per call: tensors of one frame share its pts
     model: Path = Param(doc="path of the .pt (TorchScript) or .pt2 (torch.export) file", kind="model_file")
     device: Literal["cpu", "cuda", "auto"] = Param("cpu", doc="where the model runs")
     threads: int = Param(0, ge=0, le=256, doc="CPU intra-op threads; 0 = default")

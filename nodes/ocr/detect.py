@@ -9,11 +9,11 @@ import numpy as np
 
 from edgespeed import Frame, Input, Node, Output, Param, Record
 
-from ..inference.session import DEFAULT_PROVIDERS, open_session
+from ..inference.session import SessionParams
 from .models import DET_MODEL, packaged_model
 
 
-class TextDetector(Node):
+class TextDetector(SessionParams, Node):
     """Find text lines in each frame: PP-OCRv4 detection and DB (differentiable binarization)
     postprocessing, giving one rotated box per line in source-frame pixels.
 
@@ -58,15 +58,13 @@ class TextDetector(Node):
     box_min: float = Param(0.5, ge=0, le=1, doc="least mean probability of a box")
     unclip_ratio: float = Param(1.6, gt=0, le=10, doc="DB expansion ratio")
     max_candidates: int = Param(1000, ge=1, doc="most regions per frame")
-    providers: list[str] = Param(list(DEFAULT_PROVIDERS), doc="provider preference order")
-    intra_op_threads: int = Param(0, ge=0, le=256, doc="threads inside an operator; 0 = default")
 
     def setup(self) -> None:
         import cv2
 
         self._cv2 = cv2
         path = self.model or packaged_model(DET_MODEL)
-        self._session, self.provider = open_session(path, self.providers, intra_threads=self.intra_op_threads, who=f"node {self.id!r}: ")
+        self._session, self.provider = self.open_model(path)
         self._input = self._session.get_inputs()[0].name
         self._kernel = np.ones((2, 2), np.uint8)
         self._tensors: dict[tuple[int, int], np.ndarray] = {}

@@ -10,11 +10,11 @@ import numpy as np
 
 from edgespeed import Frame, Input, Node, Output, Param, Record
 
-from ..inference.session import DEFAULT_PROVIDERS, open_session
+from ..inference.session import SessionParams
 from .models import REC_MODEL, character_set, ctc_greedy, packaged_model
 
 
-class TextRecognizer(Node):
+class TextRecognizer(SessionParams, Node):
     """Read the text of each box found by ocr.detect: crop, recognize, CTC-decode.
 
     Each box is cut out of the frame with a perspective warp (so slanted text comes out
@@ -61,15 +61,13 @@ class TextRecognizer(Node):
     max_width_px: int = Param(1600, ge=32, doc="widest resized crop")
     batch_size: int = Param(6, ge=1, le=256, doc="crops per model run")
     score_min: float = Param(0.5, ge=0, le=1, doc="least score of a kept text")
-    providers: list[str] = Param(list(DEFAULT_PROVIDERS), doc="provider preference order")
-    intra_op_threads: int = Param(0, ge=0, le=256, doc="threads inside an operator; 0 = default")
 
     def setup(self) -> None:
         import cv2
 
         self._cv2 = cv2
         path = self.model or packaged_model(REC_MODEL)
-        self._session, self.provider = open_session(path, self.providers, intra_threads=self.intra_op_threads, who=f"node {self.id!r}: ")
+        self._session, self.provider = self.open_model(path)
         self._input = self._session.get_inputs()[0].name
         self._charset = character_set(self._session, self.keys)
 

@@ -41,7 +41,8 @@ class ZoneLineCounter(Node):
     Ports:
         tracks (in): Detections with track_ids.
         counts (out): {counts: {name: int}, events: [{type, name, direction, track_id,
-            class_id, point_xy}]}.
+            class_id, point_xy}], geometry: {lines: {name: [ax, ay, bx, by]}, zones: {name:
+            [[x, y], ...]}}}; video.overlay draws the geometry.
 
     Params:
         lines: name -> [ax, ay, bx, by] in source pixels (default: none).
@@ -60,7 +61,7 @@ class ZoneLineCounter(Node):
 
     kind = "post.counter"
     tracks = Input(Detections, doc="detections with track_ids")
-    counts = Output(Record, doc="{counts: {name: int}, events: [...]}")
+    counts = Output(Record, doc="{counts: {name: int}, events: [...], geometry: {lines, zones}}")
     lines: dict[str, tuple[float, float, float, float]] = Param({}, doc="name -> [ax, ay, bx, by] px", reloadable=True)
     zones: dict[str, list[tuple[float, float]]] = Param({}, doc="name -> polygon [[x, y], ...] px", reloadable=True)
     anchor: Literal["bottom_center", "center"] = Param("bottom_center")
@@ -92,6 +93,10 @@ class ZoneLineCounter(Node):
         kept = {name for (kind, name), g in now.items() if was.get((kind, name)) == g}
         self._geometry = now
         self._polys = {n: np.asarray(p, np.float64) for n, p in self.zones.items()}
+        # sent with every count, so an overlay draws the lines and zones these counts are for
+        # (also after a reload); one record per change, shared by the packets: never mutated
+        self._shapes = {"lines": {n: [float(v) for v in line] for n, line in self.lines.items()},
+                        "zones": {n: [[float(x), float(y)] for x, y in poly] for n, poly in self.zones.items()}}
         old, self._counts = self._counts, {}
         for n in self.lines:
             self._counts.update({f"{n}_{k}": old.get(f"{n}_{k}", 0) if n in kept else 0 for k in ("in", "out")})
@@ -120,7 +125,7 @@ class ZoneLineCounter(Node):
             for name in self._polys:
                 self._counts[f"{name}_inside"] = 0
         self._forget()
-        return {"counts": {"counts": dict(self._counts), "events": events}}
+        return {"counts": {"counts": dict(self._counts), "events": events, "geometry": self._shapes}}
 
     def _lines(self, name: str, line: tuple[float, ...], points: np.ndarray, ids: list[int], classes: list[int], events: list[dict[str, Any]]) -> None:
         sides = _side(line, points)

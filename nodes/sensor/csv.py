@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -66,11 +65,13 @@ class CsvSource(Node):
         self._keep = [(header.index(c), c) for c in keep]
         self._tcol = header.index(self.time_column)
 
+    def pacing(self) -> float | None:
+        return self.speed if self.realtime else None  # the engine paces from media time
+
     def generate(self) -> Iterator[Any]:
         scale = _UNIT_S[self.time_unit]
         first: float | None = None
         last = float("-inf")
-        start = time.perf_counter()
         for row in self._rows:
             line = self._rows.line_num
             if not row or all(not c.strip() for c in row):
@@ -81,10 +82,6 @@ class CsvSource(Node):
             last = t
             first = t if first is None else first
             rel = t - first
-            if self.realtime:
-                wait = start + rel / self.speed - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
             reading = {"t_s": rel, **{name: self._number(row, i, line) for i, name in self._keep}}
             yield Stamped({"reading": reading}, pts_ns=round(rel * 1e9))
             if self.stopping:

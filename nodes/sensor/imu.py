@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,17 +53,15 @@ class ImuSource(Node):
     realtime: bool = Param(True)
     seed: int = Param(0)
 
+    def pacing(self) -> float | None:
+        return 1.0 if self.realtime else None  # the engine paces from media time
+
     def generate(self) -> Iterator[Any]:
         rng = np.random.default_rng(self.seed)
         n = round(self.duration_s * self.rate_hz) or None
-        start = time.perf_counter()
         i = 0
         while n is None or i < n:
             t = i / self.rate_hz
-            if self.realtime:
-                wait = start + t - time.perf_counter()
-                if wait > 0:
-                    time.sleep(wait)
             yield Stamped({"reading": self._reading(t, rng)}, pts_ns=round(t * 1e9))
             i += 1
             if self.stopping:

@@ -1,1 +1,1 @@
-"""Sinks: files, counters."""
+"""Sinks: JSON lines, events, WAV, transcripts, snapshots, MQTT, and sink.null for benchmarks."""

@@ -1,1 +1,1 @@
-"""Video sources."""
+"""Video nodes: sources (camera, file, stream, synthetic), the writer, overlays and the preview page."""

@@ -46,6 +46,7 @@ class CameraSource(PixelFormatPorts, Node):
     """
 
     kind = "video.camera"
+    live = True  # frames come at the camera's pace: overlays downstream draw the newest results
     frame = Output(Frame)
     device: int | str = Param(0, doc="index or device path")
     width: int = Param(0, ge=0, le=16384, doc="requested width in pixels; 0: default")

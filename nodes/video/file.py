@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -87,6 +86,9 @@ class FileSource(PixelFormatPorts, Node):
     def teardown(self) -> None:
         self._container.close()
 
+    def pacing(self) -> float | None:
+        return 1.0 if self.realtime else None  # the engine paces from media time
+
     def generate(self) -> Iterator[Any]:
         container = self._container
         stream = container.streams.video[0]
@@ -98,8 +100,6 @@ class FileSource(PixelFormatPorts, Node):
         fmt = self.format
         period_ns = int(1e9 / float(stream.average_rate or stream.guessed_rate or 30))
         offset_ns = 0  # added to media time on each loop, so it keeps increasing
-        wall0: int | None = None
-        pts0 = 0
         rewind = self.start_s > 0
         while True:
             last_ns, n = -1, 0
@@ -110,12 +110,6 @@ class FileSource(PixelFormatPorts, Node):
                     continue
                 if end_ns is not None and t_ns >= end_ns:
                     break
-                if self.realtime:
-                    if wall0 is None:
-                        wall0, pts0 = time.perf_counter_ns(), offset_ns + t_ns
-                    wait_ns = wall0 + (offset_ns + t_ns - pts0) - time.perf_counter_ns()
-                    if wait_ns > 0:
-                        self.pace(wait_ns / 1e9)  # not counted as decode time
                 last_ns = self._pos_ns = t_ns
                 yield Stamped({"frame": frame.to_ndarray(format=fmt)}, pts_ns=offset_ns + t_ns)
                 if self.stopping:

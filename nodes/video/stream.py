@@ -57,6 +57,7 @@ class StreamSource(PixelFormatPorts, Node):
     """
 
     kind = "video.stream"
+    live = True  # frames come at the sender's pace: overlays downstream draw the newest results
     frame = Output(Frame)
     status = Output(Record, doc="connection state and reconnect count, on each change")
     url: str = Param(doc="stream URL")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,15 +52,13 @@ class SyntheticSource(Node):
         base = (rows * ramp).astype(np.uint8)
         self._background = np.dstack([base, base // 2 + 30, 255 - base])
 
+    def pacing(self) -> float | None:
+        return 1.0 if self.realtime else None  # the engine paces from media time
+
     def generate(self) -> Iterator[Any]:
         period_ns = int(1e9 / self.fps)
-        start = time.perf_counter_ns()
         i = 0
         while self.frames == 0 or i < self.frames:
-            if self.realtime:
-                wait_ns = start + i * period_ns - time.perf_counter_ns()
-                if wait_ns > 0:
-                    time.sleep(wait_ns / 1e9)
             yield Stamped({"frame": self._draw(i)}, pts_ns=i * period_ns)
             i += 1
 

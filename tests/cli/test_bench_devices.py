@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,19 @@ def test_bench_unpaces_live_sources(tmp_path: Path, capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert "bottleneck:" in out and "queue occupancy" in out
     assert "cam/frame -> small.image" in out
+
+
+def test_bench_unpaces_a_source_isolated_in_its_own_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    g = tmp_path / "g.yaml"
+    g.write_text("""
+nodes:
+  - {id: cam, type: video.synthetic, isolate: process, params: {width: 32, height: 32, fps: 10, frames: 20, realtime: true}}
+  - {id: sink, type: sink.null, inputs: {data: cam/frame}}
+""")
+    assert main(["bench", str(g), "--json"]) == 0
+    b = json.loads(capsys.readouterr().out)
+    assert b["nodes"]["sink"]["in"] == 20 and b["wall_s"] < 1.9  # paced, 19 periods of 100 ms alone take 1.9 s
+    assert "EDGESPEED_UNPACED" not in os.environ  # set for the children only while bench runs
 
 
 def test_devices_lists_compute_cameras_and_audio(capsys: pytest.CaptureFixture[str]) -> None:

@@ -82,11 +82,14 @@ def test_the_next_run_sweeps_a_killed_runs_segments(tmp_path: Path) -> None:
     assert "removed" in r.stderr and "left in /dev/shm by killed runs" in r.stderr
 
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # the tests run from the checkout: the message names it
+
+
 @pytest.mark.parametrize(("args", "block", "line"), [
-    (["keys", "generate", "cam"], "zmq", "error: edgespeed keys needs pyzmq; install it with: pip install 'edgespeed[zmq]'"),
-    (["model", "inspect", "m.onnx"], "onnx", "error: edgespeed model inspect needs onnx; install it with: pip install 'edgespeed[models]'"),
+    (["keys", "generate", "cam"], "zmq", f"error: edgespeed keys needs pyzmq; install it with: pip install '{CHECKOUT}[zmq]'"),
+    (["model", "inspect", "m.onnx"], "onnx", f"error: edgespeed model inspect needs onnx; install it with: pip install '{CHECKOUT}[models]'"),
     (["model", "prune", "m.onnx", "--sparsity", "0.5", "-o", "p.onnx"], "onnx",
-     "error: edgespeed model prune needs onnx; install it with: pip install 'edgespeed[models]'"),
+     f"error: edgespeed model prune needs onnx; install it with: pip install '{CHECKOUT}[models]'"),
 ])
 def test_a_missing_extra_is_one_line_naming_it(tmp_path: Path, args: list[str], block: str, line: str) -> None:
     (tmp_path / "m.onnx").write_bytes(b"\x08\x07")  # never read: the import fails first

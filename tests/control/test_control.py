@@ -147,7 +147,7 @@ def test_bad_requests_change_nothing(live: tuple[Run, int], path: str, body: Any
     got, out = request(port, method, path, body)
     assert got == status and text in out["error"], out
     assert "\n" not in out["error"]
-    assert all(run.nodes[n]._pending_params is None and run.nodes[n].score_min == before[n]["score_min"]
+    assert all(run.nodes[n].pending_params is None and run.nodes[n].score_min == before[n]["score_min"]
                for n in ("yolo",) if n in before)
     assert run.nodes["small"].width == 32 and run.nodes["yolo"].layout == "v8"
 

@@ -180,3 +180,27 @@ nodes:
     zero, copied = sender.counters.get("zero_copy_frames", 0), sender.counters.get("bytes_copied", 0)
     assert zero + copied // (480 * 640 * 3) == 100
     assert zero >= 90, f"frames cross without a copy ({zero} of 100; {copied} bytes copied)"
+
+
+def test_an_isolated_nodes_logs_and_live_figures_reach_the_parent(caplog: pytest.LogCaptureFixture) -> None:
+    """Its log lines go through the parent's handlers (above the live table, not through it)
+    and its counts show in the parent's live report while it runs, not only at the end."""
+    caplog.set_level("INFO")
+    r = Run(check(load_text("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 400, shape: [8], period_s: 0.01}}
+  - {id: who, type: "testnodes:Pid", isolate: process, params: {say: hello from the child}, inputs: {data: src/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: who/out}}
+""")), drain_timeout_s=10)
+    r.start()
+    live = 0
+    end = time.monotonic() + 30
+    while time.monotonic() < end and not live:
+        time.sleep(0.2)
+        live = r.snapshot()["nodes"]["who"].get("in", 0)
+    r.stop()
+    result = r.wait(30)
+    assert result.ok, result.failures
+    assert 0 < live < 400, "the isolated node's count reached the parent while it ran"
+    child = [rec for rec in caplog.records if rec.name == "edgespeed.node.who" and "hello from the child" in rec.getMessage()]
+    assert child and child[0].process == os.getpid(), "re-logged by the parent"

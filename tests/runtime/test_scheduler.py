@@ -192,10 +192,10 @@ nodes:
     src_pool_sizes = []
 
     def watch() -> None:
-        while not run._done.is_set():
-            pool = run.nodes["src"]._pools.get("out")
-            if pool is not None:
-                src_pool_sizes.append(pool.allocations)
+        while not run.finished:
+            allocated = run.snapshot()["nodes"]["src"].get("buffers", {}).get("out")
+            if allocated is not None:
+                src_pool_sizes.append(allocated)
             time.sleep(0.01)
 
     run.start()
@@ -204,10 +204,10 @@ nodes:
     result = run.wait(60)
     t.join()
     assert result.ok and result.report["nodes"]["a"]["in"] == 10000
-    src, small = run.nodes["src"]._pools["out"], run.nodes["small"]._pools["out"]
+    src, small = (result.report["nodes"][n]["buffers"]["out"] for n in ("src", "small"))
     # buffers in flight are bounded by the rings (1.5 x 32 + 2 slots, a few in hand), never ~10,000
-    assert src.allocations <= 64 and small.allocations <= 64
-    assert src_pool_sizes and src_pool_sizes[len(src_pool_sizes) // 2] == src.allocations, "no allocation after warm-up"
+    assert src <= 64 and small <= 64
+    assert src_pool_sizes and src_pool_sizes[len(src_pool_sizes) // 2] == src, "no allocation after warm-up"
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and 2 CPUs to pin")

@@ -30,3 +30,12 @@ def test_missing_builtin_is_a_located_param_error(tmp_path: Path) -> None:
     assert len(errors) == 1, errors
     line = str(errors[0])
     assert "g.yaml:4" in line and "param 'path'" in line and "no shipped file" in line and "long.flac" in line
+
+
+def test_a_param_may_not_replace_an_engine_method() -> None:
+    from edgespeed import Node, Param
+
+    with pytest.raises(TypeError, match="param buffer would replace"):
+        type("Bad", (Node,), {"kind": "t.bad", "buffer": Param(10), "__annotations__": {"buffer": int}})
+    with pytest.raises(TypeError, match="_env: reserved by the engine"):
+        type("Bad2", (Node,), {"kind": "t.bad2", "_env": None})

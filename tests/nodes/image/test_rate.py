@@ -2,21 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from edgespeed.node import Node
-from edgespeed.registry import default_registry
-from edgespeed.runtime.packet import Packet, freeze
+from edgespeed.testing import run_node
 
 
 def _feed(params: dict, pts_ms: list[float]) -> list[int]:
-    cls = default_registry().resolve("image.rate_limit")
-    node: Node = cls("rate", **params)
-    node.setup()
-    kept = []
-    for i, t in enumerate(pts_ms):
-        node._env = Packet(i, 0, int(t * 1e6), None)
-        if node.process(data=freeze(i)) is not None:
-            kept.append(i)
-    return kept
+    out = run_node("image.rate_limit", params=params, inputs={"data": list(range(len(pts_ms)))},
+                   pts_ns=[int(t * 1e6) for t in pts_ms], node_id="rate")
+    return list(out["out"])
 
 
 @pytest.mark.parametrize(

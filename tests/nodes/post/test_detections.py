@@ -3,6 +3,7 @@ CenterNet run by ONNX Runtime on frames of the shipped clip."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -93,7 +94,8 @@ nodes:
     assert len(errors) == 1, errors
     msg = str(errors[0])
     assert "\n" not in msg and errors[0].location.line == 5
-    assert "'decode'" in msg and "'yolov8n.onnx'" in msg and "(None, None, 6)" in msg and "(1, 84, 8400)" in msg
+    assert "'decode'" in msg and "'yolov8n.onnx'" in msg and "expected shape (None, None, 6)" in msg
+    assert re.search(r"got \((1|None), 84, 8400\)", msg), msg  # the batch axis: as the model says, or any
 
 
 def clip_frames(every: int, count: int) -> list[np.ndarray]:

@@ -3,9 +3,7 @@ with TLS, and restarted mid-run with QoS 1 (nothing buffered is lost)."""
 
 from __future__ import annotations
 
-import getpass
 import json
-import socket
 import subprocess
 import threading
 import time
@@ -14,45 +12,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from mosquitto import Broker, free_port
 
 import edgespeed
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Broker:
-    """A mosquitto on 127.0.0.1:port with a config of its own, persistent so a restart keeps
-    the subscriber's session (its QoS 1 queue)."""
-
-    def __init__(self, tmp: Path, extra: str = "") -> None:
-        self.port = free_port()
-        self.tmp = tmp
-        (tmp / "db").mkdir(exist_ok=True)
-        self.conf = tmp / "mosquitto.conf"
-        self.conf.write_text(f"user {getpass.getuser()}\npersistence true\npersistence_location {tmp / 'db'}/\n"
-                             f"listener {self.port} 127.0.0.1\n{extra or 'allow_anonymous true'}\n")
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(["mosquitto", "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("mosquitto did not start")
-
-    def stop(self) -> None:
-        assert self.proc is not None
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 @pytest.fixture
@@ -146,7 +108,7 @@ def test_a_broker_restart_mid_run_loses_nothing_with_qos_1(broker: Broker) -> No
 
 def test_a_full_buffer_drops_and_counts(tmp_path: Path) -> None:
     port = free_port()  # no broker at all: everything waits in the buffer of 5
-    result = edgespeed.run(graph(port, 12, 0.0, qos=1, buffer=5, drain_s=0.5))
+    result = edgespeed.run(graph(port, 12, 0.0, qos=1, backlog=5, drain_s=0.5))
     counters = result.report["nodes"]["pub"]["counters"]
     assert counters["published"] == 0 and counters["dropped"] == 12  # 7 did not fit, 5 never delivered
 

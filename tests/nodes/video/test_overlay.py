@@ -66,12 +66,14 @@ def test_in_a_graph_without_detections_frames_pass_unchanged() -> None:
 
 
 def test_frames_trigger_whatever_the_yaml_order() -> None:
-    # `detections` listed first: the node's `trigger` still makes every frame give one output
+    # `detections` listed first: the node's `trigger` still makes every frame give one output.
+    # `sync: latest` (what a live run gets): the one detection, whatever its pts, is held and
+    # drawn on the frames after it
     spec = load_text(
         "nodes:\n"
         "  - {id: det, type: testing.list_source, params: {items: [{boxes_xyxy: [[10, 10, 40, 40]], scores: [0.9], class_ids: [0]}]}}\n"
         "  - {id: src, type: test.array_source, params: {count: 6, shape: [60, 80, 3], period_s: 0.02}}\n"
-        "  - {id: overlay, type: video.overlay, inputs: {detections: det/out, frame: src/out}}\n"
+        "  - {id: overlay, type: video.overlay, sync: latest, inputs: {detections: det/out, frame: src/out}}\n"
         "  - {id: sink, type: testing.list_sink, inputs: {data: overlay/out}}\n"
     )
     result = run_spec(spec)

@@ -96,7 +96,10 @@ def test_sigterm_mid_stream_leaves_a_playable_file(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "edgespeed", "run", str(graph), "-q", "--report", str(report)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(2.0)  # about 60 frames in flight
+        end = time.monotonic() + 30  # the file appears with the first frame (a loaded box starts slowly)
+        while not path.exists() and time.monotonic() < end and proc.poll() is None:
+            time.sleep(0.05)
+        time.sleep(1.5)  # about 45 frames in flight
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)

@@ -1,0 +1,127 @@
+"""Process boundaries without forwarding threads: the ends of a shared-memory channel run in
+the threads of the nodes on either side of it.
+
+A boundary is two engine nodes: `runtime.shm_out`, which writes packets into the channel, and
+`runtime.shm_in`, which reads them in the other process. Given threads of their own, a 64-byte
+packet from a source to an isolated node woke four threads (source -> ring -> shm_out -> pipe ->
+shm_in -> ring -> node) and took 1.7-3.5x raw pyzmq's one-way time. Here:
+- the producer's output into a `shm_out` is a `DirectCarrier`: the producer's thread writes the
+  channel itself (a full channel blocks it, as a full `block` ring would);
+- a consumer whose only input comes from a `shm_in` that feeds nothing else reads the channel
+  itself (`Worker.feed`): its thread blocks in the channel's `poll`.
+That leaves two wake-ups, one per process, as raw pyzmq has.
+
+Kept as they were, with their own thread: edges with `policy: latest` or `drop` (the ring is
+where those drop, before anything crosses) and channels read by several nodes or by a node with
+several inputs (the input matching lives in the ring-reading loop). The cost of the fusion: a
+transform's process time includes the write into the channel (a descriptor on a pipe, or a copy
+when its frame is not already in a slot), and a consumer cannot read its input ahead while it
+works (the channel's slots still buffer up to 8 packets).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from ..errors import NodeError
+from .packet import Packet
+from .ring import Ring
+
+if TYPE_CHECKING:
+    from .worker import Worker
+
+_WRITER, _READER = "runtime.shm_out", "runtime.shm_in"
+
+
+class DirectCarrier:
+    """An output edge whose consumer runs in the producer's thread: `put` calls it.
+
+    The consumer's worker has no thread: set up when the run starts (`open`), torn down at the
+    producer's end of stream; its failure is its own (reported under its id,
+    by its `on_error`), after which packets are discarded and the producer never blocks."""
+
+    __slots__ = ("worker", "name", "_up", "dead", "closed", "_lock")
+
+    def __init__(self, worker: Worker, ring: Ring) -> None:
+        self.worker = worker
+        self.name = ring.name
+        self._up = False
+        self.dead = False
+        self.closed = False
+        self._lock = threading.Lock()  # close() may come from another thread than put()
+
+    def open(self) -> bool:
+        """Set the consumer up (the run does it at start, before the producer's first packet,
+        so a producer drawing its buffers from a channel has slots from its first frame)."""
+        if not self._up and not self.dead:
+            w = self.worker
+            w.stats.state = "setup"
+            try:
+                w.node.setup()
+            except Exception as e:
+                self._die(e if isinstance(e, NodeError) else NodeError(w.id, "setup", e))
+                return False
+            self._up = True
+            w.stats.state = "running"
+        return self._up
+
+    def put(self, pkt: Packet) -> bool:
+        if self.dead or not (self._up or self.open()):
+            return False
+        try:
+            self.worker.deliver(pkt)
+            return True
+        except NodeError as e:
+            self._die(e)
+        return False
+
+    def _die(self, e: NodeError) -> None:
+        self.dead = True
+        self.worker.fail_passive(e)
+
+    def close(self) -> None:
+        """The producer's end of stream: the consumer tears down (a channel sends its eos)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        if self._up:
+            self.worker.finish_passive()
+        elif not self.dead:
+            self.worker.stats.state = "done"
+
+    def kill(self) -> None:
+        self.dead = True
+
+
+def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[DirectCarrier]]:
+    """Fold the channel ends of this process into their neighbours' threads; returns the ids
+    of the workers that no longer need a thread, and the carriers to open at start."""
+    passive: set[str] = set()
+    carriers: list[DirectCarrier] = []
+    producer_of = {id(r): (w, port) for w in workers.values() for port, rs in w.outputs.items() for r in rs}
+    for wid, w in workers.items():
+        kind = type(w.node).kind
+        if kind == _WRITER and len(w.inputs) == 1:
+            (ring,) = w.inputs.values()
+            if ring.policy != "block" or id(ring) not in producer_of:
+                continue
+            producer, port = producer_of[id(ring)]
+            outs = producer.outputs[port]
+            carrier = DirectCarrier(w, ring)
+            outs[outs.index(ring)] = carrier  # type: ignore[call-overload]
+            carriers.append(carrier)
+            rings.remove(ring)
+            passive.add(wid)
+        elif kind == _READER:
+            (outs,) = w.outputs.values()
+            if len(outs) != 1 or outs[0].policy != "block":
+                continue
+            consumer = next((c for c in workers.values() if len(c.inputs) == 1 and outs[0] in c.inputs.values()), None)
+            if consumer is None or type(consumer.node).kind == _WRITER:  # (a channel straight into another)
+                continue
+            consumer.feed = w
+            rings.remove(outs[0])
+            passive.add(wid)
+    return passive, carriers

@@ -1,0 +1,1 @@
+"""Sources that are not one medium: messages from a broker (`source.mqtt`)."""
