@@ -12,6 +12,7 @@ trained on COCO. Its graph decodes its own heatmap: input `tower_0/images` (rena
 `images` here) 1x512x512x3 RGB float 0..255, output `tower_0/detections` (renamed `detections`)
 1x100x6 rows of x1, y1, x2, y2 (input pixels), score, class (0-based COCO: 0 = person), best
 score first (checked on frames of media/video/pedestrians.mp4: people are class 0, tall boxes).
+The shipped file takes any input size (`any_size`): video_analytics feeds it 512x384.
 The TF.js weights are float16; tf2onnx widens them to float32, hence ~8 MB of ONNX from 4 MB.
 
 Two attributes the TF.js converter dropped must be put back before tf2onnx builds a TF graph
@@ -62,6 +63,35 @@ def labels(ts_source: str) -> list[str]:
     return [name for _, name in found]
 
 
+def any_size(m: Any) -> None:
+    """Let the model take any input of W x H pixels, both multiples of 32 (the network is fully
+    convolutional, its upsampling is by scale). Only its built-in decoding names the 512 x 512
+    size: the heatmap's width (128, which splits a flat peak index into x and y) becomes the
+    input's width / 4, and the size map's reshape to (128 * 128, 4) becomes (-1, 4). A smaller
+    input trades recall for speed (see benchmarks/bench_detector.py); no border, at 4:3, is free.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    inits = {i.name: i for i in m.graph.initializer}
+    width = inits.pop("tower_0/strided_slice_6:0")
+    assert numpy_helper.to_array(width).tolist() == 128, "expected the 128 px heatmap width of the 512 x 512 graph"
+    (wh_shape,) = [i for i in inits.values() if i.data_type == onnx.TensorProto.INT64 and numpy_helper.to_array(i).tolist() == [16384, 4]]
+    wh_shape.CopyFrom(numpy_helper.from_array(np.array([-1, 4], np.int64), wh_shape.name))
+    m.graph.initializer.remove(width)
+    m.graph.initializer.extend([numpy_helper.from_array(np.array(2, np.int64), "any_size/w_axis"),
+                                numpy_helper.from_array(np.array(4, np.int64), "any_size/stride")])
+    image = m.graph.input[0].name
+    m.graph.node.insert(0, helper.make_node("Shape", [image], ["any_size/shape"], name="any_size/shape"))  # NHWC
+    m.graph.node.insert(1, helper.make_node("Gather", ["any_size/shape", "any_size/w_axis"], ["any_size/w"], name="any_size/w", axis=0))
+    m.graph.node.insert(2, helper.make_node("Div", ["any_size/w", "any_size/stride"], ["any_size/w4"], name="any_size/w4"))
+    m.graph.node.insert(3, helper.make_node("Cast", ["any_size/w4"], [width.name], name="any_size/cast", to=onnx.TensorProto.INT32))
+    dims = m.graph.input[0].type.tensor_type.shape.dim
+    dims[1].dim_param, dims[2].dim_param = "height", "width"  # setting dim_param clears the fixed value
+    del m.graph.value_info[:]  # shapes inferred for 512 x 512
+
+
 def finish(raw: Path) -> None:
     """Plain port names (`images`, `detections`) and a doc string without the temp folder.
 
@@ -76,6 +106,7 @@ def finish(raw: Path) -> None:
         n.output[:] = [renames.get(x, x) for x in n.output]
     for v in (*m.graph.input, *m.graph.output):
         v.name = renames.get(v.name, v.name)
+    any_size(m)
     m.graph.doc_string = "CenterNet-MobileNetV3 (COCO) from @vladmandic/human 3.3.6 models/centernet.json, by make_centernet.py"
     onnx.checker.check_model(m)
     onnx.save(m, str(OUT))

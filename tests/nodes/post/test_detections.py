@@ -107,7 +107,7 @@ def clip_frames(every: int, count: int) -> list[np.ndarray]:
 def test_the_shipped_detector_finds_the_people_of_the_shipped_clip() -> None:
     """Real model, real frames: letterbox + normalize + ONNX Runtime + post.detections."""
     frames = clip_frames(every=30, count=5)  # 0, 3, 6, 9, 12 s
-    boxed = run_node("image.letterbox", params={"size_wh": [512, 512], "pad_value": 0}, inputs={"image": frames})
+    boxed = run_node("image.letterbox", params={"size_wh": [512, 384], "pad_value": 0}, inputs={"image": frames})  # as the graph
     tensors = run_node("image.normalize", params={"scale": 1.0, "layout": "nhwc"}, inputs={"image": boxed["out"]})["tensor"]
     session = ort.InferenceSession(str(resolve("builtin:models/centernet_coco.onnx")), providers=["CPUExecutionProvider"])
     outputs = [session.run(None, {"images": t})[0] for t in tensors]
