@@ -26,6 +26,7 @@ def run_node(
     inputs: dict[str, list[Any]] | None = None,
     max_packets: int | None = None,
     node_id: str = "node",
+    streams: list[str | None] | None = None,
 ) -> dict[str, list[Any]]:
     """Run one node synchronously and collect what it emits, per output port.
 
@@ -39,6 +40,7 @@ def run_node(
         params: params, checked as YAML params are.
         inputs: port -> list of values.
         max_packets: stop a source after this many emitted dicts.
+        streams: the envelope's `stream` of the i-th call (as from a multi-stream source).
     """
     cls = default_registry().resolve(node) if isinstance(node, str) else node
     inst = cls(node_id, **(params or {}))
@@ -56,7 +58,7 @@ def run_node(
             for i in range(n):
                 kwargs = {p: None for p in inst.inputs}
                 kwargs.update({p: freeze(v[i]) for p, v in feeds.items() if i < len(v)})
-                inst._env = Packet(i, 0, 0, None)
+                inst._env = Packet(i, 0, 0, None, stream=streams[i] if streams else None)
                 try:
                     result = inst.process(**kwargs)
                     _collect(node_id, result, outputs)
@@ -113,12 +115,14 @@ def _drain_source(inst: Node, outputs: dict[str, list[Any]], max_packets: int | 
 def _collect(node_id: str, result: Any, outputs: dict[str, list[Any]]) -> None:
     if result is None:
         return
-    items: Iterable[Any] = [result] if isinstance(result, dict) else result
-    if not isinstance(result, dict) and not isinstance(result, (types.GeneratorType, Iterator)):
+    items: Iterable[Any] = [result] if isinstance(result, (dict, Stamped)) else result
+    if not isinstance(result, (dict, Stamped)) and not isinstance(result, (types.GeneratorType, Iterator)):
         raise NodeError(node_id, "process", f"returned {type(result).__name__}; expected a dict of outputs, None, or yielded dicts")
     for item in items:
         if item is None:
             continue
+        if isinstance(item, Stamped):  # (a node splitting a batch gives each item its stamps)
+            item = item.outputs
         for port, value in item.items():
             if port not in outputs:
                 raise NodeError(node_id, "process", f"returned unknown output {port!r}; it has: {', '.join(outputs)}")

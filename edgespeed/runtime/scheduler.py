@@ -164,7 +164,7 @@ class Run:
             if isinstance(node, RunAware):  # link ends, replicas, process boundaries
                 node.bind_run(ctx)
             self.nodes[n.id] = node
-            self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters)
+            self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters, streams=node.stream_counts)
             self.workers[n.id] = Worker(
                 node, on_error=n.on_error, stats=self.stats[n.id], inputs=ins[n.id], outputs=outs[n.id],
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,

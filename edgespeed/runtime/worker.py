@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import NodeError
 from ..metrics import NodeStats
 from ..node import Node
-from ..types import Stamped
+from ..types import Stamped, StreamEnd
 from .packet import Packet, freeze, payload_bytes
 from .ring import Ring
 
@@ -83,6 +83,7 @@ class Worker:
         self._held: dict[str, Packet] = {}
         self._pending: deque[Packet] = deque()
         self._last_pts = 0
+        self._ended: set[str] = set()  # streams whose end passed here (each node's end_stream runs once)
         self.failure: NodeError | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -198,19 +199,22 @@ class Worker:
                         self._count_skip(err)
                         return
                     raise err from e
+                if type(item) is StreamEnd:
+                    self._pass_end(item)
+                    continue
                 ts = _now()
-                origin = None
+                origin = stream = None
                 if isinstance(item, Stamped):
                     pts = item.pts_ns
                     if item.ts_ns is not None:
                         ts = item.ts_ns
-                    origin = item.origin
+                    origin, stream = item.origin, item.stream
                     item = item.outputs
                 else:
                     pts = ts
                 stats.process.add(_perf() - t0 - self.node._take_paced())  # a pacing wait is not work
                 if item is not None:
-                    self._emit(item, ts, pts, "generate", None, None, origin)
+                    self._emit(item, ts, pts, "generate", None, None, origin, stream)
         finally:
             gen.close() if hasattr(gen, "close") else None
 
@@ -227,10 +231,10 @@ class Worker:
         """End of stream: let the node emit what it still holds (a partial batch, an open utterance)."""
         try:
             out = self.node.flush()
-            items = [out] if out is None or type(out) is dict else out
+            items = [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out
             for item in items:
                 if item is not None:
-                    self._emit(item, _now(), self._last_pts, "flush", None, None)
+                    self._emit_item(item, _now(), self._last_pts, "flush", None, None, None, None)
         except NodeError:
             raise
         except Exception as e:
@@ -249,23 +253,76 @@ class Worker:
         cond, buf, aborted = ring.cond, ring._buf, self.aborted
         batch_ok = ring.policy == "block"
         handle, pending = self._handle, self._pending  # pending survives a restart: nothing lost
+        node = self.node
+        timed = type(node).wake is not Node.wake  # (the common case pays nothing for the timer)
         while True:
             while pending:
                 if aborted.is_set():
                     return
                 handle(port, pending.popleft(), None)  # the packet is let go once handled: a
                 # pooled buffer is free as soon as no packet holds it
+            woke = False
             with cond:
                 while not buf:
                     if ring.closed or ring.dead or aborted.is_set():
                         return
-                    cond.wait()
-                if batch_ok:
+                    wait = node.wake_in_s() if timed else None
+                    if wait is not None and wait <= 0:
+                        woke = True
+                        break
+                    cond.wait(wait)
+                if woke:
+                    pass
+                elif batch_ok:
                     pending.extend(ring.pop_batch())
                 else:
                     pending.append(ring.pop())
+            if woke:
+                self._wake()
+
+    def _wake(self) -> None:
+        """The node's deadline passed with no packet (`Node.wake`): emit what it returns."""
+        try:
+            out = self.node.wake()
+            for item in [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out:
+                if item is not None:
+                    self._emit_item(item, _now(), self._last_pts, "wake", None, None, None, None)
+        except NodeError:
+            raise
+        except Exception as e:
+            raise NodeError(self.id, "wake", e) from e
+
+    # -- the end of one stream of a multi-stream source ---------------------------------------
+    def _end_stream(self, end: StreamEnd) -> None:
+        """A stream's end reached this node (on some input): its end_stream, then pass it on."""
+        if end.stream in self._ended:
+            return  # (it came on another input too)
+        self._ended.add(end.stream)
+        try:
+            out = self.node.end_stream(end.stream)
+            for item in [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out:
+                if item is not None:
+                    self._emit_item(item, _now(), self._last_pts, "end_stream", None, None, None, end.stream)
+        except NodeError:
+            raise
+        except Exception as e:
+            raise NodeError(self.id, "end_stream", e) from e
+        self._pass_end(end)
+
+    def _pass_end(self, end: StreamEnd) -> None:
+        pkt = Packet(-1, _now(), self._last_pts, end, 0, None, end.stream)
+        for rings in self.outputs.values():
+            for r in rings:
+                r.put(pkt)
 
     def _handle(self, first_port: str, first: Packet, others: dict[str, Packet] | None) -> None:
+        if type(first.value) is StreamEnd:
+            self._end_stream(first.value)
+            return
+        if others and any(type(p.value) is StreamEnd for p in others.values()):  # (a `latest` input held one)
+            others = {k: p for k, p in others.items() if type(p.value) is not StreamEnd}
+        if self._ended and first.stream in self._ended:
+            self._ended.discard(first.stream)  # the stream is back (added again under its name)
         if others:
             ts = min(first.ts_ns, *(p.ts_ns for p in others.values()))
             kwargs = {first_port: first.value, **{p: k.value for p, k in others.items()}}
@@ -274,6 +331,7 @@ class Worker:
             ts, n_in = first.ts_ns, 1
             kwargs = {first_port: first.value}
         origin = first.origin if not others else None  # (one input: its results stay traceable to the link)
+        stream = first.stream  # (several inputs: matched packets come from one stream, the first's)
         if self._absent:
             kwargs = {**self._absent, **kwargs}
         stats = self.stats
@@ -286,12 +344,12 @@ class Worker:
             node._apply_pending()  # reloaded params (control API) take effect between packets
             out = node.process(**kwargs)
             if out is not None:
-                if type(out) is dict:
-                    self._emit(out, ts, first.pts_ns, "process", first_port, first.seq, origin)
+                if type(out) is dict or isinstance(out, Stamped):
+                    self._emit_item(out, ts, first.pts_ns, "process", first_port, first.seq, origin, stream)
                 elif isinstance(out, types.GeneratorType) or hasattr(out, "__next__"):
                     for item in out:
                         if item is not None:
-                            self._emit(item, ts, first.pts_ns, "process", first_port, first.seq, origin)
+                            self._emit_item(item, ts, first.pts_ns, "process", first_port, first.seq, origin, stream)
                 else:
                     raise TypeError(f"returned {type(out).__name__}; expected a dict of outputs, None, or yielded dicts")
         except Exception as e:
@@ -305,7 +363,13 @@ class Worker:
             node._env = None
         stats.process.add(_perf() - t0)
         if self.is_sink:
-            stats.latency.add(_now() - ts)
+            lat = _now() - ts
+            stats.latency.add(lat)
+            if stream is not None:  # (the run report's streams.<name>.latency_ms.<sink>)
+                h = stats.stream_latency.get(stream)
+                if h is None:
+                    h = stats.stream_latency[stream] = type(stats.latency)()
+                h.add(lat)
 
     def _count_skip(self, err: NodeError) -> None:
         self.stats.errors += 1
@@ -313,8 +377,17 @@ class Worker:
         if self.stats.errors <= 10 or self.stats.errors % 1000 == 0:
             log.warning("%s (skipped; %d errors so far)", err, self.stats.errors)
 
+    def _emit_item(self, out: Any, ts: int, pts: int, method: str, port: str | None, seq: int | None,
+                   origin: tuple[str, int] | None, stream: str | None) -> None:
+        """`_emit`, where a `Stamped` item (a batch split back into items) brings its own
+        stamps and stream instead of the input packet's."""
+        if isinstance(out, Stamped):
+            ts = out.ts_ns if out.ts_ns is not None else ts
+            pts, stream, origin, out = out.pts_ns, out.stream, out.origin or origin, out.outputs
+        self._emit(out, ts, pts, method, port, seq, origin, stream)
+
     def _emit(self, out: Any, ts: int, pts: int, method: str, port: str | None, seq: int | None,
-              origin: tuple[str, int] | None = None) -> None:
+              origin: tuple[str, int] | None = None, stream: str | None = None) -> None:
         if type(out) is not dict:
             raise NodeError(self.id, method, f"yielded {type(out).__name__}; expected a dict of outputs",
                             port=self._labels.get(port) if port else None, seq=seq)
@@ -335,7 +408,7 @@ class Worker:
             seqs[name] = n + 1
             stats.packets_out += 1
             if rings:
-                pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value), origin)
+                pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value), origin, stream)
                 for r in rings:
                     r.put(pkt)
 
@@ -347,6 +420,9 @@ class Worker:
             while True:
                 if self.aborted.is_set():
                     return None
+                for port, ring in self.inputs.items():  # a stream's end is not matched: it goes first
+                    if ring.ready() and not ring._latest and type(ring.peek().value) is StreamEnd:
+                        return {port: ring.pop()}
                 got, done = match()
                 if got is not None:
                     return got
