@@ -119,15 +119,16 @@ def report(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall
 
 
 def _streams(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall_s: float) -> dict[str, Any]:
-    """Per stream of multi-stream sources: what the source counted (frames, drops in the source,
-    reconnects, state), its fps, the packets of the stream dropped on edges, and the
+    """Per stream of multi-stream sources: what the source counted (frames, `dropped` in the
+    source, reconnects, state), its fps, the stream's packets dropped on each edge (`edge_drops`:
+    a preview's `latest` edge drops by design, so they are not added to `dropped`), and the
     source-to-sink latency of the stream at each sink."""
     out: dict[str, Any] = {}
     for nid, s in stats.items():
         for name, counts in s.streams.items():
             row = {"node": nid, **counts}
             row["fps"] = round(counts.get("frames", 0) / wall_s, 2) if wall_s > 0 else 0.0
-            row["dropped"] = counts.get("dropped", 0) + sum((getattr(r, "stream_dropped", None) or {}).get(name, 0) for r in rings)
+            row["edge_drops"] = {r.name: r.stream_dropped[name] for r in rings if getattr(r, "stream_dropped", None) and name in r.stream_dropped}
             row["latency_ms"] = {sid: stats[sid].stream_latency[name].summary_ms() for sid in sinks if name in stats[sid].stream_latency}
             out[name] = row
     return out
