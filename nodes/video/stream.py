@@ -33,8 +33,8 @@ class StreamSource(PixelFormatPorts, Node):
     Params:
         url: the stream, e.g. `rtsp://cam.local:554/stream1`, `http://host/video.mjpg`,
             `tcp://10.0.0.5:9000`, `udp://0.0.0.0:5000` (required). http, tcp and udp
-            (MPEG-TS) are tested on loopback; rtsp goes through the same FFmpeg path but is
-            not tested here (no RTSP server in the test setup).
+            (MPEG-TS) are tested on loopback; rtsp against GStreamer's RTSP server, through
+            video.streams (tests/nodes/video/test_rtsp.py).
         format: bgr24, rgb24 or gray (default bgr24).
         open_timeout_s: give up on a connection attempt after this long (default 5).
         read_timeout_s: treat the stream as dropped after this long without data (default 5).
