@@ -86,6 +86,7 @@ class _Feed:
         self.items: deque[Stamped] = deque()
         self.capacity, self.lossless = capacity, lossless
         self.stop = threading.Event()  # the stream is removed, or the run stops
+        self.removed = False
         self.done = False
         self.child: Node | None = None
         self.thread: threading.Thread | None = None
@@ -113,7 +114,7 @@ class StreamsSource(PixelFormatPorts, Node):
     Ports:
         frame (out): HxWx3 uint8 (bgr24/rgb24) or HxW (gray), stamped with its stream.
         status (out): `{"stream", "state", ...}`: connected, disconnected (from video.stream),
-            ended, failed, removed; each on its stream.
+            ended, failed, removed (stopped, when the run stops); each on its stream.
 
     Params:
         paths: the streams: each a path or URL, or `{name: door, path: rtsp://...}` (required;
@@ -202,6 +203,7 @@ class StreamsSource(PixelFormatPorts, Node):
             feed = self._feeds.get(name)
             if feed is None or feed.stop.is_set():
                 raise KeyError(f"no stream {name!r}; streams: {', '.join(self._feeds) or 'none'}")
+            feed.removed = True
             feed.stop.set()
             self._cond.notify_all()
         self.log.info("stream %r removed", name)
@@ -245,7 +247,7 @@ class StreamsSource(PixelFormatPorts, Node):
                 del self._feeds[feed.name]
                 order.pop(i)
                 self._ends.append(StreamEnd(feed.name))  # per-stream state downstream is dropped
-                return Stamped({"status": {"stream": feed.name, "state": "removed" if feed.stop.is_set() else feed.state}},
+                return Stamped({"status": {"stream": feed.name, "state": feed.state}},
                                pts_ns=time.time_ns(), stream=feed.name)
         return None
 
@@ -328,7 +330,7 @@ class StreamsSource(PixelFormatPorts, Node):
         if why:
             self.log.error("%s", why)
         with self._cond:
-            feed.state = feed.counts["state"] = state if not feed.stop.is_set() else "removed"
+            feed.state = feed.counts["state"] = "removed" if feed.removed else "stopped" if self._stop.is_set() else state
             feed.done = True
             self._cond.notify_all()
 
