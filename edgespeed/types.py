@@ -117,8 +117,12 @@ class StreamEnd:
 
     The engine passes it down the graph in order behind the stream's data, calling each node's
     `end_stream(stream)` once (per-stream state is dropped, partial batches go out, sinks
-    flush). Node code never sees it as a value.
+    flush). Node code never sees it as a value. A node with several inputs runs `end_stream`
+    once the end has come on every input fed (through the graph) by the source that sent it,
+    so all of the stream's packets are in by then. It does not cross process or device
+    boundaries.
     """
 
     stream: str
+    source: str | None = None  # the node that sent it (set by the engine)
 

@@ -170,6 +170,26 @@ class Run:
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
                 stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id, spare),
             )
+        self._source_inputs(r)
+
+    def _source_inputs(self, r: Resolved) -> None:
+        """Tell each multi-input worker which of its inputs each source feeds, so a stream's
+        end (StreamEnd) waits for all of them."""
+        feeds: dict[str, set[str]] = {}  # node -> the sources upstream of it, itself included
+
+        def sources(nid: str) -> set[str]:
+            if nid not in feeds:
+                ins = r.inputs[nid]
+                feeds[nid] = {nid} if not ins else set().union(*(sources(i.node) for i in ins.values()))
+            return feeds[nid]
+
+        for nid, w in self.workers.items():
+            if len(w.inputs) > 1:
+                by_source: dict[str, set[str]] = {}
+                for port, inp in r.inputs[nid].items():
+                    for src in sources(inp.node):
+                        by_source.setdefault(src, set()).add(port)
+                w.source_inputs = {src: frozenset(ports) for src, ports in by_source.items()}
 
     def _slot_pools(self) -> None:
         """A producer whose output goes only into a process boundary fills shared memory directly."""

@@ -83,7 +83,10 @@ class Worker:
         self._held: dict[str, Packet] = {}
         self._pending: deque[Packet] = deque()
         self._last_pts = 0
-        self._ended: set[str] = set()  # streams whose end passed here (each node's end_stream runs once)
+        # A stream's end waits for its end on every input that its source feeds (ports by source
+        # id, from the scheduler); (source, stream) -> the ports it has come on so far.
+        self.source_inputs: dict[str, frozenset[str]] = {}
+        self._end_got: dict[tuple[str | None, str], set[str]] = {}
         self.failure: NodeError | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -200,7 +203,7 @@ class Worker:
                         return
                     raise err from e
                 if type(item) is StreamEnd:
-                    self._pass_end(item)
+                    self._pass_end(StreamEnd(item.stream, self.id))
                     continue
                 ts = _now()
                 origin = stream = None
@@ -293,11 +296,16 @@ class Worker:
             raise NodeError(self.id, "wake", e) from e
 
     # -- the end of one stream of a multi-stream source ---------------------------------------
-    def _end_stream(self, end: StreamEnd) -> None:
-        """A stream's end reached this node (on some input): its end_stream, then pass it on."""
-        if end.stream in self._ended:
-            return  # (it came on another input too)
-        self._ended.add(end.stream)
+    def _end_stream(self, end: StreamEnd, port: str) -> None:
+        """A stream's end reached this node on `port`; once it is in on every input its source
+        feeds: the node's end_stream, then pass it on."""
+        if len(self.inputs) > 1:
+            key = (end.source, end.stream)
+            got = self._end_got.setdefault(key, set())
+            got.add(port)
+            if not self.source_inputs.get(end.source or "", frozenset()) <= got:
+                return  # more of the stream may still come on another input
+            del self._end_got[key]
         try:
             out = self.node.end_stream(end.stream)
             for item in [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out:
@@ -317,12 +325,10 @@ class Worker:
 
     def _handle(self, first_port: str, first: Packet, others: dict[str, Packet] | None) -> None:
         if type(first.value) is StreamEnd:
-            self._end_stream(first.value)
+            self._end_stream(first.value, first_port)
             return
         if others and any(type(p.value) is StreamEnd for p in others.values()):  # (a `latest` input held one)
             others = {k: p for k, p in others.items() if type(p.value) is not StreamEnd}
-        if self._ended and first.stream in self._ended:
-            self._ended.discard(first.stream)  # the stream is back (added again under its name)
         if others:
             ts = min(first.ts_ns, *(p.ts_ns for p in others.values()))
             kwargs = {first_port: first.value, **{p: k.value for p, k in others.items()}}
