@@ -270,6 +270,7 @@ class StreamsSource(PixelFormatPorts, Node):
                                        backoff_max_s=self.backoff_max_s, max_attempts=self.max_attempts,
                                        open_timeout_s=self.open_timeout_s, read_timeout_s=self.read_timeout_s,
                                        options=dict(self.options))
+            child.stream_name = feed.name  # type: ignore[attr-defined]
         else:
             child = FileSource(f"{self.id}.{feed.name}", path=feed.path, format=self.format, loop=self.loop, realtime=self.realtime)
         child._stop = _Either(self._stop, feed.stop)

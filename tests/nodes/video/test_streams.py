@@ -95,6 +95,7 @@ def test_an_unreachable_stream_retries_while_the_others_run(make_video, caplog: 
     assert result.ok, result.failures
     retries = [r for r in caplog.records if f"127.0.0.1:{port}" in r.getMessage()]
     assert all("\n" not in r.getMessage() and "reconnecting in" in r.getMessage() for r in retries)
+    assert retries[0].getMessage().startswith(f"stream 'yard' (tcp://127.0.0.1:{port}): connection refused; reconnecting in 0.5 s")
     assert all(r.name == "edgespeed.node.src.yard" for r in retries)  # the log line names the stream
     assert result.report["streams"]["yard"]["frames"] == 0
     assert result.report["streams"]["a"]["frames"] >= 60
