@@ -125,7 +125,7 @@ def _streams(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wa
     source-to-sink latency of the stream at each sink."""
     out: dict[str, Any] = {}
     for nid, s in stats.items():
-        for name, counts in s.streams.items():
+        for name, counts in list(s.streams.items()):  # (one C-level copy: a source thread may add a stream meanwhile)
             row = {"node": nid, **counts}
             row["fps"] = round(counts.get("frames", 0) / wall_s, 2) if wall_s > 0 else 0.0
             row["edge_drops"] = {r.name: r.stream_dropped[name] for r in rings if getattr(r, "stream_dropped", None) and name in r.stream_dropped}
