@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -106,44 +107,59 @@ class StreamMuxer(Node):
 class StreamDemuxer(Node):
     """Split a batched result back into one packet per frame, each with its own stream and stamps.
 
-    Takes what a batched model made of an `image.mux` batch (N x ... along the first axis)
-    with the mux's `items` and, optionally, the batch letterbox's `transform` list; for frame i
-    it emits item i of the result (with a leading axis of 1, as single-image decoders expect)
-    and its transform, stamped with frame i's stream, capture time and media time. Decoders,
+    Takes what a batched model made of an `image.mux` batch (N x ... along the first axis; one
+    input per model output named in `ports`, e.g. a CenterNet's heatmap, sizes and offsets) with
+    the mux's `items` and, optionally, the batch letterbox's `transform` list; for frame i it
+    emits item i of each result (with a leading axis of 1, as single-image decoders expect) and
+    its transform, stamped with frame i's stream, capture time and media time. Decoders,
     trackers and sinks after it see ordinary single-stream packets.
 
     Ports:
-        batch (in): N x ... array (or a dict of them) from the model.
+        <each of ports> (in): N x ... array (or a dict of them) from the model.
         items (in): the mux's items for that batch.
         transform (in, optional): the batch letterbox's list of transforms.
-        out (out): 1 x ... per frame (or the dict with each array cut to frame i).
-        transform (out): frame i's transform.
+        <each of ports> (out): 1 x ... per frame (a dict: each array cut to frame i).
+        transforms (out): frame i's transform.
+
+    Params:
+        ports: the model outputs to split, each an input and an output of that name
+            (default [out]).
 
     Example:
         ```yaml
         - id: split
           type: image.demux
-          inputs: {batch: det/out, items: mux/items, transform: box/transform}
+          inputs: {out: det/out, items: mux/items, transform: box/transform}
         ```
     """
 
     kind = "image.demux"
-    sync = "timestamp"  # a batch's result, its items and its transforms share the batch's media time
-    batch = Input(doc="N x ... model output")
+    sync = "timestamp"  # a batch's results, its items and its transforms share the batch's media time
     items = Input(doc="the mux's items")
     transform = Input(optional=True, doc="the batch letterbox's transforms")
-    out = Output(doc="1 x ... per frame")
     transforms = Output(doc="frame i's transform")
+    ports: list[str] = Param(["out"], doc="model outputs to split (inputs and outputs of these names)")
 
-    def process(self, batch: Any, items: list[dict[str, Any]], transform: list[Any] | None = None) -> Iterator[Stamped]:
+    @classmethod
+    def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Input], dict[str, Output]]:
+        names = params["ports"]
+        bad = [n for n in names if not re.fullmatch(r"[a-z][a-z0-9_]*", n) or n in ("items", "transform", "transforms")]
+        if bad or not names or len(set(names)) != len(names):
+            raise ValueError(f"ports {names!r}: give distinct lowercase names other than items, transform, transforms")
+        ins = {n: Input(doc="N x ... model output") for n in names}
+        outs = {n: Output(doc="1 x ... per frame") for n in names}
+        return {**ins, "items": cls.items, "transform": cls.transform}, {**outs, "transforms": cls.transforms}
+
+    def process(self, items: list[dict[str, Any]], transform: list[Any] | None = None, **batches: Any) -> Iterator[Stamped]:
         n = len(items)
-        got = _first_axis(batch)
-        if got != n:
-            raise ValueError(f"batch has {got} results for {n} frames; the model must keep the batch axis")
+        for name, batch in batches.items():
+            got = _first_axis(batch)
+            if got != n:
+                raise ValueError(f"{name!r} has {got} results for {n} frames; the model must keep the batch axis")
         if transform is not None and len(transform) != n:
             raise ValueError(f"{len(transform)} transforms for {n} frames")
         for i, item in enumerate(items):
-            out = {"out": _cut(batch, i)}
+            out = {name: _cut(batch, i) for name, batch in batches.items()}
             if transform is not None:
                 out["transforms"] = transform[i]
             yield Stamped(out, pts_ns=item["pts_ns"], ts_ns=item["ts_ns"], stream=item["stream"])

@@ -94,7 +94,7 @@ def test_demux_gives_each_result_its_frames_stream_and_stamps() -> None:
     node = default_registry().resolve("image.demux")("split")
     batch = np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3)
     tfs = [{"scale_xy": (1.0, 1.0), "offset_xy": (0.0, 0.0), "src_wh": (8, 6)}, {"scale_xy": (2.0, 2.0), "offset_xy": (0.0, 1.0), "src_wh": (4, 3)}]
-    out = list(node.process(batch=batch, items=items, transform=tfs))
+    out = list(node.process(out=batch, items=items, transform=tfs))
     assert [(o.stream, o.ts_ns, o.pts_ns) for o in out] == [("a", 111, 5), ("b", 222, 6)]
     assert out[1].outputs["out"].shape == (1, 5, 3) and np.shares_memory(out[1].outputs["out"], batch)
     assert out[1].outputs["out"][0, 0, 0] == 15 and out[1].outputs["transforms"] is tfs[1]
@@ -102,8 +102,29 @@ def test_demux_gives_each_result_its_frames_stream_and_stamps() -> None:
 
 def test_demux_refuses_a_result_that_lost_the_batch_axis() -> None:
     node = default_registry().resolve("image.demux")("split")
-    with pytest.raises(ValueError, match="batch has 1 results for 2 frames"):
-        list(node.process(batch=np.zeros((1, 5, 3)), items=[{}, {}]))
+    with pytest.raises(ValueError, match="'out' has 1 results for 2 frames"):
+        list(node.process(out=np.zeros((1, 5, 3)), items=[{}, {}]))
+
+
+def test_demux_splits_every_output_of_a_multi_output_model() -> None:
+    """A CenterNet-style model has several outputs: each is an input and an output of the demuxer."""
+    node = default_registry().resolve("image.demux")("split", ports=["heatmap", "sizes"])
+    assert set(node.inputs) == {"heatmap", "sizes", "items", "transform"} and set(node.outputs) == {"heatmap", "sizes", "transforms"}
+    items = [{"stream": s, "seq": 0, "ts_ns": 1, "pts_ns": 2} for s in ("a", "b", "c")]
+    out = list(node.process(heatmap=np.arange(3.0).reshape(3, 1), sizes=np.arange(6.0).reshape(3, 2), items=items))
+    assert [o.stream for o in out] == ["a", "b", "c"]
+    assert out[2].outputs["heatmap"].tolist() == [[2.0]] and out[2].outputs["sizes"].tolist() == [[4.0, 5.0]]
+
+
+@pytest.mark.parametrize("ports", [pytest.param([], id="none"), pytest.param(["items"], id="taken"), pytest.param(["a", "a"], id="twice"),
+                                   pytest.param(["Out"], id="uppercase")])
+def test_demux_port_names_are_checked_at_validate(ports: list[str]) -> None:
+    from edgespeed import load_text
+    from edgespeed.errors import GraphErrors
+    from edgespeed.graph.validate import check
+
+    with pytest.raises(GraphErrors, match="give distinct lowercase names"):
+        check(load_text(f"nodes:\n  - {{id: split, type: image.demux, params: {{ports: {ports}}}}}\n"))
 
 
 def test_letterbox_batch_mode_matches_one_frame_at_a_time() -> None:

@@ -35,7 +35,7 @@ nodes:
     type: inference.onnx
     params: {{model: builtin:models/squares_detector.onnx, providers: [cpu], input_ports: [tensor], output_ports: [out]}}
     inputs: {{tensor: norm/tensor}}
-  - {{id: split, type: image.demux, inputs: {{batch: det/out, items: mux/items, transform: box/transform}}}}
+  - {{id: split, type: image.demux, inputs: {{out: det/out, items: mux/items, transform: box/transform}}}}
   - {{id: decode, type: post.yolo, params: {{layout: v8, score_min: 0.5}}, inputs: {{predictions: split/out, transform: split/transforms}}}}
   - {{id: track, type: post.tracker, inputs: {{detections: decode/detections}}}}
   - {{id: count, type: post.counter, params: {{lines: {{middle: [0, 120, 320, 120]}}, objects: true}}, inputs: {{tracks: track/tracks}}}}
