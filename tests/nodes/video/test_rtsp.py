@@ -95,7 +95,7 @@ def test_rtsp_stream_survives_its_server_going_away_while_a_file_stream_runs_on(
     assert result.ok, result.failures
     assert during >= 30, f"the file stream went on at 30 fps while the camera was away ({during} frames in 3 s)"
     lobby = [t for t in arrivals("lobby") if t > t_gone - 1]
-    assert max(np.diff(lobby)) < 0.5, "the file stream never paused"
+    assert max(np.diff(lobby)) < 1.0, "the file stream never paused (a reconnect stall would be seconds)"
     rep = result.report["streams"]
     assert rep["door"]["reconnects"] == 1 and rep["lobby"]["reconnects"] == 0
     assert [s["state"] for s in ListSink.collected["status"] if s["stream"] == "door"][:3] == ["connected", "disconnected", "connected"]
