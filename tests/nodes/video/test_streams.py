@@ -73,6 +73,17 @@ def test_a_bad_entry_is_one_located_validation_error(make_video, entry: str, exp
     assert err.location is not None and err.location.file == "g.yaml" and err.location.line == 2
 
 
+def test_a_bad_entry_is_located_at_its_own_line(make_video) -> None:
+    a = make_video(3, "a.mp4")
+    spec = load_text("nodes:\n  - id: src\n    type: video.streams\n    params:\n      paths:\n"
+                     f"        - '{a}'\n        - rtsp://cam/1\n        - nope.mp4\n"
+                     "  - {id: out, type: testing.list_sink, inputs: {data: src/frame}}\n", file="g.yaml")
+    with pytest.raises(GraphErrors) as e:
+        check(spec)
+    err, = e.value.errors
+    assert str(err).startswith("g.yaml:8:11: node 'src': paths[2]: 'nope.mp4' is neither an existing file nor a URL")
+
+
 def test_the_same_name_twice_is_refused(make_video) -> None:
     a = make_video(3, "a.mp4")
     with pytest.raises(GraphErrors, match="stream name 'a' is used twice"):
