@@ -175,12 +175,19 @@ class Run:
     def _source_inputs(self, r: Resolved) -> None:
         """Tell each multi-input worker which of its inputs each source feeds, so a stream's
         end (StreamEnd) waits for all of them."""
-        feeds: dict[str, set[str]] = {}  # node -> the sources upstream of it, itself included
+        feeds: dict[str, set[str]] = {}  # node -> the sources upstream of it (a source: itself)
 
-        def sources(nid: str) -> set[str]:
-            if nid not in feeds:
-                ins = r.inputs[nid]
-                feeds[nid] = {nid} if not ins else set().union(*(sources(i.node) for i in ins.values()))
+        def sources(nid: str) -> set[str]:  # iterative: a long chain must not hit the recursion limit
+            stack = [nid]
+            while stack:
+                top = stack[-1]
+                ups = [i.node for i in r.inputs[top].values()]
+                todo = [u for u in ups if u not in feeds]
+                if todo:
+                    stack.extend(todo)
+                    continue
+                stack.pop()
+                feeds[top] = set().union(*(feeds[u] for u in ups)) if ups else {top}
             return feeds[nid]
 
         for nid, w in self.workers.items():
