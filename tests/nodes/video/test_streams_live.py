@@ -91,12 +91,35 @@ def test_an_added_stream_starts_and_a_removed_one_ends_cleanly_while_the_other_n
     assert rep["door"]["state"] == "removed" and rep["door"]["frames"] >= 10 and rep["cam_a"]["state"] != "removed"
 
 
-def test_a_bad_path_through_the_api_is_a_400_and_changes_nothing(tmp_path: Path) -> None:
+def http(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_the_streams_endpoints_over_http_and_a_bad_path_is_a_400_that_changes_nothing(tmp_path: Path) -> None:
+    from edgespeed.control import ControlServer
+
     run = pipeline(tmp_path / "x.jsonl")
     api = Control(run, run.snapshot)
+    server = ControlServer(("127.0.0.1", 0), api)
+    server.start()
+    base = f"http://127.0.0.1:{server.port}/nodes/src/streams"
     run.start()
     try:
         wait_for(lambda: len(records("cam_a")) >= 2, 20, "the first stream")
+        assert http("POST", base, {"path": CLIP_B, "name": "door"}) == (200, {"node": "src", "stream": "door"})
+        wait_for(lambda: len(records("door")) >= 2, 20, "the stream added over HTTP")
+        assert http("DELETE", f"{base}/door") == (200, {"node": "src", "removed": "door"})
+        wait_for(lambda: "door" not in run.nodes["track"].streams, 10, "its end")
+        code, err = http("POST", base, {"path": "elsewhere.mp4"})
+        assert code == 400 and "'elsewhere.mp4' is neither an existing file nor a URL" in err["error"]
         with pytest.raises(ApiError) as e:
             api.add_stream("src", {"path": "nowhere.mp4", "name": "x"})
         assert e.value.status == 400 and "'nowhere.mp4' is neither an existing file nor a URL" in e.value.msg
@@ -105,6 +128,7 @@ def test_a_bad_path_through_the_api_is_a_400_and_changes_nothing(tmp_path: Path)
             api.add_stream("track", {"path": CLIP_B})
         assert e2.value.status == 409
     finally:
+        server.close()
         run.stop()
         result = run.wait(15)
     assert result.ok, result.failures
