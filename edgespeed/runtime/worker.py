@@ -282,16 +282,20 @@ class Worker(InputMatching):
 
     def _flush(self) -> None:
         """End of stream: let the node emit what it still holds (a partial batch, an open utterance)."""
+        self._call_and_emit("flush", self.node.flush)
+
+    def _call_and_emit(self, method: str, fn: Callable[[], Any], stream: str | None = None) -> None:
+        """Call a node hook that is not fed a packet (flush, wake, end_stream) and emit what it
+        returns: a dict, a `Stamped`, None, or an iterable of them."""
         try:
-            out = self.node.flush()
-            items = [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out
-            for item in items:
+            out = fn()
+            for item in [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out:
                 if item is not None:
-                    self._emit_item(item, _now(), self._last_pts, "flush", None, None, None, None)
+                    self._emit_item(item, _now(), self._last_pts, method, None, None, None, stream)
         except NodeError:
             raise
         except Exception as e:
-            raise NodeError(self.id, "flush", e) from e
+            raise NodeError(self.id, method, e) from e
 
     def _consume_many(self) -> None:
         while True:
@@ -354,15 +358,7 @@ class Worker(InputMatching):
 
     def _wake(self) -> None:
         """The node's deadline passed with no packet (`Node.wake`): emit what it returns."""
-        try:
-            out = self.node.wake()
-            for item in [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out:
-                if item is not None:
-                    self._emit_item(item, _now(), self._last_pts, "wake", None, None, None, None)
-        except NodeError:
-            raise
-        except Exception as e:
-            raise NodeError(self.id, "wake", e) from e
+        self._call_and_emit("wake", self.node.wake)
 
     # -- the end of one stream of a multi-stream source ---------------------------------------
     def _end_stream(self, end: StreamEnd, port: str) -> None:
@@ -375,15 +371,7 @@ class Worker(InputMatching):
             if not self.source_inputs.get(end.source or "", frozenset()) <= got:
                 return  # more of the stream may still come on another input
             del self._end_got[key]
-        try:
-            out = self.node.end_stream(end.stream)
-            for item in [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out:
-                if item is not None:
-                    self._emit_item(item, _now(), self._last_pts, "end_stream", None, None, None, end.stream)
-        except NodeError:
-            raise
-        except Exception as e:
-            raise NodeError(self.id, "end_stream", e) from e
+        self._call_and_emit("end_stream", lambda: self.node.end_stream(end.stream), end.stream)
         self._pass_end(end)
 
     def _pass_end(self, end: StreamEnd) -> None:
