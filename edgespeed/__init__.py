@@ -19,7 +19,7 @@ from typing import Any
 from .errors import EdgeSpeedError, GraphError, GraphErrors, LinkError, Location, MissingDependency, NodeError
 from .graph import Graph, GraphSpec, load, load_text, validate
 from .node import Envelope, Input, Node, Output, Param, node
-from .types import Audio, Detections, Frame, Gray, PortType, Record, Stamped, Tensor
+from .types import Audio, Detections, Frame, Gray, PortType, Record, Stamped, StreamEnd, Tensor
 
 __version__ = "0.1.0"
 
@@ -45,6 +45,7 @@ __all__ = [
     "PortType",
     "Record",
     "Stamped",
+    "StreamEnd",
     "Tensor",
     "__version__",
     "load",

@@ -45,12 +45,18 @@ class Envelope(NamedTuple):
     and `origin`: for data that came over a link from another device, `(session, seq)` of
     the packet on that link (passed on by single-input nodes), else None. A sink that stores
     the origin with what it writes can report it back (`Node.resume_point`), so a restarted
-    device resumes after it: nothing written twice, nothing lost."""
+    device resumes after it: nothing written twice, nothing lost.
+
+    `stream`: the name of the stream the packet belongs to, for data from a multi-stream
+    source (`video.streams`), else None. The source stamps it and the engine passes it on
+    through every node (as `pts`), so per-stream state is keyed by `envelope.stream` and
+    node code never copies it."""
 
     seq: int
     ts_ns: int
     pts_ns: int
     origin: tuple[str, int] | None = None
+    stream: str | None = None
 
 
 from .ports import REQUIRED, Input, Output, Param, ParamSpec, _annotations  # noqa: E402 - the node contract
@@ -143,6 +149,7 @@ class Node:
         self._run_report: Callable[[], dict[str, Any]] | None = None  # the run's live report, set by the scheduler
         self._env: Any = None
         self.counters: dict[str, int] = {}
+        self.stream_counts: dict[str, dict[str, Any]] = {}  # a multi-stream source's, per stream (report `streams`)
         values, errors = self.check_params(params)
         if errors:
             raise GraphErrors(GraphError(msg, node_id=node_id) for _, msg in errors)
@@ -217,6 +224,22 @@ class Node:
     def teardown(self) -> None:
         """Release what `setup` opened. Runs if and only if `setup` returned."""
 
+    def end_stream(self, stream: str) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
+        """Stream `stream` of a multi-stream source ended (removed, finished, given up): drop
+        what is kept for it, and return or yield what is left of it (a partial batch). Called
+        once, between packets, after the stream's last packet reached this node."""
+        return None
+
+    def wake_in_s(self) -> float | None:
+        """Seconds until the node wants `wake()` called if no packet comes first (a batch's
+        deadline), or None for no deadline. Asked under the input's lock: keep it cheap.
+        Honored for nodes with one wired input."""
+        return None
+
+    def wake(self) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
+        """Its `wake_in_s` deadline passed with no packet: return or yield outputs, like `process`."""
+        return None
+
     def resume_point(self) -> tuple[str, int] | None:
         """A sink that stores `envelope.origin` with its output returns the last one it has
         durably written (read back in `setup`), or None. When every sink after a link returns
@@ -262,7 +285,7 @@ class Node:
         """The envelope of the packet being processed (read-only), e.g. for a sink that logs
         times. None outside `process`. Sequence numbers and stamps are the engine's to set."""
         pkt = self._env
-        return None if pkt is None else Envelope(pkt.seq, pkt.ts_ns, pkt.pts_ns, pkt.origin)
+        return None if pkt is None else Envelope(pkt.seq, pkt.ts_ns, pkt.pts_ns, pkt.origin, pkt.stream)
 
     @property
     def stopping(self) -> bool:

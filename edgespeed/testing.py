@@ -39,6 +39,7 @@ def run_node(
     sync: str | None = None,
     sync_tolerance_ms: float | None = None,
     pts_ns: list[int] | None = None,
+    streams: list[str | None] | None = None,
 ) -> dict[str, list[Any]]:
     """Run one node through the runtime's worker and collect what it emits, per output port.
 
@@ -59,6 +60,7 @@ def run_node(
         node_id: the node's id (in errors and logs).
         sync, sync_tolerance_ms: override the class's input matching, as a graph's node may.
         pts_ns: media time of each round (the i-th items of the inputs), e.g. for rate limits.
+        streams: the envelope's `stream` of each round (as from a multi-stream source).
 
     Raises:
         KeyError: an input the node does not have.
@@ -70,7 +72,7 @@ def run_node(
     for port in feeds:
         if port not in inst.inputs:
             raise KeyError(f"node {node_id!r} has no input {port!r}; it has: {', '.join(inst.inputs)}")
-    feeder = _Rounds(node_id, feeds if feeds or cls.is_source() else dict.fromkeys(inst.inputs, []), pts_ns or [])
+    feeder = _Rounds(node_id, feeds if feeds or cls.is_source() else dict.fromkeys(inst.inputs, []), pts_ns or [], streams or [])
     collect = {p: Ring(f"{node_id}/{p} -> collected", 1 << 62, "block") for p in inst.outputs}
     stopping = threading.Event()
     failures: list[NodeError] = []
@@ -95,10 +97,11 @@ class _Rounds(threading.Condition):
     reentrant because the rings take it again, from inside the worker's `with cond:`.
     """
 
-    def __init__(self, node_id: str, feeds: dict[str, list[Any]], pts_ns: list[int]) -> None:
+    def __init__(self, node_id: str, feeds: dict[str, list[Any]], pts_ns: list[int], streams: list[str | None]) -> None:
         super().__init__(threading.RLock())
         self._feeds = feeds
         self._pts = pts_ns
+        self._streams = streams
         self._round = 0
         self._rounds = max((len(v) for v in feeds.values()), default=0)
         # room for every item, so a put never blocks (nothing else would ever make room)
@@ -112,10 +115,11 @@ class _Rounds(threading.Condition):
             return True
         self._round += 1
         pts = self._pts[i] if i < len(self._pts) else 0
+        stream = self._streams[i] if i < len(self._streams) else None
         for port, values in self._feeds.items():
             if i < len(values):
                 value = values[i]
-                self.rings[port].put(Packet(i, 0, pts, freeze(value), payload_bytes(value)))
+                self.rings[port].put(Packet(i, 0, pts, freeze(value), payload_bytes(value), stream=stream))
         return True
 
 

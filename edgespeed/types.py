@@ -94,7 +94,9 @@ class Stamped:
     The engine still stamps the wall-clock capture time (`ts_ns`, used for end-to-end
     latency) and the sequence number; `pts_ns` is the media time used by `sync: timestamp`
     (e.g. a file's PTS, or the first sample of an audio chunk). Without it, `pts_ns` equals
-    the capture time.
+    the capture time. `stream` names the stream of a multi-stream source. A node that splits
+    a cross-stream batch back into items (`image.demux`) yields `Stamped` from `process()`, so
+    each item goes on with its own stamps and stream.
 
     Example:
         >>> Stamped({"audio": np.zeros((160, 1), np.float32)}, pts_ns=10_000_000).pts_ns
@@ -105,3 +107,22 @@ class Stamped:
     pts_ns: int
     ts_ns: int | None = None  # a relay (a link, a process boundary) keeps the original stamp
     origin: tuple[str, int] | None = None  # a link's (session, seq) of the packet (see Envelope)
+    stream: str | None = None  # the stream it belongs to (multi-stream sources; see Envelope)
+
+
+@dataclass(frozen=True)
+class StreamEnd:
+    """What a multi-stream source yields when one of its streams ends (removed, finished, or
+    given up), after that stream's last packet.
+
+    The engine passes it down the graph in order behind the stream's data, calling each node's
+    `end_stream(stream)` once (per-stream state is dropped, partial batches go out, sinks
+    flush). Node code never sees it as a value. A node with several inputs runs `end_stream`
+    once the end has come on every input fed (through the graph) by the source that sent it,
+    so all of the stream's packets are in by then. It does not cross process or device
+    boundaries.
+    """
+
+    stream: str
+    source: str | None = None  # the node that sent it (set by the engine)
+

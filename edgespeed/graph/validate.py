@@ -201,7 +201,7 @@ def _ports(spec: GraphSpec, classes: dict[str, type[Node]], params: dict[str, di
             # and its edges go unchecked rather than reported against ports it may not have
             text = str(e).strip().splitlines()
             msg = text[0] if text else type(e).__name__
-            errors.append(GraphError(msg[:1].lower() + msg[1:], node_id=n.id, location=n.where("params") or n.where("type")))
+            errors.append(GraphError(msg[:1].lower() + msg[1:], node_id=n.id, location=_param_location(n, msg)))
     return out
 
 
@@ -216,6 +216,17 @@ def _models(spec: GraphSpec, classes: dict[str, type[Node]], params: dict[str, d
             if p.kind == "model_file" and isinstance(value, (str, Path)):
                 out[n.id] = Path(value).name
     return out
+
+
+def _param_location(n: NodeSpec, msg: str) -> Location | None:
+    """Where a node's own check points: `paths[2]: ...` at that list item, `lines: ...` at that
+    param, when the file has them; else at the node's params."""
+    m = re.match(r"([a-z_][a-z0-9_]*)(\[\d+\])?: ", msg)
+    if m:
+        for key in (f"params.{m.group(1)}{m.group(2) or ''}", f"params.{m.group(1)}"):
+            if key in n.locs:
+                return n.locs[key]
+    return n.where("params") or n.where("type")
 
 
 def _misspelt(name: str, given: Iterable[object]) -> bool:

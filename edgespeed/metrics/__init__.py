@@ -77,6 +77,8 @@ class NodeStats:
     state: str = "new"
     last_error: str = ""
     counters: dict[str, int] = field(default_factory=dict)  # the node's own (Node.count)
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # a multi-stream source's per stream (Node.stream_counts)
+    stream_latency: dict[str, Histogram] = field(default_factory=dict)  # a sink's, per stream of what it received
 
 
 def report(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -109,6 +111,24 @@ def report(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall
         "edges": edges,
         "sinks": {sid: {"latency_ms": stats[sid].latency.summary_ms()} for sid in sinks},
     }
+    if any(s.streams for s in stats.values()):
+        out["streams"] = _streams(stats, rings, sinks, wall_s)
     if extra:
         out.update(extra)
+    return out
+
+
+def _streams(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall_s: float) -> dict[str, Any]:
+    """Per stream of multi-stream sources: what the source counted (frames, `dropped` in the
+    source, reconnects, state), its fps, the stream's packets dropped on each edge (`edge_drops`:
+    a preview's `latest` edge drops by design, so they are not added to `dropped`), and the
+    source-to-sink latency of the stream at each sink."""
+    out: dict[str, Any] = {}
+    for nid, s in stats.items():
+        for name, counts in list(s.streams.items()):  # (one C-level copy: a source thread may add a stream meanwhile)
+            row = {"node": nid, **counts}
+            row["fps"] = round(counts.get("frames", 0) / wall_s, 2) if wall_s > 0 else 0.0
+            row["edge_drops"] = {r.name: r.stream_dropped[name] for r in rings if getattr(r, "stream_dropped", None) and name in r.stream_dropped}
+            row["latency_ms"] = {sid: stats[sid].stream_latency[name].summary_ms() for sid in sinks if name in stats[sid].stream_latency}
+            out[name] = row
     return out

@@ -71,6 +71,10 @@ def table(rep: dict[str, Any], rates: dict[str, float] | None = None, width: int
         lat = s["latency_ms"]
         if lat["count"]:
             lines.append(_cut(f"latency {sid}: p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms (source to sink)", width))
+    for name, st in rep.get("streams", {}).items():  # a multi-stream source's, one line each
+        lat = ", ".join(f"{sid} p50 {v['p50']:.1f}/p99 {v['p99']:.1f} ms" for sid, v in st.get("latency_ms", {}).items() if v["count"])
+        lines.append(_cut(f"stream {name}: {st.get('frames', 0)} frames, {st.get('fps', 0.0):.1f} fps, {st.get('dropped', 0)} dropped, "
+                          f"{st.get('reconnects', 0)} reconnects, {st.get('state', '?')}" + (f"; latency {lat}" if lat else ""), width))
     return "\n".join(lines)
 
 

@@ -69,8 +69,8 @@ class RunCollector:
 
         snap = self.run.snapshot()
         stats = self.run.stats
-        c_in = CounterMetricFamily("edgespeed_node_packets_in", "packets a node took in", labels=["node", "stream"])
-        c_out = CounterMetricFamily("edgespeed_node_packets_out", "packets a node put out", labels=["node", "stream"])
+        c_in = CounterMetricFamily("edgespeed_node_packets_in", "packets a node took in", labels=["node"])
+        c_out = CounterMetricFamily("edgespeed_node_packets_out", "packets a node put out", labels=["node"])
         c_err = CounterMetricFamily("edgespeed_node_errors", "errors a node raised", labels=["node"])
         c_rst = CounterMetricFamily("edgespeed_node_restarts", "restarts of a node or its process", labels=["node"])
         c_drop = CounterMetricFamily("edgespeed_node_dropped", "packets dropped at a node's inputs", labels=["node"])
@@ -80,14 +80,26 @@ class RunCollector:
         g_depth = GaugeMetricFamily("edgespeed_edge_queue_depth", "packets queued on an edge now", labels=["edge"])
         c_edrop = CounterMetricFamily("edgespeed_edge_dropped", "packets an edge dropped by its policy", labels=["edge"])
         h_lat = HistogramMetricFamily("edgespeed_sink_latency_seconds", "end-to-end latency from the source stamp", labels=["sink"])
+        # a multi-stream source (video.streams): its series per stream, named as in the report
+        c_sframes = CounterMetricFamily("edgespeed_stream_frames", "frames a stream delivered", labels=["node", "stream"])
+        c_sdrop = CounterMetricFamily("edgespeed_stream_dropped", "frames of a stream dropped (source and edges)", labels=["node", "stream"])
+        c_srec = CounterMetricFamily("edgespeed_stream_reconnects", "reconnects of a stream", labels=["node", "stream"])
+        g_sfps = GaugeMetricFamily("edgespeed_stream_fps", "frames per second of a stream", labels=["node", "stream"])
+        h_slat = HistogramMetricFamily("edgespeed_stream_latency_seconds", "end-to-end latency of a stream at a sink",
+                                       labels=["stream", "sink"])
+        for name, st in (snap.get("streams") or {}).items():
+            node_id = str(st.get("node", ""))
+            c_sframes.add_metric([node_id, name], st.get("frames", 0))
+            c_sdrop.add_metric([node_id, name], st.get("dropped", 0) + sum((st.get("edge_drops") or {}).values()))
+            c_srec.add_metric([node_id, name], st.get("reconnects", 0))
+            g_sfps.add_metric([node_id, name], st.get("fps", 0.0))
+        for sid in snap["sinks"]:
+            for name, hist in (getattr(stats.get(sid), "stream_latency", None) or {}).items():
+                buckets, total = histogram_buckets(hist)
+                h_slat.add_metric([str(name), sid], buckets, total)
         for nid, node in snap["nodes"].items():
-            streams = node.get("streams") or {}
-            for stream, s in streams.items():  # a multi-stream source: one series per stream
-                c_in.add_metric([nid, str(stream)], s.get("in", 0))
-                c_out.add_metric([nid, str(stream)], s.get("out", 0))
-            if not streams:
-                c_in.add_metric([nid, ""], node["in"])
-                c_out.add_metric([nid, ""], node["out"])
+            c_in.add_metric([nid], node["in"])
+            c_out.add_metric([nid], node["out"])
             c_err.add_metric([nid], node["errors"])
             c_rst.add_metric([nid], node["restarts"])
             c_drop.add_metric([nid], node["dropped"])
@@ -104,7 +116,8 @@ class RunCollector:
             if sid in stats:
                 buckets, total = histogram_buckets(stats[sid].latency)
                 h_lat.add_metric([sid], buckets, total)
-        yield from (c_in, c_out, c_err, c_rst, c_drop, c_own, c_link, h_proc, g_depth, c_edrop, h_lat)
+        yield from (c_in, c_out, c_err, c_rst, c_drop, c_own, c_link, h_proc, g_depth, c_edrop, h_lat,
+                    c_sframes, c_sdrop, c_srec, g_sfps, h_slat)
 
 
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):

@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from ..metrics import NodeStats
+from ..types import StreamEnd
 from .packet import Packet
 from .ring import Ring
 
@@ -38,6 +39,9 @@ class InputMatching:
             while True:
                 if self.aborted.is_set():
                     return None
+                for port, ring in self.inputs.items():  # a stream's end is not matched: it goes first
+                    if ring.ready() and ring.policy != "latest" and type(ring.peek().value) is StreamEnd:
+                        return {port: ring.pop()}
                 got, done = match()
                 if got is not None:
                     return got

@@ -2,8 +2,8 @@
 
 A packet carries one value of one output port plus its envelope: a sequence number (per output
 port, assigned by the engine), the source's wall-clock stamp `ts_ns` (end-to-end latency is
-measured from it) and the media time `pts_ns` (used by `sync: timestamp`). Node code never
-touches the envelope.
+measured from it), the media time `pts_ns` (used by `sync: timestamp`) and, from a
+multi-stream source, the name of the `stream` it belongs to. Node code never touches the envelope.
 """
 
 from __future__ import annotations
@@ -17,15 +17,17 @@ import numpy as np
 class Packet:
     """One value on an edge, with its envelope."""
 
-    __slots__ = ("seq", "ts_ns", "pts_ns", "value", "nbytes", "origin")
+    __slots__ = ("seq", "ts_ns", "pts_ns", "value", "nbytes", "origin", "stream")
 
-    def __init__(self, seq: int, ts_ns: int, pts_ns: int, value: Any, nbytes: int = 0, origin: tuple[str, int] | None = None) -> None:
+    def __init__(self, seq: int, ts_ns: int, pts_ns: int, value: Any, nbytes: int = 0, origin: tuple[str, int] | None = None,
+                 stream: str | None = None) -> None:
         self.seq = seq
         self.ts_ns = ts_ns
         self.pts_ns = pts_ns
         self.value = value
         self.nbytes = nbytes  # bytes of array data it refers to (for rings' byte limits)
         self.origin = origin  # (link session, seq) for data from another device (see Envelope)
+        self.stream = stream  # the name of the source stream it came from (multi-stream sources), or None
 
     def __repr__(self) -> str:
         return f"Packet(#{self.seq}, pts={self.pts_ns}, {type(self.value).__name__})"

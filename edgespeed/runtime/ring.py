@@ -34,7 +34,7 @@ class Ring:
     """
 
     __slots__ = ("name", "capacity", "policy", "_buf", "queued", "_cond", "_not_full", "closed", "dead",
-                 "dropped", "peak", "puts", "_block", "_latest", "_low", "_lock", "max_bytes", "bytes")
+                 "dropped", "peak", "puts", "_block", "_latest", "_low", "_lock", "max_bytes", "bytes", "stream_dropped")
 
     def __init__(self, name: str, capacity: int, policy: str, cond: threading.Condition | None = None,
                  max_bytes: int | None = None) -> None:
@@ -60,6 +60,7 @@ class Ring:
         self.closed = False   # the producer sent end-of-stream
         self.dead = False     # the consumer is gone: puts are discarded, producers never block
         self.dropped = 0
+        self.stream_dropped: dict[str, int] | None = None  # drops of packets from named streams (made at the first)
         self.peak = 0
         self.puts = 0
 
@@ -86,8 +87,11 @@ class Ring:
                         self._not_full.wait()
                 else:
                     while self._full(size):
-                        self.bytes -= buf.popleft().nbytes
+                        gone = buf.popleft()
+                        self.bytes -= gone.nbytes
                         self.dropped += 1
+                        if gone.stream is not None:
+                            self._count_stream(gone.stream, 1)
             if self.dead:
                 self.dropped += 1
                 return False
@@ -121,6 +125,9 @@ class Ring:
         if self._latest and len(buf) > 1:
             self.dropped += len(buf) - 1
             pkt = buf.pop()
+            for gone in buf:
+                if gone.stream is not None:
+                    self._count_stream(gone.stream, 1)
             buf.clear()
             self.bytes = 0
         else:
@@ -143,6 +150,11 @@ class Ring:
         if self._not_full._waiters:  # type: ignore[attr-defined]
             self._not_full.notify()
         return batch
+
+    def _count_stream(self, stream: str, n: int) -> None:
+        if self.stream_dropped is None:
+            self.stream_dropped = {}
+        self.stream_dropped[stream] = self.stream_dropped.get(stream, 0) + n
 
     def peek(self) -> Packet:
         return self._buf[0]

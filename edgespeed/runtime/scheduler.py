@@ -175,13 +175,40 @@ class Run:
             if isinstance(node, RunAware):  # link ends, replicas, process boundaries
                 node.bind_run(ctx)
             self.nodes[n.id] = node
-            self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters)
+            self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters, streams=node.stream_counts)
             self.workers[n.id] = Worker(
                 node, on_error=n.on_error, stats=self.stats[n.id], inputs=ins[n.id], outputs=outs[n.id],
                 sync=n.sync or cls.sync, sync_tolerance_ms=n.sync_tolerance_ms if n.sync_tolerance_ms is not None else cls.sync_tolerance_ms,
                 stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id, spare),
                 paced=self.paced,
             )
+        self._source_inputs(r)
+
+    def _source_inputs(self, r: Resolved) -> None:
+        """Tell each multi-input worker which of its inputs each source feeds, so a stream's
+        end (StreamEnd) waits for all of them."""
+        feeds: dict[str, set[str]] = {}  # node -> the sources upstream of it (a source: itself)
+
+        def sources(nid: str) -> set[str]:  # iterative: a long chain must not hit the recursion limit
+            stack = [nid]
+            while stack:
+                top = stack[-1]
+                ups = [i.node for i in r.inputs[top].values()]
+                todo = [u for u in ups if u not in feeds]
+                if todo:
+                    stack.extend(todo)
+                    continue
+                stack.pop()
+                feeds[top] = set().union(*(feeds[u] for u in ups)) if ups else {top}
+            return feeds[nid]
+
+        for nid, w in self.workers.items():
+            if len(w.inputs) > 1:
+                by_source: dict[str, set[str]] = {}
+                for port, inp in r.inputs[nid].items():
+                    for src in sources(inp.node):
+                        by_source.setdefault(src, set()).add(port)
+                w.source_inputs = {src: frozenset(ports) for src, ports in by_source.items()}
 
     def _slot_pools(self) -> None:
         """A producer whose output goes only into a process boundary fills shared memory directly."""

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import NodeError
 from ..metrics import NodeStats
 from ..node import Node
-from ..types import Stamped
+from ..types import Stamped, StreamEnd
 from .matching import InputMatching
 from .pacing import Pacer
 from .packet import Packet, freeze, payload_bytes
@@ -86,6 +86,10 @@ class Worker(InputMatching):
         self._waiting: Packet | None = None  # `trigger`: the packet waiting for its partners
         self._pending: deque[Packet] = deque()
         self._last_pts = 0
+        # A stream's end waits for its end on every input that its source feeds (ports by source
+        # id, from the scheduler); (source, stream) -> the ports it has come on so far.
+        self.source_inputs: dict[str, frozenset[str]] = {}
+        self._end_got: dict[tuple[str | None, str], set[str]] = {}
         self.failure: NodeError | None = None
         # the end of a shared-memory channel this worker reads itself, in its own thread (fuse.py)
         self.feed: Worker | None = None
@@ -248,17 +252,20 @@ class Worker(InputMatching):
                         self._count_skip(err)
                         return
                     raise err from e
+                if type(item) is StreamEnd:
+                    self._pass_end(StreamEnd(item.stream, self.id))
+                    continue
                 stats.process.add(_perf() - t0 - node._take_paced())  # a pacing wait is not work
-                origin = None
+                origin = stream = None
                 if isinstance(item, Stamped):
                     if pace is not None:
                         pace.wait(item.pts_ns)  # before the stamp: latency starts at release
                     ts = _now() if item.ts_ns is None else item.ts_ns
-                    pts, origin, item = item.pts_ns, item.origin, item.outputs
+                    pts, origin, stream, item = item.pts_ns, item.origin, item.stream, item.outputs
                 else:
                     ts = pts = _now()
                 if item is not None:
-                    self._emit(item, ts, pts, "generate", None, None, origin)
+                    self._emit(item, ts, pts, "generate", None, None, origin, stream)
         finally:
             gen.close() if hasattr(gen, "close") else None
 
@@ -275,16 +282,20 @@ class Worker(InputMatching):
 
     def _flush(self) -> None:
         """End of stream: let the node emit what it still holds (a partial batch, an open utterance)."""
+        self._call_and_emit("flush", self.node.flush)
+
+    def _call_and_emit(self, method: str, fn: Callable[[], Any], stream: str | None = None) -> None:
+        """Call a node hook that is not fed a packet (flush, wake, end_stream) and emit what it
+        returns: a dict, a `Stamped`, None, or an iterable of them."""
         try:
-            out = self.node.flush()
-            items = [out] if out is None or type(out) is dict else out
-            for item in items:
+            out = fn()
+            for item in [out] if out is None or type(out) is dict or isinstance(out, Stamped) else out:
                 if item is not None:
-                    self._emit(item, _now(), self._last_pts, "flush", None, None)
+                    self._emit_item(item, _now(), self._last_pts, method, None, None, None, stream)
         except NodeError:
             raise
         except Exception as e:
-            raise NodeError(self.id, "flush", e) from e
+            raise NodeError(self.id, method, e) from e
 
     def _consume_many(self) -> None:
         while True:
@@ -318,23 +329,63 @@ class Worker(InputMatching):
         cond, buf, aborted = ring.cond, ring.queued, self.aborted
         batch_ok = ring.policy == "block"
         handle, pending = self._handle, self._pending  # pending survives a restart: nothing lost
+        node = self.node
+        timed = type(node).wake is not Node.wake  # (the common case pays nothing for the timer)
         while True:
             while pending:
                 if aborted.is_set():
                     return
                 handle(port, pending.popleft(), None)  # the packet is let go once handled: a
                 # pooled buffer is free as soon as no packet holds it
+            woke = False
             with cond:
                 while not buf:
                     if ring.closed or ring.dead or aborted.is_set():
                         return
-                    cond.wait()
-                if batch_ok:
+                    wait = node.wake_in_s() if timed else None
+                    if wait is not None and wait <= 0:
+                        woke = True
+                        break
+                    cond.wait(wait)
+                if woke:
+                    pass
+                elif batch_ok:
                     pending.extend(ring.pop_batch())
                 else:
                     pending.append(ring.pop())
+            if woke:
+                self._wake()
+
+    def _wake(self) -> None:
+        """The node's deadline passed with no packet (`Node.wake`): emit what it returns."""
+        self._call_and_emit("wake", self.node.wake)
+
+    # -- the end of one stream of a multi-stream source ---------------------------------------
+    def _end_stream(self, end: StreamEnd, port: str) -> None:
+        """A stream's end reached this node on `port`; once it is in on every input its source
+        feeds: the node's end_stream, then pass it on."""
+        if len(self.inputs) > 1:
+            key = (end.source, end.stream)
+            got = self._end_got.setdefault(key, set())
+            got.add(port)
+            if not self.source_inputs.get(end.source or "", frozenset()) <= got:
+                return  # more of the stream may still come on another input
+            del self._end_got[key]
+        self._call_and_emit("end_stream", lambda: self.node.end_stream(end.stream), end.stream)
+        self._pass_end(end)
+
+    def _pass_end(self, end: StreamEnd) -> None:
+        pkt = Packet(-1, _now(), self._last_pts, end, 0, None, end.stream)
+        for rings in self.outputs.values():
+            for r in rings:
+                r.put(pkt)
 
     def _handle(self, first_port: str, first: Packet, others: dict[str, Packet] | None) -> None:
+        if type(first.value) is StreamEnd:
+            self._end_stream(first.value, first_port)
+            return
+        if others and any(type(p.value) is StreamEnd for p in others.values()):  # (a `latest` input held one)
+            others = {k: p for k, p in others.items() if type(p.value) is not StreamEnd}
         if others:
             ts = min(first.ts_ns, *(p.ts_ns for p in others.values()))
             kwargs = {first_port: first.value, **{p: k.value for p, k in others.items()}}
@@ -343,6 +394,7 @@ class Worker(InputMatching):
             ts, n_in = first.ts_ns, 1
             kwargs = {first_port: first.value}
         origin = first.origin if not others else None  # (one input: its results stay traceable to the link)
+        stream = first.stream  # (several inputs: matched packets come from one stream, the first's)
         if self._absent:
             kwargs = {**self._absent, **kwargs}
         stats = self.stats
@@ -355,12 +407,12 @@ class Worker(InputMatching):
             node._apply_pending()  # reloaded params (control API) take effect between packets
             out = node.process(**kwargs)
             if out is not None:
-                if type(out) is dict:
-                    self._emit(out, ts, first.pts_ns, "process", first_port, first.seq, origin)
+                if type(out) is dict or isinstance(out, Stamped):
+                    self._emit_item(out, ts, first.pts_ns, "process", first_port, first.seq, origin, stream)
                 elif isinstance(out, types.GeneratorType) or hasattr(out, "__next__"):
                     for item in out:
                         if item is not None:
-                            self._emit(item, ts, first.pts_ns, "process", first_port, first.seq, origin)
+                            self._emit_item(item, ts, first.pts_ns, "process", first_port, first.seq, origin, stream)
                 else:
                     raise TypeError(f"returned {type(out).__name__}; expected a dict of outputs, None, or yielded dicts")
         except Exception as e:
@@ -374,7 +426,13 @@ class Worker(InputMatching):
             node._env = None
         stats.process.add(_perf() - t0)
         if self.is_sink:
-            stats.latency.add(_now() - ts)
+            lat = _now() - ts
+            stats.latency.add(lat)
+            if stream is not None:  # (the run report's streams.<name>.latency_ms.<sink>)
+                h = stats.stream_latency.get(stream)
+                if h is None:
+                    h = stats.stream_latency[stream] = type(stats.latency)()
+                h.add(lat)
 
     def _count_skip(self, err: NodeError) -> None:
         self.stats.errors += 1
@@ -382,8 +440,17 @@ class Worker(InputMatching):
         if self.stats.errors <= 10 or self.stats.errors % 1000 == 0:
             log.warning("%s (skipped; %d errors so far)", err, self.stats.errors)
 
+    def _emit_item(self, out: Any, ts: int, pts: int, method: str, port: str | None, seq: int | None,
+                   origin: tuple[str, int] | None, stream: str | None) -> None:
+        """`_emit`, where a `Stamped` item (a batch split back into items) brings its own
+        stamps and stream instead of the input packet's."""
+        if isinstance(out, Stamped):
+            ts = out.ts_ns if out.ts_ns is not None else ts
+            pts, stream, origin, out = out.pts_ns, out.stream, out.origin or origin, out.outputs
+        self._emit(out, ts, pts, method, port, seq, origin, stream)
+
     def _emit(self, out: Any, ts: int, pts: int, method: str, port: str | None, seq: int | None,
-              origin: tuple[str, int] | None = None) -> None:
+              origin: tuple[str, int] | None = None, stream: str | None = None) -> None:
         if type(out) is not dict:
             raise NodeError(self.id, method, f"yielded {type(out).__name__}; expected a dict of outputs",
                             port=self._labels.get(port) if port else None, seq=seq)
@@ -404,6 +471,6 @@ class Worker(InputMatching):
             seqs[name] = n + 1
             stats.packets_out += 1
             if rings:
-                pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value), origin)
+                pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value), origin, stream)
                 for r in rings:
                     r.put(pkt)

@@ -30,10 +30,16 @@ class Letterbox(Node):
     takes on its `transform` input (matched by timestamp), so detections come out in source
     pixels. The output image comes from a buffer pool: no allocation in steady state.
 
+    With `batch: true` it takes a cross-stream batch (a list of frames of any sizes, from
+    `image.mux`) and emits one N x H x W x 3 array, each frame letterboxed into its slice, and
+    the list of their transforms (for `image.demux`).
+
     Ports:
-        image (in): HxWx3 uint8 BGR frame.
-        out (out): size_wh[1] x size_wh[0] x 3 uint8, the resized frame on a `pad_value` border.
-        transform (out): {scale_xy, offset_xy, src_wh}: `model_px = src_px * scale + offset`.
+        image (in): HxWx3 uint8 BGR frame (a list of them with `batch`).
+        out (out): size_wh[1] x size_wh[0] x 3 uint8, the resized frame on a `pad_value` border
+            (N x ... with `batch`).
+        transform (out): {scale_xy, offset_xy, src_wh}: `model_px = src_px * scale + offset`
+            (a list, one per frame, with `batch`).
 
     Params:
         size_wh: output width and height in pixels (default 640 x 640).
@@ -41,6 +47,7 @@ class Letterbox(Node):
         center: center the image (true, default) or put it at the top-left corner.
         scale_up: enlarge frames smaller than size_wh (default true); false keeps them at 1:1.
         interpolation: nearest, linear (default), cubic or area.
+        batch: take a list of frames and letterbox them into one batch (default false).
 
     Example:
         ```yaml
@@ -60,6 +67,14 @@ class Letterbox(Node):
     center: bool = Param(True, doc="center the image (else top-left)")
     scale_up: bool = Param(True, doc="enlarge frames smaller than size_wh")
     interpolation: Literal["nearest", "linear", "cubic", "area"] = Param("linear")
+    batch: bool = Param(False, doc="a list of frames in, one N x H x W x 3 batch out")
+
+    @classmethod
+    def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Input], dict[str, Output]]:
+        if not params["batch"]:
+            return cls.inputs, cls.outputs
+        return ({"image": Input(doc="list of HxWx3 uint8 frames (image.mux)")},
+                {"out": Output(ndim=4, dtype="uint8", doc="N x H x W x 3"), "transform": Output(doc="list of transforms")})
 
     def setup(self) -> None:
         import cv2
@@ -68,11 +83,23 @@ class Letterbox(Node):
         self._flag = _INTERP[self.interpolation]
         self._geometry: dict[tuple[int, int], tuple[int, int, int, int, dict[str, Any]]] = {}
 
-    def process(self, image: np.ndarray) -> dict[str, Any]:
+    def process(self, image: Any) -> dict[str, Any]:
+        out_w, out_h = self.size_wh
+        if self.batch:
+            frames = list(image)
+            if not frames:
+                raise ValueError("empty batch")
+            dst = self.buffer("out", (len(frames), out_h, out_w, frames[0].shape[2]), np.uint8)
+            return {"out": dst, "transform": [self._fill(f, dst[i]) for i, f in enumerate(frames)]}
+        dst = self.buffer("out", (out_h, out_w, image.shape[2]), np.uint8)
+        return {"out": dst, "transform": self._fill(image, dst)}
+
+    def _fill(self, image: np.ndarray, dst: np.ndarray) -> dict[str, Any]:
+        """Letterbox `image` into `dst` (out_h x out_w x C); its transform."""
         h, w = image.shape[:2]
         nw, nh, px, py, tf = self._geometry.get((w, h)) or self._plan(w, h)
-        out_w, out_h = self.size_wh
-        dst = self.buffer("out", (out_h, out_w, image.shape[2]), np.uint8)
+        if image.shape[2] != dst.shape[2]:
+            raise ValueError(f"a {image.shape[2]}-channel frame in a batch of {dst.shape[2]}-channel frames")
         # fill only the border; the inside is written by resize straight into a view of dst
         dst[:py] = self.pad_value
         dst[py + nh:] = self.pad_value
@@ -85,7 +112,7 @@ class Letterbox(Node):
             resized = self._resize(image, (nw, nh), dst=inner, interpolation=self._flag)
             if resized is not None and not np.shares_memory(resized, inner):  # OpenCV reallocated
                 np.copyto(inner, resized)
-        return {"out": dst, "transform": tf}
+        return tf
 
     def _plan(self, w: int, h: int) -> tuple[int, int, int, int, dict[str, Any]]:
         out_w, out_h = self.size_wh

@@ -16,9 +16,12 @@ class Normalizer(Node):
     arrays): the channel order swap and the HWC -> CHW transpose are strided reads, not copies.
     Gray (HxW) images give C = 1.
 
+    A batch of images (NxHxWxC, as the batch letterbox makes) gives NxCxHxW (or NxHxWxC) in
+    the same single pass.
+
     Ports:
-        image (in): HxWxC or HxW image (uint8 or float).
-        tensor (out): 1xCxHxW (layout nchw) or 1xHxWxC (nhwc), dtype `dtype`.
+        image (in): HxWxC or HxW image (uint8 or float), or an NxHxWxC batch.
+        tensor (out): 1xCxHxW (layout nchw) or 1xHxWxC (nhwc), dtype `dtype` (N x ... for a batch).
 
     Params:
         scale: multiplier applied first (default 1/255: pixels to 0..1).
@@ -58,21 +61,22 @@ class Normalizer(Node):
         self._coef: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def process(self, image: np.ndarray) -> dict[str, Any]:
-        img = image[:, :, None] if image.ndim == 2 else image
-        h, w, c = img.shape
+        # one image is a batch of one: NxHxWxC throughout
+        img = image[None, :, :, None] if image.ndim == 2 else image[None] if image.ndim == 3 else image
+        n, h, w, c = img.shape
         if self.swap_rb and c >= 3:
-            img = img[:, :, [2, 1, 0, *range(3, c)]] if c > 3 else img[:, :, ::-1]
+            img = img[..., [2, 1, 0, *range(3, c)]] if c > 3 else img[..., ::-1]
         mul, sub = self._coef.get(c) or self._coefficients(c)
         if self.layout == "nchw":
-            out = self.buffer("tensor", (1, c, h, w), self.dtype)
-            src, shape = img.transpose(2, 0, 1), (c, 1, 1)
+            out = self.buffer("tensor", (n, c, h, w), self.dtype)
+            src, shape = img.transpose(0, 3, 1, 2), (c, 1, 1)
         else:
-            out = self.buffer("tensor", (1, h, w, c), self.dtype)
+            out = self.buffer("tensor", (n, h, w, c), self.dtype)
             src, shape = img, (1, 1, c)
         # (x * scale - mean) / std == x * (scale / std) - mean / std: one multiply, one subtract
-        np.multiply(src, mul.reshape(shape), out=out[0], casting="unsafe")
+        np.multiply(src, mul.reshape(shape), out=out, casting="unsafe")
         if sub.any():  # a zero mean (the YOLO default) saves a pass over the tensor
-            np.subtract(out[0], sub.reshape(shape), out=out[0], casting="unsafe")
+            np.subtract(out, sub.reshape(shape), out=out, casting="unsafe")
         return {"tensor": out}
 
     def _coefficients(self, c: int) -> tuple[np.ndarray, np.ndarray]:

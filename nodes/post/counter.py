@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +26,31 @@ def _inside(poly: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.count_nonzero(crosses, axis=1) % 2 == 1
 
 
+@dataclass
+class _Stream:
+    """What the counter keeps for one stream (a multi-stream source's streams count apart)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    last: dict[tuple[str, int], tuple[float, np.ndarray]] = field(default_factory=dict)  # (line, id) -> (side, point)
+    in_zone: dict[tuple[str, int], bool] = field(default_factory=dict)
+    seen: dict[int, int] = field(default_factory=dict)
+    frame: int = 0
+
+
+def _objects(tracks: dict[str, Any]) -> list[dict[str, Any]]:
+    """The frame's tracked objects as plain records (for a sink line)."""
+    ids = tracks.get("track_ids")
+    if ids is None:
+        return []
+    boxes = np.asarray(tracks["boxes_xyxy"], np.float64).reshape(-1, 4)
+    n = len(boxes)
+    classes = np.asarray(tracks.get("class_ids", np.zeros(n)), np.int64).tolist()
+    scores = np.asarray(tracks.get("scores", np.zeros(n)), np.float64).tolist()
+    labels = tracks.get("labels") or [str(c) for c in classes]
+    return [{"track_id": int(t), "label": labels[k], "class_id": classes[k], "score": round(scores[k], 3),
+             "box_xyxy": [round(float(v), 1) for v in boxes[k]]} for k, t in enumerate(np.asarray(ids).tolist())]
+
+
 class ZoneLineCounter(Node):
     """Count tracked objects crossing lines, by direction, and entering or leaving zones.
 
@@ -38,6 +64,10 @@ class ZoneLineCounter(Node):
     current occupancy as `name_inside`. Needs track ids (post.tracker); detections without
     them are ignored. Counts are cumulative; events are this frame's.
 
+    Packets of a multi-stream source are counted per stream (`envelope.stream`): each stream
+    has its own counts and track state, its records and events carry `stream`, and a
+    stream's state is dropped when it ends. Moving a line (control API) applies to every stream.
+
     Ports:
         tracks (in): Detections with track_ids.
         counts (out): {counts: {name: int}, events: [{type, name, direction, track_id,
@@ -49,6 +79,9 @@ class ZoneLineCounter(Node):
         zones: name -> [[x, y], ...] polygon vertices in source pixels (default: none).
         anchor: bottom_center (default) or center of the box.
         forget_after: frames after which an unseen track's state is dropped (default 300).
+        objects: also give this frame's tracked objects in the record, as `objects: [{track_id,
+            label, class_id, score, box_xyxy}]`, so one sink line holds a frame's objects and
+            counts (default false).
 
     Example:
         ```yaml
@@ -66,6 +99,7 @@ class ZoneLineCounter(Node):
     zones: dict[str, list[tuple[float, float]]] = Param({}, doc="name -> polygon [[x, y], ...] px", reloadable=True)
     anchor: Literal["bottom_center", "center"] = Param("bottom_center")
     forget_after: int = Param(300, ge=1, doc="frames before an unseen track is forgotten")
+    objects: bool = Param(False, doc="add this frame's tracked objects to the record")
 
     @classmethod
     def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Input], dict[str, Output]]:
@@ -78,35 +112,64 @@ class ZoneLineCounter(Node):
         return cls.inputs, cls.outputs
 
     def setup(self) -> None:
-        self._counts: dict[str, int] = {}
-        self._last: dict[tuple[str, int], tuple[float, np.ndarray]] = {}  # (line, id) -> (side, point)
-        self._in_zone: dict[tuple[str, int], bool] = {}
-        self._seen: dict[int, int] = {}
-        self._frame = 0
+        self._streams: dict[str | None, _Stream] = {}
+        self._s = self._stream(None)  # the stream of the packet being counted
         self.reload({})
 
     def reload(self, changed: dict[str, Any]) -> None:
         """New `lines`/`zones` (control API): a line or zone kept as it was keeps its counts, a
         new or moved one starts from zero, and track state about a removed or moved one is dropped."""
         was = getattr(self, "_geometry", {})
-        now = {**{("line", n): tuple(v) for n, v in self.lines.items()}, **{("zone", n): tuple(map(tuple, v)) for n, v in self.zones.items()}}
-        kept = {name for (kind, name), g in now.items() if was.get((kind, name)) == g}
+        now = self._geometry_of()
         self._geometry = now
         self._polys = {n: np.asarray(p, np.float64) for n, p in self.zones.items()}
         # sent with every count, so an overlay draws the lines and zones these counts are for
         # (also after a reload); one record per change, shared by the packets: never mutated
         self._shapes = {"lines": {n: [float(v) for v in line] for n, line in self.lines.items()},
                         "zones": {n: [[float(x), float(y)] for x, y in poly] for n, poly in self.zones.items()}}
-        old, self._counts = self._counts, {}
+        current = self._s
+        for st in self._streams.values():  # every stream's counts follow the new geometry
+            self._s = st
+            self._regeometry(was, now)
+        self._s = current
+
+    def _geometry_of(self) -> dict[tuple[str, str], Any]:
+        return {**{("line", n): tuple(v) for n, v in self.lines.items()}, **{("zone", n): tuple(map(tuple, v)) for n, v in self.zones.items()}}
+
+    def _regeometry(self, was: dict[tuple[str, str], Any], now: dict[tuple[str, str], Any]) -> None:
+        kept = {name for (kind, name), g in now.items() if was.get((kind, name)) == g}
+        old, self._s.counts = self._s.counts, {}
         for n in self.lines:
-            self._counts.update({f"{n}_{k}": old.get(f"{n}_{k}", 0) if n in kept else 0 for k in ("in", "out")})
+            self._s.counts.update({f"{n}_{k}": old.get(f"{n}_{k}", 0) if n in kept else 0 for k in ("in", "out")})
         for n in self.zones:
-            self._counts.update({f"{n}_{k}": old.get(f"{n}_{k}", 0) if n in kept else 0 for k in ("enter", "exit", "inside")})
-        self._last = {k: v for k, v in self._last.items() if k[0] in kept}
-        self._in_zone = {k: v for k, v in self._in_zone.items() if k[0] in kept}
+            self._s.counts.update({f"{n}_{k}": old.get(f"{n}_{k}", 0) if n in kept else 0 for k in ("enter", "exit", "inside")})
+        self._s.last = {k: v for k, v in self._s.last.items() if k[0] in kept}
+        self._s.in_zone = {k: v for k, v in self._s.in_zone.items() if k[0] in kept}
+
+    def _stream(self, key: str | None) -> _Stream:
+        st = self._streams.get(key)
+        if st is None:
+            st = self._streams[key] = _Stream()
+            if hasattr(self, "_geometry"):  # zero counts for every line and zone, as at setup
+                current, self._s = getattr(self, "_s", st), st
+                self._regeometry({}, self._geometry)
+                self._s = current
+        return st
+
+    def end_stream(self, stream: str) -> None:
+        """The stream ended: its counts and track state go (added again, it counts from zero)."""
+        self._streams.pop(stream, None)
+
+    @property
+    def streams(self) -> list[str | None]:
+        """The streams counted now."""
+        return list(self._streams)
 
     def process(self, tracks: dict[str, Any]) -> dict[str, Any]:
-        self._frame += 1
+        env = self.envelope
+        stream = env.stream if env else None
+        self._s = self._stream(stream)
+        self._s.frame += 1
         events: list[dict[str, Any]] = []
         ids = tracks.get("track_ids")
         if ids is not None and len(ids):
@@ -116,16 +179,23 @@ class ZoneLineCounter(Node):
             classes = np.asarray(tracks.get("class_ids", np.zeros(len(ids))), np.int64).tolist()
             ids_list = [int(i) for i in np.asarray(ids).tolist()]
             for i in ids_list:
-                self._seen[i] = self._frame
+                self._s.seen[i] = self._s.frame
             for name, line in self.lines.items():
                 self._lines(name, line, points, ids_list, classes, events)
             for name, poly in self._polys.items():
                 self._zones(name, poly, points, ids_list, classes, events)
         else:
             for name in self._polys:
-                self._counts[f"{name}_inside"] = 0
+                self._s.counts[f"{name}_inside"] = 0
         self._forget()
-        return {"counts": {"counts": dict(self._counts), "events": events, "geometry": self._shapes}}
+        record: dict[str, Any] = {"counts": dict(self._s.counts), "events": events, "geometry": self._shapes}
+        if stream is not None:  # (a multi-stream source's: say whose counts and events these are)
+            for e in events:
+                e["stream"] = stream
+            record = {"stream": stream, **record}
+        if self.objects:
+            record["objects"] = _objects(tracks)
+        return {"counts": record}
 
     def _lines(self, name: str, line: tuple[float, ...], points: np.ndarray, ids: list[int], classes: list[int], events: list[dict[str, Any]]) -> None:
         sides = _side(line, points)
@@ -133,8 +203,8 @@ class ZoneLineCounter(Node):
         for k, (tid, side) in enumerate(zip(ids, sides.tolist())):
             if side == 0:
                 continue  # on the line: judged by where it goes next
-            prev = self._last.get((name, tid))
-            self._last[(name, tid)] = (side, points[k])
+            prev = self._s.last.get((name, tid))
+            self._s.last[(name, tid)] = (side, points[k])
             if prev is None or prev[0] == side:
                 continue
             # the move prev -> now must pass between the line's ends, not beside them
@@ -142,28 +212,28 @@ class ZoneLineCounter(Node):
             if _side((*move[0], *move[1]), ends).prod() > 0:
                 continue
             direction = "in" if side > 0 else "out"
-            self._counts[f"{name}_{direction}"] += 1
+            self._s.counts[f"{name}_{direction}"] += 1
             events.append({"type": "line", "name": name, "direction": direction, "track_id": tid,
                            "class_id": classes[k], "point_xy": [round(float(v), 1) for v in points[k]]})
 
     def _zones(self, name: str, poly: np.ndarray, points: np.ndarray, ids: list[int], classes: list[int], events: list[dict[str, Any]]) -> None:
         inside = _inside(poly, points).tolist()
         for k, (tid, now) in enumerate(zip(ids, inside)):
-            before = self._in_zone.get((name, tid))
-            self._in_zone[(name, tid)] = now
+            before = self._s.in_zone.get((name, tid))
+            self._s.in_zone[(name, tid)] = now
             if before is None or before == now:
                 continue
             kind = "enter" if now else "exit"
-            self._counts[f"{name}_{kind}"] += 1
+            self._s.counts[f"{name}_{kind}"] += 1
             events.append({"type": f"zone_{kind}", "name": name, "track_id": tid, "class_id": classes[k],
                            "point_xy": [round(float(v), 1) for v in points[k]]})
-        self._counts[f"{name}_inside"] = int(sum(inside))
+        self._s.counts[f"{name}_inside"] = int(sum(inside))
 
     def _forget(self) -> None:
-        old = {i for i, f in self._seen.items() if self._frame - f > self.forget_after}
+        old = {i for i, f in self._s.seen.items() if self._s.frame - f > self.forget_after}
         if not old:
             return
         for i in old:
-            del self._seen[i]
-        self._last = {k: v for k, v in self._last.items() if k[1] not in old}
-        self._in_zone = {k: v for k, v in self._in_zone.items() if k[1] not in old}
+            del self._s.seen[i]
+        self._s.last = {k: v for k, v in self._s.last.items() if k[1] not in old}
+        self._s.in_zone = {k: v for k, v in self._s.in_zone.items() if k[1] not in old}

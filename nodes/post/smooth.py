@@ -16,7 +16,9 @@ class ScoreSmoother(Node):
     A single frame's classification flickers; the smoothed scores change only when the scene
     does. `ema` keeps `s = alpha * x + (1 - alpha) * s`; `mean` and `max` take the last
     `window` frames. When the scores' shape changes (another model, another class count), the
-    history starts over. Output arrays are float32 and the node's own (pooled).
+    history starts over. Output arrays are float32 and the node's own (pooled). Packets of a
+    multi-stream source are smoothed per stream (`envelope.stream`), each stream's history
+    dropped when it ends.
 
     Ports:
         scores (in): an array of scores of any shape, e.g. (1, C) probabilities.
@@ -41,20 +43,28 @@ class ScoreSmoother(Node):
     window: int = Param(5, ge=1, le=10000, doc="frames averaged (mean, max)")
 
     def setup(self) -> None:
-        self._state: np.ndarray | None = None
-        self._history: deque[np.ndarray] = deque(maxlen=self.window)
+        # stream -> (ema state or last scores, history): one entry per stream of the packets
+        self._streams: dict[str | None, tuple[np.ndarray | None, deque[np.ndarray]]] = {}
 
     def process(self, scores: np.ndarray) -> dict[str, Any]:
         x = np.asarray(scores, np.float32)
-        if self._state is not None and self._state.shape != x.shape:
-            self._state, self._history = None, deque(maxlen=self.window)
+        env = self.envelope
+        key = env.stream if env else None
+        state, history = self._streams.get(key) or (None, deque(maxlen=self.window))
+        if state is not None and state.shape != x.shape:
+            state, history = None, deque(maxlen=self.window)
         out = self.buffer("out", x.shape, np.float32)
         if self.mode == "ema":
-            self._state = x.copy() if self._state is None else self.alpha * x + (1 - self.alpha) * self._state
-            np.copyto(out, self._state)
+            state = x.copy() if state is None else self.alpha * x + (1 - self.alpha) * state
+            np.copyto(out, state)
         else:
-            self._history.append(x.copy())  # inputs are views of ring slots: keep a copy
-            self._state = self._history[-1]
-            stacked = np.stack(self._history)
+            history.append(x.copy())  # inputs are views of ring slots: keep a copy
+            state = history[-1]
+            stacked = np.stack(history)
             (np.mean if self.mode == "mean" else np.max)(stacked, axis=0, out=out)
+        self._streams[key] = (state, history)
         return {"out": out}
+
+    def end_stream(self, stream: str) -> None:
+        """The stream ended: its history goes."""
+        self._streams.pop(stream, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -25,6 +25,14 @@ class _Track:
         return self.box + self.vel * (self.misses + 1)
 
 
+@dataclass
+class _Stream:
+    """One stream's tracks (a multi-stream source's streams are tracked apart)."""
+
+    tracks: list[_Track] = field(default_factory=list)
+    next_id: int = 1
+
+
 class IouTracker(Node):
     """Track objects across frames: each detection gets the id of the track it continues.
 
@@ -34,6 +42,9 @@ class IouTracker(Node):
     needs IoU >= `iou_min` (and the same class, with `same_class`). Unmatched detections start
     new tracks; a track unmatched for more than `max_age` frames ends, and its id is never
     reused. Only detections whose track has been seen `min_hits` times are emitted.
+
+    Packets of a multi-stream source are tracked per stream (`envelope.stream`): each stream
+    has its own tracks and ids (from 1), and a stream's tracks are dropped when it ends.
 
     Ports:
         detections (in): Detections {boxes_xyxy, scores, class_ids, ...}.
@@ -63,8 +74,7 @@ class IouTracker(Node):
     matcher: Literal["auto", "hungarian", "greedy"] = Param("auto")
 
     def setup(self) -> None:
-        self._tracks: list[_Track] = []
-        self._next_id = 1
+        self._streams: dict[str | None, _Stream] = {}
         self._assign = _greedy
         if self.matcher != "greedy":
             try:
@@ -78,7 +88,12 @@ class IouTracker(Node):
     def process(self, detections: dict[str, Any]) -> dict[str, Any]:
         boxes = np.asarray(detections["boxes_xyxy"], np.float32).reshape(-1, 4)
         classes = np.asarray(detections.get("class_ids", np.zeros(len(boxes), np.int32)), np.int32)
-        tracks = self._tracks
+        env = self.envelope
+        key = env.stream if env else None
+        st = self._streams.get(key)
+        if st is None:
+            st = self._streams[key] = _Stream()
+        tracks = st.tracks
         iou = iou_matrix(np.array([t.predicted() for t in tracks], np.float32).reshape(-1, 4), boxes)
         if self.same_class and tracks:
             iou[np.array([t.class_id for t in tracks])[:, None] != classes[None, :]] = 0.0
@@ -94,14 +109,24 @@ class IouTracker(Node):
         for ti, t in enumerate(tracks):
             if ti not in matched:
                 t.misses += 1
-        self._tracks = [t for t in tracks if t.misses <= self.max_age]
+        st.tracks = [t for t in tracks if t.misses <= self.max_age]
         for di in np.flatnonzero(ids < 0):
-            self._tracks.append(_Track(self._next_id, boxes[di].copy(), np.zeros(4, np.float32), int(classes[di])))
-            ids[di] = self._next_id
-            self._next_id += 1
-        hits = {t.id: t.hits for t in self._tracks}
+            st.tracks.append(_Track(st.next_id, boxes[di].copy(), np.zeros(4, np.float32), int(classes[di])))
+            ids[di] = st.next_id
+            st.next_id += 1
+        hits = {t.id: t.hits for t in st.tracks}
         keep = np.array([hits[i] >= self.min_hits for i in ids.tolist()], bool)
         return {"tracks": _select(detections, keep, len(boxes)) | {"track_ids": ids[keep]}}
+
+
+    def end_stream(self, stream: str) -> None:
+        """The stream ended: its tracks go (a stream added again later starts afresh)."""
+        self._streams.pop(stream, None)
+
+    @property
+    def streams(self) -> list[str | None]:
+        """The streams with tracks now."""
+        return list(self._streams)
 
 
 def _greedy(iou: np.ndarray, lo: float) -> list[tuple[int, int]]:

@@ -18,7 +18,8 @@ class JsonlSink(Node):
     Arrays up to `max_array_items` elements are written in full; larger ones (frames) as a
     summary `{shape, dtype, mean}`. Dicts, lists, numbers and strings are written as they are.
     Lines are flushed every `flush_every` packets and always at end-of-stream, on Ctrl-C,
-    SIGTERM and on errors elsewhere in the graph, so nothing accepted is lost.
+    SIGTERM and on errors elsewhere in the graph, so nothing accepted is lost. Packets of a
+    multi-stream source get a `stream` field, and the file is flushed when a stream ends.
 
     Ports:
         data (in): anything JSON can hold, numpy arrays and scalars included.
@@ -64,6 +65,8 @@ class JsonlSink(Node):
         record = {"seq": env.seq, "ts_ns": env.ts_ns, "pts_ns": env.pts_ns, "data": self._plain(data)} if env else {"data": self._plain(data)}
         if env is not None and env.origin is not None:  # came over a link: where from, for a resume
             record["origin"] = list(env.origin)
+        if env is not None and env.stream is not None:  # from a multi-stream source: which stream
+            record["stream"] = env.stream
         self._out().write(json.dumps(record, separators=(",", ":")) + "\n")
         self.lines += 1
         self._pending += 1
@@ -71,6 +74,12 @@ class JsonlSink(Node):
             self._file.flush()
             self._pending = 0
         return None
+
+    def end_stream(self, stream: str) -> None:
+        """A stream of a multi-stream source ended: what it wrote is flushed to the file now."""
+        if self._file is not None:
+            self._file.flush()
+            self._pending = 0
 
     def _out(self) -> TextIO:
         if self._file is None:

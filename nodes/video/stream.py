@@ -33,8 +33,8 @@ class StreamSource(PixelFormatPorts, Node):
     Params:
         url: the stream, e.g. `rtsp://cam.local:554/stream1`, `http://host/video.mjpg`,
             `tcp://10.0.0.5:9000`, `udp://0.0.0.0:5000` (required). http, tcp and udp
-            (MPEG-TS) are tested on loopback; rtsp goes through the same FFmpeg path but is
-            not tested here (no RTSP server in the test setup).
+            (MPEG-TS) are tested on loopback; rtsp against GStreamer's RTSP server, through
+            video.streams (tests/nodes/video/test_rtsp.py).
         format: bgr24, rgb24 or gray (default bgr24).
         open_timeout_s: give up on a connection attempt after this long (default 5).
         read_timeout_s: treat the stream as dropped after this long without data (default 5).
@@ -70,6 +70,10 @@ class StreamSource(PixelFormatPorts, Node):
     options: dict[str, str] = Param({}, doc="FFmpeg input options")
 
     BACKOFF_FIRST_S = 0.5
+    stream_name: str | None = None  # set by video.streams, which runs one of these per URL: logs name it
+
+    def _who(self) -> str:
+        return f"stream {self.stream_name!r} ({self.shown_url})" if self.stream_name else f"stream {self.shown_url}"
 
     def setup(self) -> None:
         self._av = import_av()
@@ -89,7 +93,7 @@ class StreamSource(PixelFormatPorts, Node):
                     self.reconnects += 1
                     self.count("reconnects")  # the run report's nodes.<id>.counters
                 connected_once, attempt, delay = True, 0, self.BACKOFF_FIRST_S
-                self.log.info("stream %s connected (reconnects: %d)", self.shown_url, self.reconnects)
+                self.log.info("%s connected (reconnects: %d)", self._who(), self.reconnects)
                 yield {"status": self._status("connected", attempt, None)}
                 try:
                     yield from self._frames(container)
@@ -104,11 +108,11 @@ class StreamSource(PixelFormatPorts, Node):
                     return
                 yield {"status": self._status("disconnected", attempt, error)}
             if not self.reconnect:
-                raise ConnectionError(f"stream {self.shown_url}: {error}")
+                raise ConnectionError(f"{self._who()}: {error}")
             attempt += 1
             if self.max_attempts and attempt >= self.max_attempts:
-                raise ConnectionError(f"stream {self.shown_url}: gave up after {attempt} failed attempts in a row: {error}")
-            self.log.warning("stream %s: %s; reconnecting in %.1f s (attempt %d)", self.shown_url, error, delay, attempt)
+                raise ConnectionError(f"{self._who()}: gave up after {attempt} failed attempts in a row: {error}")
+            self.log.warning("%s: %s; reconnecting in %.1f s (attempt %d)", self._who(), error, delay, attempt)
             self._sleep(delay)
             delay = min(delay * 2, self.backoff_max_s)
 

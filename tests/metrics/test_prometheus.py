@@ -106,38 +106,42 @@ def test_histogram_buckets_are_cumulative_and_bounded() -> None:
     assert total == pytest.approx(40.004085, rel=1e-9)
 
 
-class _FakeRun:
-    """A run whose snapshot has a multi-stream source and a link end, as a child would report."""
-
-    stats: dict[str, Any] = {}
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "nodes": {
-                "mics": {"type": "audio.multi", "in": 0, "out": 7, "errors": 0, "restarts": 0, "dropped": 0,
-                         "streams": {"left": {"in": 0, "out": 3}, "right": {"in": 0, "out": 4}}},
-                "link_out_c": {"type": "runtime.link_out", "in": 5, "out": 0, "errors": 0, "restarts": 1, "dropped": 0,
-                               "counters": {"resent": 2}},
-                "det": {"type": "post.yolo", "in": 5, "out": 5, "errors": 1, "restarts": 0, "dropped": 0, "counters": {"boxes": 9}},
-            },
-            "edges": {"mics.audio -> det.audio": {"depth": 2, "dropped": 3}},
-            "sinks": {},
-        }
+STREAMS = """\
+name: cams
+nodes:
+  - id: src
+    type: video.streams
+    params:
+      paths: [{name: left, path: "builtin:media/video/squares_a.mp4"}, {name: right, path: "builtin:media/video/squares_b.mp4"}]
+  - {id: small, type: image.resize, params: {width: 32, height: 24}, inputs: {image: src/frame}}
+  - {id: out, type: sink.null, inputs: {data: small/out}}
+"""
 
 
-def test_stream_label_and_link_and_node_counters() -> None:
+def test_a_multi_stream_source_has_series_per_stream() -> None:
+    """A real run of video.streams: frames, drops, reconnects, fps and latency at each sink carry
+    the stream's name; node totals stay one series per node."""
     from prometheus_client import CollectorRegistry, generate_latest
 
+    from edgespeed.graph import load_text
+    from edgespeed.graph.validate import check
+    from edgespeed.runtime.scheduler import Run
+
+    run = Run(check(load_text(STREAMS)))
+    run.start()
+    result = run.wait(60)
+    assert result.ok, result.failures
     reg = CollectorRegistry(auto_describe=False)
-    reg.register(RunCollector(_FakeRun()))
+    reg.register(RunCollector(run))
     text = generate_latest(reg).decode()
-    assert 'edgespeed_node_packets_out_total{node="mics",stream="left"} 3.0' in text
-    assert 'edgespeed_node_packets_out_total{node="mics",stream="right"} 4.0' in text
-    assert 'edgespeed_link_counter_total{link="link_out_c",name="resent"} 2.0' in text
-    assert 'edgespeed_node_counter_total{name="boxes",node="det"} 9.0' in text
-    assert 'edgespeed_node_errors_total{node="det"} 1.0' in text
-    assert 'edgespeed_edge_dropped_total{edge="mics.audio -> det.audio"} 3.0' in text
-    assert 'edgespeed_edge_queue_depth{edge="mics.audio -> det.audio"} 2.0' in text
+    frames = {s: result.report["streams"][s]["frames"] for s in ("left", "right")}
+    assert frames["left"] > 0 and frames["right"] > 0
+    for s in ("left", "right"):
+        assert f'edgespeed_stream_frames_total{{node="src",stream="{s}"}} {float(frames[s])}' in text
+        assert f'edgespeed_stream_reconnects_total{{node="src",stream="{s}"}} 0.0' in text
+        assert f'edgespeed_stream_latency_seconds_count{{sink="out",stream="{s}"}} {float(frames[s])}' in text
+    assert f'edgespeed_node_packets_in_total{{node="out"}} {float(sum(frames.values()))}' in text  # totals: per node
+    assert 'edgespeed_edge_queue_depth{edge="src/frame -> small.image"}' in text
 
 
 def test_a_real_prometheus_scrapes_the_graph(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from edgespeed.cli import main
 REPO = Path(__file__).parents[2]
 TEST_GRAPHS = REPO / "tests" / "graphs"
 VALID = sorted((REPO / "graphs").glob("*.yaml")) + sorted((TEST_GRAPHS / "valid").glob("*.yaml"))
-USER_FILES = {"input.mp4"}  # brought by the user (video_file_demo, text_reading); `edgespeed validate` says so
+USER_FILES = {"input.mp4"}  # brought by the user (video_file_demo); `edgespeed validate` says so
 CASES = [pytest.param(p, id=str(p.relative_to(REPO))) for p in VALID]
 
 

@@ -1,0 +1,144 @@
+"""The engine's side of multi-stream sources: Envelope.stream, StreamEnd, Node.wake, and the report's streams."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from edgespeed import Input, Node, Output, Param, Stamped, StreamEnd, load_text
+from edgespeed.graph.validate import check
+from edgespeed.registry import default_registry
+from edgespeed.runtime.scheduler import Run
+from edgespeed.testing import ListSink
+
+
+class TwoStreams(Node):
+    """Yields `n` packets of streams a and b in turn, then ends a, then `tail` more of b."""
+
+    kind = "test.two_streams"
+    out = Output()
+    n: int = Param(4)
+    tail: int = Param(3)
+    gap_s: float = Param(0.0)
+
+    def generate(self) -> Iterator[Any]:
+        for i in range(self.n):
+            for s in ("a", "b"):
+                yield Stamped({"out": i}, pts_ns=i, stream=s)
+        yield StreamEnd("a")
+        for i in range(self.n, self.n + self.tail):
+            if self.gap_s:
+                self.pace(self.gap_s)
+            yield Stamped({"out": i}, pts_ns=i, stream="b")
+        self.stream_counts.update({"a": {"frames": self.n}, "b": {"frames": self.n + self.tail}})
+
+
+class Twice(Node):
+    """Forwards each packet, and records the stream ends it sees (class-wide, for the test)."""
+
+    kind = "test.twice"
+    data = Input()
+    other = Input(optional=True)
+    out = Output()
+    ends: list[tuple[str, str, int]] = []
+
+    def setup(self) -> None:
+        self.seen: dict[str | None, int] = {}
+
+    def process(self, data: Any = None, other: Any = None) -> dict[str, Any]:
+        s = self.envelope.stream
+        self.seen[s] = self.seen.get(s, 0) + 1
+        return {"out": data if data is not None else other}
+
+    def end_stream(self, stream: str) -> dict[str, Any]:
+        Twice.ends.append((self.id, stream, self.seen.get(stream, 0)))
+        return {"out": f"last of {stream}"}  # what is left of it goes out on its stream
+
+
+class Deadline(Node):
+    """Emits `tick` 50 ms after the last packet when nothing else comes (Node.wake)."""
+
+    kind = "test.deadline"
+    data = Input()
+    out = Output()
+
+    def setup(self) -> None:
+        self.due: float | None = None
+
+    def process(self, data: Any) -> dict[str, Any]:
+        self.due = time.monotonic() + 0.05
+        return {"out": data}
+
+    def wake_in_s(self) -> float | None:
+        return None if self.due is None else self.due - time.monotonic()
+
+    def wake(self) -> dict[str, Any]:
+        self.due = None
+        return {"out": "tick"}
+
+
+for cls in (TwoStreams, Twice, Deadline):
+    default_registry().register(cls)
+
+
+def run(text: str, duration_s: float = 20) -> Any:
+    r = Run(check(load_text(text)))
+    r.start()
+    return r.wait(duration_s), r
+
+
+def test_each_packet_keeps_its_stream_through_nodes() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: test.two_streams, params: {n: 3, tail: 0}}
+  - {id: mid, type: test.twice, inputs: {data: src/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: mid/out}}
+""")
+    assert result.ok, result.failures
+    got = [(e.stream, v) for e, v in zip(ListSink.envelopes["sink"], ListSink.collected["sink"])]
+    assert got[:6] == [("a", 0), ("b", 0), ("a", 1), ("b", 1), ("a", 2), ("b", 2)]
+    assert got[6] == ("a", "last of a")
+
+
+def test_a_stream_end_runs_each_nodes_end_stream_once_after_its_last_packet() -> None:
+    Twice.ends.clear()
+    result, r = run("""
+nodes:
+  - {id: src, type: test.two_streams, params: {n: 5, tail: 4}}
+  - {id: left, type: test.twice, inputs: {data: src/out}}
+  - {id: right, type: test.twice, inputs: {data: src/out}}
+  - {id: join, type: test.twice, sync: any, inputs: {data: left/out, other: right/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: join/out}}
+""")
+    assert result.ok, result.failures
+    # the end reached `join` on both inputs: its end_stream still ran once, after all of a's packets
+    assert sorted(Twice.ends) == [("join", "a", 12), ("left", "a", 5), ("right", "a", 5)]
+    # the engine's markers are not packets: nothing counts them
+    assert result.report["nodes"]["left"]["in"] == 14 and result.report["nodes"]["join"]["in"] == 30
+    assert [v for e, v in zip(ListSink.envelopes["sink"], ListSink.collected["sink"]) if e.stream == "b"][-1] == 8
+
+
+def test_wake_emits_at_the_deadline_while_no_packet_comes() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: test.two_streams, params: {n: 1, tail: 2, gap_s: 0.3}}
+  - {id: late, type: test.deadline, inputs: {data: src/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: late/out}}
+""")
+    assert result.ok, result.failures
+    got = ListSink.collected["sink"]
+    # a tick in each 0.3 s silence; none after the end (the stream's end is flush's business)
+    assert got == [0, 0, "tick", 1, "tick", 2]
+
+
+def test_the_report_gives_each_stream_its_counts_and_its_latency_at_each_sink() -> None:
+    result, _ = run("""
+nodes:
+  - {id: src, type: test.two_streams, params: {n: 3, tail: 2}}
+  - {id: sink, type: testing.list_sink, inputs: {data: src/out}}
+""")
+    rep = result.report["streams"]
+    assert rep["a"]["frames"] == 3 and rep["b"]["frames"] == 5 and rep["a"]["node"] == "src"
+    assert rep["a"]["latency_ms"]["sink"]["count"] == 3 and rep["b"]["latency_ms"]["sink"]["count"] == 5
+    assert rep["b"]["edge_drops"] == {}
