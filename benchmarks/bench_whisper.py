@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import resource
 import time
 import wave
@@ -44,6 +43,7 @@ import yaml
 
 import edgespeed.testing  # noqa: F401  (registers the testing nodes)
 from edgespeed.graph import load_text
+from edgespeed.metrics.wer import wer, words
 from edgespeed.runtime.scheduler import run_spec
 from edgespeed.testing import ListSink
 
@@ -55,38 +55,6 @@ WER_MARGIN = 0.02
 pytest.importorskip("faster_whisper")
 pytest.importorskip("pocketsphinx")
 pytest.importorskip("av")
-
-DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
-
-
-def _number(m: re.Match) -> str:
-    """A digit string as words: 10..99 as a cardinal ("ten", "forty seven"), others digit by digit
-    ("4179" -> "four one seven nine", as the flite references read digit strings)."""
-    s = m.group()
-    if len(s) == 2 and s[0] != "0":
-        tens, ones = int(s[0]), int(s[1])
-        return f" {TEENS[ones]} " if tens == 1 else f" {TENS[tens]} {DIGITS[ones] if ones else ''} "
-    return " " + " ".join(DIGITS[int(c)] for c in s) + " "
-
-
-def words(text: str) -> str:
-    """Lowercase words without punctuation, numbers in words, a few abbreviations spoken out."""
-    text = re.sub(r"\d+", _number, text.lower())
-    return " ".join(SPOKEN.get(w, w) for w in re.sub(r"[^a-z' ]", " ", text).split())
-
-
-def wer(ref: str, hyp: str) -> float:
-    r, h = words(ref).split(), words(hyp).split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-    return d[len(h)] / len(r)
-
 
 def _decode(path: Path) -> np.ndarray:
     import av

@@ -4,7 +4,6 @@ faster-whisper directly on the same files (the graph adds VAD and endpointing, n
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,42 +15,13 @@ import pytest
 import yaml
 
 from edgespeed.graph import load_text
+from edgespeed.metrics.wer import word_errors, words
 from edgespeed.runtime.scheduler import run_spec
 from edgespeed.testing import ListSink
 
 REPO = Path(__file__).parents[2]
 DATA = REPO / "tests" / "data" / "speech"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
-DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-SPOKEN = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
-
-
-def _number(m: re.Match) -> str:
-    """A digit string as words: 10..99 as a cardinal ("ten", "forty seven"), others digit by digit
-    ("4179" -> "four one seven nine", as the flite references read digit strings)."""
-    s = m.group()
-    if len(s) == 2 and s[0] != "0":
-        tens, ones = int(s[0]), int(s[1])
-        return f" {TEENS[ones]} " if tens == 1 else f" {TENS[tens]} {DIGITS[ones] if ones else ''} "
-    return " " + " ".join(DIGITS[int(c)] for c in s) + " "
-
-
-def words(text: str) -> str:
-    """Lowercase words without punctuation, numbers in words, a few abbreviations spoken out."""
-    text = re.sub(r"\d+", _number, text.lower())
-    return " ".join(SPOKEN.get(w, w) for w in re.sub(r"[^a-z' ]", " ", text).split())
-
-
-def word_errors(ref: str, hyp: str) -> int:
-    r, h = ref.split(), hyp.split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-    return d[len(h)]
 
 
 def test_words_normalization():
