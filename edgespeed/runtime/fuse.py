@@ -12,8 +12,9 @@ shm_in -> ring -> node) and took 1.7-3.5x raw pyzmq's one-way time. Here:
 That leaves two wake-ups, one per process, as raw pyzmq has.
 
 Kept as they were, with their own thread: edges with `policy: latest` or `drop` (the ring is
-where those drop, before anything crosses) and channels read by several nodes or by a node with
-several inputs (the input matching lives in the ring-reading loop). The cost of the fusion: a
+where those drop, before anything crosses), channels read by several nodes or by a node with
+several inputs (the input matching lives in the ring-reading loop), and consumers with a
+deadline of their own (`Node.wake`: the ring's wait is what times out). The cost of the fusion: a
 transform's process time includes the write into the channel (a descriptor on a pipe, or a copy
 when its frame is not already in a slot), and a consumer cannot read its input ahead while it
 works (the channel's slots still buffer up to 8 packets).
@@ -25,6 +26,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from ..errors import NodeError
+from ..node import Node
 from .packet import Packet
 from .ring import Ring
 
@@ -120,6 +122,8 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
                 continue
             consumer = next((c for c in workers.values() if len(c.inputs) == 1 and outs[0] in c.inputs.values()), None)
             if consumer is None or type(consumer.node).kind == _WRITER:  # (a channel straight into another)
+                continue
+            if type(consumer.node).wake is not Node.wake:  # a deadline (image.mux) needs the ring's timed wait
                 continue
             consumer.feed = w
             rings.remove(outs[0])
