@@ -40,15 +40,20 @@ def _temp_sinks(graph: str, overrides: list[str], folder: Path) -> list[str]:
     spec = load(resolve_path(graph))
     reg = default_registry()
     extra = []
+    consumed = {inp.node for n in spec.nodes for inp in n.inputs.values()}
     for n in spec.nodes:
         try:
             cls = reg.resolve(n.type)
         except Exception:  # validation reports it properly
             continue
-        if cls.outputs:
+        # (a node whose ports depend on its params, inference.onnx, has none on its class: that
+        # its results are read is what says it is not a sink)
+        if cls.outputs or n.id in consumed:
             continue
         for name, p in cls.params.items():
             if p.annotation is not Path and Path not in typing.get_args(p.annotation):
+                continue
+            if p.kind is not None:  # an input or model file (Param kind): read, never written
                 continue
             given = [yaml.safe_load(o.split("=", 1)[1]) for o in overrides if o.startswith(f"{n.id}.{name}=")]
             value = given[-1] if given else n.params.get(name, p.default)

@@ -60,3 +60,12 @@ def test_devices_lists_compute_cameras_and_audio(capsys: pytest.CaptureFixture[s
     assert isinstance(d["cameras"], list)
     audio = d["audio"]
     assert "inputs" in audio or "libportaudio2" in audio["error"], "either a list or how to get one"
+
+
+def test_bench_leaves_the_model_of_a_node_with_param_made_ports_where_it_is(tmp_path: Path) -> None:
+    """inference.onnx declares its ports from its model (none on the class): bench must not take
+    it for a sink and move its model file into the temp folder, as it did with multi_camera_people."""
+    from edgespeed.cli.bench import _temp_sinks
+
+    moved = _temp_sinks("multi_camera_people", [], tmp_path)
+    assert moved == [f'log.path="{tmp_path / "log" / "multi_camera_people.jsonl"}"']
