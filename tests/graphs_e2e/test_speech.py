@@ -17,22 +17,13 @@ import pytest
 import yaml
 
 from edgespeed.graph import load_text
+from edgespeed.metrics.wer import word_errors
 from edgespeed.runtime.scheduler import run_spec
 from edgespeed.testing import ListSink
 
 REPO = Path(__file__).parents[2]
 DATA = REPO / "tests" / "data" / "speech"
 MANIFEST = json.loads((DATA / "manifest.json").read_text())
-
-
-def word_errors(ref: str, hyp: str) -> int:
-    r, h = ref.split(), hyp.split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-    return d[len(h)]
 
 
 def test_word_errors():
