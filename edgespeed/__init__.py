@@ -19,6 +19,7 @@ from typing import Any
 from .errors import EdgeSpeedError, GraphError, GraphErrors, LinkError, Location, MissingDependency, NodeError
 from .graph import Graph, GraphSpec, load, load_text, validate
 from .node import Envelope, Input, Node, Output, Param, node
+from .runtime.pacing import Pacer
 from .types import Audio, Detections, Frame, Gray, PortType, Record, Stamped, StreamEnd, Tensor
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ __all__ = [
     "Node",
     "NodeError",
     "Output",
+    "Pacer",
     "Param",
     "PortType",
     "Record",

@@ -1,9 +1,13 @@
-"""Pacing owned by the engine: a source's items released at their media time."""
+"""Pacing owned by the engine: a source's items released at their media time.
+
+Public (`edgespeed.Pacer`) for a node that runs other sources in threads of its own
+(`video.streams`): it paces each of them the way the worker paces a source."""
 
 from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 _perf = time.perf_counter_ns
 
@@ -21,7 +25,7 @@ class Pacer:
 
     __slots__ = ("speed", "_stop", "_wall0", "_pts0", "_last")
 
-    def __init__(self, speed: float, stop: threading.Event) -> None:
+    def __init__(self, speed: float, stop: threading.Event | Any) -> None:  # (anything with wait(timeout))
         self.speed = speed
         self._stop = stop
         self._wall0: int | None = None

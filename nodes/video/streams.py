@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from edgespeed import Frame, Node, Output, Param, Record, Stamped, StreamEnd
+from edgespeed import Frame, Node, Output, Pacer, Param, Record, Stamped, StreamEnd
 
 from .file import FileSource
 from .formats import PixelFormatPorts, import_av
@@ -99,6 +99,7 @@ class StreamsSource(PixelFormatPorts, Node):
         return super().declare_ports(params)
 
     def setup(self) -> None:
+        self._paced = False  # until the engine asks for pacing (pacing())
         import_av()
         self._cond = threading.Condition()
         self._feeds: dict[str, _Feed] = {}
@@ -150,6 +151,13 @@ class StreamsSource(PixelFormatPorts, Node):
             return [n for n, f in self._feeds.items() if not f.stop.is_set()]
 
     # -- the source's own loop -------------------------------------------------------------------
+    def pacing(self) -> None:
+        """The engine asks this only when the run paces its sources (`edgespeed bench` does not):
+        then each file with `realtime: true` is paced in its own thread (streams interleave, so
+        no one media clock could pace them all here)."""
+        self._paced = True
+        return None
+
     def generate(self) -> Iterator[Any]:
         with self._cond:
             for name, path in self._initial:
@@ -222,8 +230,12 @@ class StreamsSource(PixelFormatPorts, Node):
             self._finish(feed, "failed", f"stream {feed.name!r} ({_shown(feed.path)}) cannot start: {_line(e)}")
             return
         try:
+            speed = child.pacing()  # a file with realtime: true: paced here, in its own thread
+            pacer = Pacer(speed, child._stop) if speed else None
             for item in child.generate():
                 if isinstance(item, Stamped):
+                    if pacer is not None and self._paced:
+                        pacer.wait(item.pts_ns)
                     self._put(feed, item.outputs, item.pts_ns)
                 elif item is not None:
                     self._put(feed, item, None)

@@ -146,3 +146,24 @@ def test_paths_can_be_set_from_the_command_line(make_video, tmp_path: Path) -> N
 
     ended = sorted(json.loads(line)["stream"] for line in lines if json.loads(line)["data"]["state"] == "ended")
     assert ended == ["a", "b"]
+
+
+@pytest.mark.parametrize("paced", [True, False])
+def test_realtime_files_play_at_their_rate_unless_the_run_is_unpaced(paced: bool) -> None:
+    """Each file with realtime: true is paced in its own thread (15 fps clips: about 30 frames in
+    2 s); an unpaced run (edgespeed bench) takes them as fast as it can (all 90 by then)."""
+    spec = load_text("""
+nodes:
+  - id: src
+    type: video.streams
+    params: {realtime: true, paths: ["builtin:media/video/squares_a.mp4", "builtin:media/video/squares_b.mp4"]}
+  - {id: out, type: sink.null, inputs: {data: src/frame}}
+""")
+    run = Run(check(spec), paced=paced)
+    run.start()
+    result = run.wait(2.0)
+    frames = [s["frames"] for s in result.report["streams"].values()]
+    if paced:
+        assert all(15 <= n <= 45 for n in frames), frames
+    else:
+        assert all(n == 90 for n in frames), frames
