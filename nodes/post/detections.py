@@ -21,7 +21,7 @@ class DetectionDecoder(Node):
     For detectors whose graph ends in their own box decoding (the shipped CenterNet; any export
     laid out the same way): each output row is `x1, y1, x2, y2, score, class` in model-input
     pixels, and rows below the threshold (zero-score padding included) are dropped. The shipped
-    `builtin:models/centernet_coco.onnx` gives (1, 100, 6) with 0-based COCO class ids (0 =
+    `builtin:models/centernet_coco.onnx` gives (N, 100, 6) with 0-based COCO class ids (0 =
     person). The input port declares that layout,
     so `edgespeed validate` reports a model with any other output shape on the edge from the
     model node, before anything runs; the same check runs on the first tensor otherwise. Boxes

@@ -7,6 +7,9 @@ Run once, by hand, in a throwaway environment (TensorFlow is no dependency of Ed
     /tmp/tfconv/bin/pip install 'tensorflow-cpu==2.15.*' 'tf2onnx==1.16.*'
     /tmp/tfconv/bin/python edgespeed/data/models/make_centernet.py /tmp/vladmandic-human-3.3.6.tgz
 
+(`python make_centernet.py --any-batch` applies only the last step, `any_batch`, to the committed
+file; it needs onnx alone.)
+
 The model is CenterNet on MobileNetV3 (https://github.com/610265158/mobilenetv3_centernet),
 trained on COCO. Its graph decodes its own heatmap: input `tower_0/images` (renamed
 `images` here) 1x512x512x3 RGB float 0..255, output `tower_0/detections` (renamed `detections`)
@@ -92,6 +95,51 @@ def any_size(m: Any) -> None:
     del m.graph.value_info[:]  # shapes inferred for 512 x 512
 
 
+def any_batch(m: Any) -> None:
+    """Let the model take a batch of N images (multi_camera: one call for the frames of N
+    streams). The export wrote batch 1 into it twice: the squeeze-excite and head reshapes
+    (`[1, C, 1, 1]`, `[1, -1]`), whose leading 1 becomes 0 (copy the batch), and the decoding's
+    box lookup, which gathered from all images' boxes flattened together with indices of one
+    image. That becomes a per-image `GatherND(batch_dims=1)` of the (N, H*W, 4) box map. Batch 1
+    gives the same bytes as before; each image of a batch gives what it gives alone.
+    """
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    g = m.graph
+    inits = {i.name: i for i in g.initializer}
+    nodes = {n.name: n for n in g.node}
+    for n in g.node:
+        if n.op_type != "Reshape" or n.input[1] not in inits or n.name.startswith("tower_0/BatchGather"):
+            continue
+        shape = numpy_helper.to_array(inits[n.input[1]])
+        if shape.size and shape[0] == 1:
+            shape = shape.copy()
+            shape[0] = 0
+            g.initializer.append(numpy_helper.from_array(shape, f"{n.name}/any_batch"))
+            n.input[1] = f"{n.name}/any_batch"
+    boxes, index = nodes["tower_0/BatchGather/Reshape_2"], nodes["tower_0/BatchGather/add"]
+    flat, gather, back = (nodes[f"tower_0/BatchGather/{k}"] for k in ("Reshape_1", "GatherV2", "Reshape_3"))
+    g.initializer.extend([numpy_helper.from_array(np.array([0, -1, 4], np.int64), "any_batch/boxes_shape"),
+                          numpy_helper.from_array(np.array([-1], np.int64), "any_batch/last_axis")])
+    boxes.input[1] = "any_batch/boxes_shape"  # (N, H*W, 4)
+    at = list(g.node).index(flat)
+    for n in (flat, gather, back):
+        g.node.remove(n)
+    for k, n in enumerate([
+        helper.make_node("Cast", [index.output[0]], ["any_batch/index"], name="any_batch/cast", to=onnx.TensorProto.INT64),
+        helper.make_node("Unsqueeze", ["any_batch/index", "any_batch/last_axis"], ["any_batch/indices"], name="any_batch/unsqueeze"),
+        helper.make_node("GatherND", [boxes.output[0], "any_batch/indices"], [back.output[0]], name="any_batch/gather", batch_dims=1),
+    ]):
+        g.node.insert(at + k, n)
+    for v in (g.input[0], g.output[0]):
+        v.type.tensor_type.shape.dim[0].dim_param = "batch"
+    used = {x for n in g.node for x in n.input}
+    for i in [i for i in g.initializer if i.name not in used]:
+        g.initializer.remove(i)
+
+
 def finish(raw: Path) -> None:
     """Plain port names (`images`, `detections`) and a doc string without the temp folder.
 
@@ -107,6 +155,7 @@ def finish(raw: Path) -> None:
     for v in (*m.graph.input, *m.graph.output):
         v.name = renames.get(v.name, v.name)
     any_size(m)
+    any_batch(m)
     m.graph.doc_string = "CenterNet-MobileNetV3 (COCO) from @vladmandic/human 3.3.6 models/centernet.json, by make_centernet.py"
     onnx.checker.check_model(m)
     onnx.save(m, str(OUT))
@@ -133,5 +182,23 @@ def main(tgz: str) -> None:
         print(p.name, p.stat().st_size, hashlib.sha256(p.read_bytes()).hexdigest())
 
 
+def only_any_batch() -> None:
+    """`--any-batch`: apply `any_batch` to the committed file (no TensorFlow needed; the file
+    shipped before it took one image at a time)."""
+    import onnx
+
+    m = onnx.load(str(OUT))
+    if any(n.name == "any_batch/gather" for n in m.graph.node):
+        print(f"{OUT.name}: takes any batch already")
+        return
+    any_batch(m)
+    onnx.checker.check_model(m)
+    onnx.save(m, str(OUT))
+    print(OUT.name, OUT.stat().st_size, hashlib.sha256(OUT.read_bytes()).hexdigest())
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/vladmandic-human-3.3.6.tgz")
+    if sys.argv[1:] == ["--any-batch"]:
+        only_any_batch()
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/vladmandic-human-3.3.6.tgz")

@@ -124,3 +124,7 @@ def test_the_shipped_detector_finds_the_people_of_the_shipped_clip() -> None:
     centers = (got[0]["boxes_xyxy"][:, :2] + got[0]["boxes_xyxy"][:, 2:]) / 2
     mid = (centers[:, 0] > 200) & (centers[:, 0] < 700) & (centers[:, 1] > 150) & (centers[:, 1] < 400)
     assert (mid & (got[0]["scores"] >= 0.5)).sum() == 3
+    # the model takes a batch (multi_camera_people): each image gives exactly what it gives alone
+    batch = session.run(None, {"images": np.concatenate(tensors)})[0]
+    assert batch.shape == (len(tensors), 100, 6)
+    assert np.allclose(batch, np.concatenate(outputs), atol=1e-3)  # (other kernels may round differently)
