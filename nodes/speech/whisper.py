@@ -82,6 +82,16 @@ class WhisperRecognizer(Node):
     word_timestamps: bool = Param(False)
     emit_empty: bool = Param(False)
 
+    @classmethod
+    def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Input], dict[str, Output]]:
+        """`edgespeed validate`: a model given as a folder must be a complete one (a located
+        line, exit 2). Names are looked up at setup: that needs faster-whisper, too heavy here."""
+        model = str(params.get("model") or "")
+        path = Path(model).expanduser()
+        if path.exists() or model.startswith(("/", ".", "~")):
+            check_model_folder(path)
+        return super().declare_ports(params)
+
     def setup(self) -> None:
         try:
             from faster_whisper import WhisperModel

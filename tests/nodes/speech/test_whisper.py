@@ -16,6 +16,7 @@ from edgespeed.nodes.sinks.transcript import TranscriptSink
 from edgespeed.nodes.speech.whisper import WhisperRecognizer, resolve_model
 
 from edgespeed.errors import NodeError
+from edgespeed.graph import load_text, validate
 from edgespeed.testing import run_node
 
 DATA = Path(__file__).parents[2] / "data" / "speech"
@@ -150,10 +151,11 @@ def test_an_incomplete_folder_names_the_missing_file(tmp_path, missing):
     for f in BUNDLED.iterdir():
         if f.name != missing:
             (folder / f.name).symlink_to(f)
-    with pytest.raises(NodeError) as e:
-        run_node(WhisperRecognizer, params={"model": str(folder)}, inputs={"utterance": []})
-    assert isinstance(e.value.__cause__, FileNotFoundError)
-    assert f"whisper model folder {str(folder)!r} is incomplete: missing {missing}" in str(e.value.__cause__)
+    # found by `edgespeed validate`, before anything runs: one located line
+    text = f"nodes:\n  - id: asr\n    type: speech.whisper\n    params: {{model: '{folder}'}}\n"
+    (error,) = validate(load_text(text, "g.yaml"))
+    assert str(error).startswith("g.yaml:4:") and "node 'asr'" in str(error)  # at its params
+    assert f"whisper model folder {str(folder)!r} is incomplete: missing {missing}" in str(error)
 
 
 def test_a_folder_that_is_not_there(tmp_path):
