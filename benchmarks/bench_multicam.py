@@ -287,3 +287,8 @@ def test_rss_stays_flat_over_a_long_run(clips: list[Path], model: Path, tmp_path
     # as bench_pipeline: under 1 MB per 1000 frames over the second half (a leak of one 320x240
     # frame a frame would be 230 MB per 1000); the box's RSS wobbles by +-5 MB around its plateau
     assert per_1000 < 1.0, f"RSS grows {per_1000:.2f} MB per 1000 frames ({slope_mb_min:.1f} MB a minute) over the second half"
+    # no new frame buffers after warm-up: every pooled port's allocations stay a small bound
+    # (what a run of a few hundred frames needs, ~20), never growing with the run's length
+    buffers = {f"{nid}.{port}": n for nid, node in rep["nodes"].items() for port, n in (node.get("buffers") or {}).items()}
+    figures.update(multicam_long_buffers=buffers, multicam_long_frames_per_stream=min(s["frames"] for s in rep["streams"].values()))
+    assert buffers and max(buffers.values()) <= 64, f"pooled buffers grew with the run: {buffers} over {frames} frames"

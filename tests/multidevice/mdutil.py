@@ -94,7 +94,10 @@ class RecordingProxy(threading.Thread):
         while not self.closing:
             r, _, _ = select.select([self.server], [], [], 0.1)
             if r:
-                client, _ = self.server.accept()
+                try:
+                    client, _ = self.server.accept()
+                except OSError:  # closed between select and accept: the proxy is going away
+                    return
                 threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
 
     def _pipe(self, client: socket.socket) -> None:
