@@ -207,7 +207,11 @@ nodes:
     src, small = (result.report["nodes"][n]["buffers"]["out"] for n in ("src", "small"))
     # buffers in flight are bounded by the rings (1.5 x 32 + 2 slots, a few in hand), never ~10,000
     assert src <= 64 and small <= 64
-    assert src_pool_sizes and src_pool_sizes[len(src_pool_sizes) // 2] == src, "no allocation after warm-up"
+    # After warm-up the pool is flat: the second half of the run may still meet a new peak of
+    # frames in flight (a consumer descheduled on a loaded machine holds one or two more), but it
+    # allocates a handful at most, never one per frame (5,000 frames there).
+    assert src_pool_sizes, "the watcher saw the pool"
+    assert src - src_pool_sizes[len(src_pool_sizes) // 2] <= 4, f"allocations after warm-up: {src_pool_sizes}"
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs Linux and 2 CPUs to pin")
