@@ -82,8 +82,8 @@ def _rss_mb() -> float:
 
 def _pool_mb(run: Run) -> float:
     """MB of frame buffers the pools have allocated (bounded: at most what is in flight)."""
-    frame, small = run.nodes["cam"]._pools.get("frame"), run.nodes["small"]._pools.get("out")
-    return ((frame.allocations if frame else 0) * 640 * 480 * 3 + (small.allocations if small else 0) * 320 * 240 * 3) / 2**20
+    frame, small = run.nodes["cam"].buffer_allocations().get("frame", 0), run.nodes["small"].buffer_allocations().get("out", 0)
+    return (frame * 640 * 480 * 3 + small * 320 * 240 * 3) / 2**20
 
 
 def _run_sampling(run: Run, every_s: float = 0.02) -> tuple[Any, list[tuple[int, float]]]:
@@ -118,8 +118,8 @@ def test_video_steady_state(benchmark: Any, figures: dict[str, Any]) -> None:
     run = Run(check(g.build()))
     gc.collect()  # earlier tests' garbage must not be freed mid-run: it would bend the RSS slope
     result, samples = benchmark.pedantic(_run_sampling, args=(run,), rounds=1, iterations=1)
-    frame_allocs = run.nodes["cam"]._pools["frame"].allocations
-    out_allocs = run.nodes["small"]._pools["out"].allocations
+    frame_allocs = run.nodes["cam"].buffer_allocations()["frame"]
+    out_allocs = run.nodes["small"].buffer_allocations()["out"]
     late = [(n, mb) for n, mb in samples if n >= FRAMES // 2]
     slope = float(np.polyfit([n for n, _ in late], [mb for _, mb in late], 1)[0]) * 1000
     figures.update(steady_fps=round(FRAMES / benchmark.stats.stats.median), steady_frame_allocations=frame_allocs,

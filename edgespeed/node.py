@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -36,6 +36,9 @@ from .errors import GraphError, GraphErrors
 from .format import ID_PATTERN, PATH_KINDS, POLICIES, SYNC_MODES
 from .params import Bounds, ParamValueError, check, describe
 from .types import ANY, PortType
+
+if TYPE_CHECKING:
+    from .runtime.context import RunContext
 
 ID_RE = re.compile(ID_PATTERN)
 
@@ -64,10 +67,11 @@ from .ports import REQUIRED, Input, Output, Param, ParamSpec, _annotations  # no
 __all__ = ["REQUIRED", "Envelope", "ID_RE", "Input", "Node", "Output", "Param", "ParamSpec", "did_you_mean", "node"]
 
 
-_ENGINE_FIELDS = frozenset({"_pools", "_stop", "_run_report", "_env"})
+_ENGINE_FIELDS = frozenset({"_pools", "_ctx", "engine_packet"})
 # Node methods and properties the engine calls (or pooled nodes rely on): no param may take the name.
 _ENGINE_CALLS = frozenset({"setup", "process", "generate", "flush", "teardown", "resume_point", "reload", "request_params",
-                           "declare_ports", "check_params", "is_source", "envelope", "stopping", "run_status", "pace", "buffer"})
+                           "declare_ports", "check_params", "is_source", "envelope", "stopping", "run_status", "pace", "buffer",
+                           "bind_run", "ctx", "use_pool", "take_paced_ns", "apply_pending"})
 
 
 class Node:
@@ -145,9 +149,8 @@ class Node:
         self.id = node_id
         self.log = logging.getLogger(f"edgespeed.node.{node_id}")
         self._pools: dict[str, Any] = {}
-        self._stop = threading.Event()
-        self._run_report: Callable[[], dict[str, Any]] | None = None  # the run's live report, set by the scheduler
-        self._env: Any = None
+        self._ctx: RunContext | None = None  # the run this node is part of (bind_run); None: detached
+        self.engine_packet: Any = None  # (the worker's) the packet inside process(), for `envelope`
         self.counters: dict[str, int] = {}
         self.stream_counts: dict[str, dict[str, Any]] = {}  # a multi-stream source's, per stream (report `streams`)
         values, errors = self.check_params(params)
@@ -267,11 +270,34 @@ class Node:
         `buffers`): flat once the pipeline is in steady state."""
         return {port: int(pool.allocations) for port, pool in list(self._pools.items())}  # read from other threads
 
-    def _take_paced(self) -> int:
+    # -- the engine's seam: what the worker and the run call -------------------------------
+    def bind_run(self, ctx: RunContext) -> None:
+        """(engine) Make this node part of a run, before `setup()`: its stop and abort events,
+        its clock, its live report, and for the runtime's own nodes the workers around them."""
+        self._ctx = ctx
+
+    @property
+    def ctx(self) -> RunContext:
+        """The run this node is part of; outside one (a node driven by hand) a detached
+        context: never stopping, nothing downstream."""
+        if self._ctx is None:
+            from .runtime.context import RunContext
+
+            self._ctx = RunContext()
+        return self._ctx
+
+    def use_pool(self, port: str, pool: Any) -> None:
+        """(engine) Draw output `port`'s `buffer()` arrays from `pool` (a process boundary's
+        shared-memory slots, so a frame is written where the other process reads it)."""
+        self._pools[port] = pool
+
+    def take_paced_ns(self) -> int:
+        """(engine) Nanoseconds spent in `pace()` since the last call: not process time."""
         paced, self._paced_ns = self._paced_ns, 0
         return paced
 
-    def _apply_pending(self) -> None:
+    def apply_pending(self) -> None:
+        """(engine) Set the params queued by `request_params`, between packets."""
         if self._pending_params is None:  # the per-packet cost: one attribute read
             return
         with self._reload_lock:
@@ -284,13 +310,13 @@ class Node:
     def envelope(self) -> Envelope | None:
         """The envelope of the packet being processed (read-only), e.g. for a sink that logs
         times. None outside `process`. Sequence numbers and stamps are the engine's to set."""
-        pkt = self._env
+        pkt = self.engine_packet
         return None if pkt is None else Envelope(pkt.seq, pkt.ts_ns, pkt.pts_ns, pkt.origin, pkt.stream)
 
     @property
     def stopping(self) -> bool:
         """True once the graph is shutting down: a source polls it between blocking reads."""
-        return self._stop.is_set()
+        return self.ctx.stopping.is_set()
 
     def pacing(self) -> float | None:
         """Sources: the speed at which the engine releases what `generate()` yields, as media
@@ -309,12 +335,13 @@ class Node:
         wait `wait_s` (a stop cuts it short); not counted as processing time. For a live rate,
         return it from `pacing()` instead."""
         t0 = time.perf_counter_ns()
-        self._stop.wait(wait_s)
+        self.ctx.stopping.wait(wait_s)
         self._paced_ns += time.perf_counter_ns() - t0
 
     def run_status(self) -> dict[str, Any] | None:
         """The run's live report (the `--report` schema, as /status); None outside a run or in an isolated process."""
-        return None if self._run_report is None else dict(self._run_report())
+        run = self.ctx.run()
+        return None if run is None else dict(run.snapshot())
 
     def count(self, name: str, n: int = 1) -> None:
         """Add `n` to the node's counter `name` (e.g. `reconnects`), reported under

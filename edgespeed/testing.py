@@ -21,6 +21,7 @@ from .errors import NodeError
 from .metrics import NodeStats
 from .node import Input, Node, Output, Param
 from .registry import default_registry
+from .runtime.context import RunContext
 from .runtime.packet import Packet, freeze, payload_bytes
 from .runtime.ring import Ring
 from .runtime.worker import Worker
@@ -76,7 +77,7 @@ def run_node(
     collect = {p: Ring(f"{node_id}/{p} -> collected", 1 << 62, "block") for p in inst.outputs}
     stopping = threading.Event()
     failures: list[NodeError] = []
-    inst._stop = stopping  # Node.stopping, as the scheduler wires it
+    inst.bind_run(RunContext(stopping))  # Node.stopping, as the scheduler wires it
     if max_packets is not None and not feeds:
         vars(inst)["generate"] = _limited(inst.generate, max_packets)  # this instance only
     worker = Worker(inst, on_error="stop", stats=NodeStats(node_id, cls.kind, counters=inst.counters),

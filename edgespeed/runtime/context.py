@@ -1,8 +1,9 @@
 """What a node or carrier of the runtime needs from the run it is part of: `RunContext`.
 
-The run hands each runtime-aware node (link ends, replica dispatch and merge, process
-boundaries) one typed context through `RunAware.bind_run`, instead of attributes attached to the
-instance at run time: abort and stop, the run's clock, and the workers downstream of a node
+The run hands every node one typed context through `Node.bind_run`, instead of attributes
+attached to the instance at run time: abort and stop (`Node.stopping`), the run's live report
+(`Node.run_status`), the run's clock, state its nodes share (a replica's packet numbers,
+between its link ends), and for the runtime's own nodes the workers downstream of a node
 (a link's receiving end acknowledges what they have finished, and resumes where its sinks
 left off). Outside a run (a node driven by a test) the context is detached: nothing is
 downstream, nothing is aborted.
@@ -39,6 +40,7 @@ class RunContext:
     aborted: threading.Event = field(default_factory=threading.Event)
     run: Callable[[], Any] = _detached
     t0_ns: int = field(default_factory=time.monotonic_ns)
+    shared: dict[Any, Any] = field(default_factory=dict)  # per run, by key (linkends.tags)
 
     def now_ns(self) -> int:
         """The run's clock: nanoseconds since the run was planned (monotonic)."""
@@ -78,18 +80,3 @@ class RunContext:
                     order.append(c)
                     queue.append(c)
         return [run.workers[c] for c in order]
-
-
-class RunAware:
-    """A mixin for the runtime's own nodes: the run hands it its `RunContext` (`bind_run`) before `setup()`."""
-
-    _ctx: RunContext | None = None
-
-    @property
-    def ctx(self) -> RunContext:
-        if self._ctx is None:
-            self._ctx = RunContext()  # outside a run
-        return self._ctx
-
-    def bind_run(self, ctx: RunContext) -> None:
-        self._ctx = ctx

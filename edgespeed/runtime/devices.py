@@ -37,7 +37,7 @@ from ..graph.validate import placement
 from ..node import Param
 from ..registry import default_registry
 from ..types import Stamped
-from .linkends import TAGS, Downstream, ReceivingEnd, SendingEnd, Tags, receiver, sender_curve
+from .linkends import Downstream, ReceivingEnd, SendingEnd, Tags, receiver, sender_curve, tags
 from .process import fresh_ids
 
 log = logging.getLogger("edgespeed.link")
@@ -69,7 +69,7 @@ class LinkOut(SendingEnd):
         self._pumper = threading.Thread(target=self._pump, name=f"edgespeed:{self.id}:link", daemon=True)
         self._pumper.start()
 
-        self._tags = TAGS.setdefault(self.tags_from, Tags()) if self.tags_from else None
+        self._tags = tags(self.ctx, self.tags_from) if self.tags_from else None
         self._handled = 0  # packets process() has finished (the replica side's flush reads it)
 
     def _pump(self) -> None:
@@ -82,7 +82,7 @@ class LinkOut(SendingEnd):
     def process(self, data: Any = None, **unused: Any) -> None:
         from ..transport.wire import WireError
 
-        env = self._env
+        env = self.engine_packet
         abort = self.ctx.aborted
         try:
             with self._lock:
@@ -145,7 +145,7 @@ class LinkIn(ReceivingEnd):
         self._emitted: deque[tuple[int, int]] = deque()  # (seq, epoch) handed downstream, not yet done
         self._n = 0  # packets handed downstream
         self._tracker: Downstream | None = None
-        self._tags = TAGS.setdefault(self.link, Tags()) if self.replica else None
+        self._tags = tags(self.ctx, self.link) if self.replica else None
 
     def generate(self) -> Any:
         from ..transport import security

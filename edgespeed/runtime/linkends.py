@@ -12,10 +12,10 @@ from collections import deque
 from typing import Any
 
 from ..node import Input, Node, Output, Param
-from .context import RunAware, RunContext
+from .context import RunContext
 
 
-class SendingEnd(RunAware, Node):
+class SendingEnd(Node):
     """(internal) The params of a node that sends over links (`LinkOut`, `replicas.ReplicaOut`)."""
 
     data = Input()
@@ -34,7 +34,7 @@ class SendingEnd(RunAware, Node):
         return 0
 
 
-class ReceivingEnd(RunAware, Node):
+class ReceivingEnd(Node):
     """(internal) The params of a node that receives over links (`LinkIn`, `replicas.ReplicaIn`);
     `receiver()` reads them."""
 
@@ -122,7 +122,11 @@ class Tags:
                 skip(ts, {"g": g, "lw": lw})
 
 
-TAGS: dict[str, Tags] = {}  # per replica link (one process may run several replicas)
+def tags(ctx: RunContext, link: str) -> Tags:
+    """The `Tags` of replica link `link` in this run (shared by its link_in and link_out; one
+    process may run several replicas)."""
+    found: Tags = ctx.shared.setdefault(("tags", link), Tags())
+    return found
 
 
 class Downstream:

@@ -35,7 +35,6 @@ from ..graph.spec import GraphSpec, InputSpec, NodeSpec
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
 from ..types import Stamped
-from .context import RunAware
 from .shm import DEFAULT_CAP_BYTES, ShmReader, ShmWriter, pipe_pair, segment_name
 
 log = logging.getLogger("edgespeed.run")
@@ -58,7 +57,7 @@ class ChannelEnd:
     cap_bytes: int = DEFAULT_CAP_BYTES
 
 
-class ShmOut(RunAware, Node):
+class ShmOut(Node):
     """(internal) Sends `data` across a process boundary through a shared-memory channel."""
 
     kind = "runtime.shm_out"
@@ -73,7 +72,7 @@ class ShmOut(RunAware, Node):
         self._writer = ShmWriter(end.label, end.owner_pid, end.name, end.data, end.release, cap_bytes=end.cap_bytes)
 
     def process(self, data: Any = None, **unused: Any) -> None:
-        env = self._env
+        env = self.engine_packet
         abort = self.ctx.aborted
         for _ in range(2):
             if _CHANNELS[self.channel] is not self._end:  # the other side restarted on a fresh channel
@@ -122,7 +121,7 @@ class SlotPool:
         return arr if arr is not None else self._fallback.take(shape, dtype)
 
 
-class ShmIn(RunAware, Node):
+class ShmIn(Node):
     """(internal) Receives packets from another process; ends at that side's end of stream."""
 
     kind = "runtime.shm_in"

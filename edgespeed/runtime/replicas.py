@@ -81,7 +81,7 @@ class ReplicaOut(SendingEnd):
                 self._dispatch(wait=False)
 
     def process(self, data: Any = None, **unused: Any) -> None:
-        env = self._env
+        env = self.engine_packet
         with self._lock:
             self._waiting.append((self._g, data, env.ts_ns, env.pts_ns))
             self._g += 1

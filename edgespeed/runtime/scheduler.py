@@ -29,21 +29,11 @@ from ..graph.validate import Resolved, check
 from ..metrics import NodeStats, report
 from ..node import Node
 from ..registry import Registry
-from .context import RunAware, RunContext
+from .context import RunContext
 from .ring import Ring
 from .worker import Worker
 
 log = logging.getLogger("edgespeed.run")
-
-
-class _Gone:
-    """Stands in for a run that has been collected: an empty report."""
-
-    def snapshot(self) -> dict[str, Any]:
-        return {}
-
-
-_GONE = _Gone()
 
 
 @dataclass
@@ -170,10 +160,7 @@ class Run:
         for n in r.spec.nodes:
             cls = r.classes[n.id]
             node = cls(n.id, **r.params[n.id])
-            node._stop = self.stopping
-            node._run_report = lambda: (me() or _GONE).snapshot()  # Node.run_status, for the preview page
-            if isinstance(node, RunAware):  # link ends, replicas, process boundaries
-                node.bind_run(ctx)
+            node.bind_run(ctx)  # Node.stopping and run_status; link ends, replicas and boundaries see the workers
             self.nodes[n.id] = node
             self.stats[n.id] = NodeStats(n.id, n.type, counters=node.counters, streams=node.stream_counts)
             self.workers[n.id] = Worker(
@@ -220,7 +207,7 @@ class Run:
             inp = self.resolved.inputs[nid]["data"]
             consumers = self.workers[inp.node].outputs[inp.output or ""]
             if len(consumers) == 1:
-                self.nodes[inp.node]._pools[inp.output or ""] = SlotPool(node)
+                self.nodes[inp.node].use_pool(inp.output or "", SlotPool(node))
 
     @property
     def finished(self) -> bool:

@@ -100,7 +100,7 @@ class Worker(InputMatching):
     @property
     def busy(self) -> bool:
         """A packet is waiting in this worker or inside its node's process() call."""
-        return bool(self._pending) or self._waiting is not None or self.node._env is not None
+        return bool(self._pending) or self._waiting is not None or self.node.engine_packet is not None
 
     def run(self) -> None:
         """Thread body: never raises; failures go to `on_failure`."""
@@ -255,7 +255,7 @@ class Worker(InputMatching):
                 if type(item) is StreamEnd:
                     self._pass_end(StreamEnd(item.stream, self.id))
                     continue
-                stats.process.add(_perf() - t0 - node._take_paced())  # a pacing wait is not work
+                stats.process.add(_perf() - t0 - node.take_paced_ns())  # a pacing wait is not work
                 origin = stream = None
                 if isinstance(item, Stamped):
                     if pace is not None:
@@ -400,11 +400,11 @@ class Worker(InputMatching):
         stats = self.stats
         stats.packets_in += n_in
         node = self.node
-        node._env = first
+        node.engine_packet = first
         self._last_pts = first.pts_ns
         t0 = _perf()
         try:
-            node._apply_pending()  # reloaded params (control API) take effect between packets
+            node.apply_pending()  # reloaded params (control API) take effect between packets
             out = node.process(**kwargs)
             if out is not None:
                 if type(out) is dict or isinstance(out, Stamped):
@@ -423,7 +423,7 @@ class Worker(InputMatching):
                 raise err from err.__cause__
             self._count_skip(err)
         finally:
-            node._env = None
+            node.engine_packet = None
         stats.process.add(_perf() - t0)
         if self.is_sink:
             lat = _now() - ts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -218,7 +219,7 @@ class StreamsSource(PixelFormatPorts, Node):
             child.stream_name = feed.name  # type: ignore[attr-defined]
         else:
             child = FileSource(f"{self.id}.{feed.name}", path=feed.path, format=self.format, loop=self.loop, realtime=self.realtime)
-        child._stop = _Either(self._stop, feed.stop)
+        child.bind_run(replace(self.ctx, stopping=_Either(self.ctx.stopping, feed.stop)))
         return child
 
     def _decode(self, feed: _Feed) -> None:
@@ -231,7 +232,7 @@ class StreamsSource(PixelFormatPorts, Node):
             return
         try:
             speed = child.pacing()  # a file with realtime: true: paced here, in its own thread
-            pacer = Pacer(speed, child._stop) if speed else None
+            pacer = Pacer(speed, child.ctx.stopping) if speed else None
             for item in child.generate():
                 if isinstance(item, Stamped):
                     if pacer is not None and self._paced:
@@ -239,7 +240,7 @@ class StreamsSource(PixelFormatPorts, Node):
                     self._put(feed, item.outputs, item.pts_ns)
                 elif item is not None:
                     self._put(feed, item, None)
-                if feed.stop.is_set() or self._stop.is_set():
+                if feed.stop.is_set() or self.stopping:
                     break
             state, why = "ended", None
         except Exception as e:
@@ -266,7 +267,7 @@ class StreamsSource(PixelFormatPorts, Node):
             items = feed.items
             if len(items) >= feed.capacity:
                 if feed.lossless:
-                    while len(items) >= feed.capacity and not (feed.stop.is_set() or self._stop.is_set()):
+                    while len(items) >= feed.capacity and not (feed.stop.is_set() or self.stopping):
                         self._cond.wait(0.1)
                 else:
                     items.popleft()
@@ -280,15 +281,16 @@ class StreamsSource(PixelFormatPorts, Node):
         if why:
             self.log.error("%s", why)
         with self._cond:
-            feed.state = feed.counts["state"] = "removed" if feed.removed else "stopped" if self._stop.is_set() else state
+            feed.state = feed.counts["state"] = "removed" if feed.removed else "stopped" if self.stopping else state
             feed.done = True
             self._cond.notify_all()
 
 
-class _Either:
-    """The child's stop: the run stopping, or its stream being removed."""
+class _Either(threading.Event):
+    """The child's stop: the run stopping, or its stream being removed (never set itself)."""
 
     def __init__(self, a: threading.Event, b: threading.Event) -> None:
+        super().__init__()
         self.a, self.b = a, b
 
     def is_set(self) -> bool:

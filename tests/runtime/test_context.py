@@ -7,7 +7,8 @@ import gc
 
 from edgespeed.graph import load_text
 from edgespeed.graph.validate import check
-from edgespeed.runtime.context import RunAware, RunContext
+from edgespeed.node import Node
+from edgespeed.runtime.context import RunContext
 from edgespeed.runtime.scheduler import Run
 
 CHAIN = """
@@ -21,7 +22,7 @@ nodes:
 
 
 def test_a_detached_context_has_nothing_downstream_and_is_never_aborted() -> None:
-    ctx = RunAware().ctx
+    ctx = Node().ctx
     assert ctx.detached and ctx.after("x") == [] and ctx.consumers("x") == [] and ctx.worker("x") is None
     assert not ctx.aborted.is_set() and not ctx.stopping.is_set() and ctx.now_ns() >= 0
 
@@ -41,7 +42,8 @@ def test_no_node_gets_attributes_attached_and_a_finished_run_is_freed() -> None:
 
     run = Run(check(load_text(CHAIN)))
     for node in run.nodes.values():
-        assert not {"_abort", "_edgespeed_run"} & set(vars(node))
+        assert not {"_abort", "_edgespeed_run", "_stop", "_run_report"} & set(vars(node))
+        assert node.ctx.run() is run  # every node, through Node.bind_run
     run.start()
     assert run.wait(30).ok
     ref = weakref.ref(run)
@@ -53,7 +55,7 @@ def test_no_node_gets_attributes_attached_and_a_finished_run_is_freed() -> None:
 def test_the_runtimes_own_nodes_are_bound_to_their_run() -> None:
     text = CHAIN.replace("type: test.pass,", "type: \"testnodes:Passthrough\", isolate: process,")
     run = Run(check(load_text(text)))
-    bound = [n for n in run.nodes.values() if isinstance(n, RunAware)]
+    bound = [n for n in run.nodes.values() if type(n).kind.startswith("runtime.")]
     assert bound and all(n.ctx.run() is run and n.ctx.aborted is run.aborted for n in bound)  # the shm boundary's ends
     run.start()
     assert run.wait(60).ok

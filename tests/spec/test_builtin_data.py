@@ -37,5 +37,5 @@ def test_a_param_may_not_replace_an_engine_method() -> None:
 
     with pytest.raises(TypeError, match="param buffer would replace"):
         type("Bad", (Node,), {"kind": "t.bad", "buffer": Param(10), "__annotations__": {"buffer": int}})
-    with pytest.raises(TypeError, match="_env: reserved by the engine"):
-        type("Bad2", (Node,), {"kind": "t.bad2", "_env": None})
+    with pytest.raises(TypeError, match="engine_packet: reserved by the engine"):
+        type("Bad2", (Node,), {"kind": "t.bad2", "engine_packet": None})

@@ -24,11 +24,11 @@ def mux(**params: object):
 
 
 def feed(node, value: int, stream: str, seq: int = 0) -> list:
-    node._env = Packet(seq, 1000 + value, 10 * value, None, stream=stream)
+    node.engine_packet = Packet(seq, 1000 + value, 10 * value, None, stream=stream)
     try:
         return list(node.process(frame=frame(value)))
     finally:
-        node._env = None
+        node.engine_packet = None
 
 
 def test_a_batch_goes_out_when_every_live_stream_is_in() -> None:

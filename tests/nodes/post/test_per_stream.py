@@ -28,12 +28,12 @@ def test_a_streams_tracks_go_when_it_ends() -> None:
     node = default_registry().resolve("post.tracker")("track")
     node.setup()
     for s in ("a", "b"):
-        node._env = Packet(0, 0, 0, None, stream=s)
+        node.engine_packet = Packet(0, 0, 0, None, stream=s)
         node.process(detections=dets(10, 10))
     assert sorted(node.streams) == ["a", "b"]
     node.end_stream("a")
     assert node.streams == ["b"]
-    node._env = Packet(1, 0, 0, None, stream="a")
+    node.engine_packet = Packet(1, 0, 0, None, stream="a")
     assert int(node.process(detections=dets(10, 10))["tracks"]["track_ids"][0]) == 1  # afresh
 
 
@@ -61,12 +61,12 @@ def test_moving_a_line_applies_to_every_stream() -> None:
     node = default_registry().resolve("post.counter")("count", lines={"gate": [0, 100, 400, 100]})
     node.setup()
     for s, y in (("a", 20), ("a", 80), ("b", 20)):
-        node._env = Packet(0, 0, 0, None, stream=s)
+        node.engine_packet = Packet(0, 0, 0, None, stream=s)
         node.process(tracks=tracked(10, y, 1))
     node.lines = {"gate": [0, 200, 400, 200], "new": [0, 50, 400, 50]}
     node.reload({"lines": node.lines})
     for s in ("a", "b"):
-        node._env = Packet(0, 0, 0, None, stream=s)
+        node.engine_packet = Packet(0, 0, 0, None, stream=s)
         counts = node.process(tracks=tracked(10, 90, 1))["counts"]["counts"]
         assert counts == {"gate_in": 0, "gate_out": 0, "new_in": 0, "new_out": 0}
     node.end_stream("a")
