@@ -268,3 +268,34 @@ class Affinity(Node):
 default_registry().register(Burn)
 default_registry().register(Pid)
 default_registry().register(Affinity)
+
+
+class ClockSource(Node):
+    """Emit `count` wall-clock readings (time.time_ns()), one per `period_s`."""
+
+    kind = "test.clock_source"
+    out = Output()
+    count: int = Param(5, ge=1)
+    period_s: float = Param(0.01, ge=0)
+
+    def generate(self) -> Any:
+        for _ in range(self.count):
+            yield {"out": time.time_ns()}
+            time.sleep(self.period_s)
+
+
+class SlowSetup(Node):
+    """Takes `setup_s` to set up (a model loading); emits how long after its setup ended each
+    reading of `data` was taken (negative: the source ran ahead of this node's setup)."""
+
+    kind = "test.slow_setup"
+    data = Input()
+    out = Output()
+    setup_s: float = Param(0.5, ge=0)
+
+    def setup(self) -> None:
+        time.sleep(self.setup_s)
+        self._ready_ns = time.time_ns()
+
+    def process(self, data: int) -> dict[str, Any]:
+        return {"out": (data - self._ready_ns) / 1e9}

@@ -87,6 +87,8 @@ def main(control_fd: int) -> int:
 
 
 def _status(parent: _Parent, run: Any, done: threading.Event) -> None:
+    if run.preroll.wait(run.stopping):  # the parent's sources start once this is sent
+        parent.send(("ready",))
     while not done.wait(STATUS_EVERY_S):
         if not parent.send(("status", run.snapshot())):
             return

@@ -80,3 +80,35 @@ class RunContext:
                     order.append(c)
                     queue.append(c)
         return [run.workers[c] for c in order]
+
+
+class Preroll:
+    """Sources start once every node of the run has set up (GStreamer's preroll).
+
+    Without it a source's first frames race the setups downstream: a detector loading its model
+    for a second, or an isolated process still importing, finds a second of a live camera queued
+    ahead of it (latency, dropped or copied frames). Each party arrives once, when its first
+    setup has ended, successfully or not: a node retrying a failing setup (`on_error: restart`)
+    must not hold the graph back; one that fails stops the run, and `stopping` lets sources go.
+    A process group arrives when its child says all its nodes are set up, or when it exits.
+    """
+
+    def __init__(self, parties: int) -> None:
+        self._left = parties
+        self._lock = threading.Lock()
+        self.done = threading.Event()
+        if parties <= 0:
+            self.done.set()
+
+    def arrive(self) -> None:
+        with self._lock:
+            self._left -= 1
+            if self._left <= 0:
+                self.done.set()
+
+    def wait(self, stop: threading.Event, poll_s: float = 0.05) -> bool:
+        """Wait for every party (True), or until `stop` is set (False)."""
+        while not self.done.wait(poll_s):
+            if stop.is_set():
+                return False
+        return True

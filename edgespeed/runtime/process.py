@@ -268,6 +268,7 @@ class ProcessGroup:
         self.on_error = on_error
         self.on_failure = on_failure
         self.on_report = on_report
+        self.on_ready: Any = None  # the run's Preroll.arrive: the child's nodes are all set up
         self.incarnation = 0
         self.restarts = 0
         self.proc: Any = None
@@ -351,6 +352,7 @@ class ProcessGroup:
                 self.on_failure(outcome)
                 return
         finally:
+            self._ready()  # a child that never got ready must not hold the parent's sources
             self.done.set()
             with self._restarted:
                 self._restarted.notify_all()
@@ -371,6 +373,9 @@ class ProcessGroup:
                     msg = None
                 if msg is not None and msg[0] == "log":  # the child's log line, through our handlers
                     logging.getLogger(msg[2]).log(msg[1], "%s", msg[3])
+                    continue
+                if msg is not None and msg[0] == "ready":  # every node of the child has set up
+                    self._ready()
                     continue
                 if msg is not None and msg[0] == "status":  # the child's live report
                     if report is None:
@@ -397,6 +402,11 @@ class ProcessGroup:
             return NodeError(self.who, "start", f"its process could not start: {start_error}")
         how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
         return NodeError(self.who, "process", f"its process crashed ({how})")
+
+    def _ready(self) -> None:
+        arrive, self.on_ready = self.on_ready, None  # once: a restarted child's sources are the child's affair
+        if arrive is not None:
+            arrive()
 
     def wait_restart(self, abort: Any) -> bool:
         """Called by a parent-side relay whose peer died: True once a new child is up."""

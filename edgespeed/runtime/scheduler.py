@@ -29,7 +29,7 @@ from ..graph.validate import Resolved, check
 from ..metrics import NodeStats, report
 from ..node import Node
 from ..registry import Registry
-from .context import RunContext
+from .context import Preroll, RunContext
 from .ring import Ring
 from .worker import Worker
 
@@ -99,6 +99,13 @@ class Run:
             self._passive, self._carriers = fuse(self.workers, self.rings)  # channel ends run in their neighbours' threads
         if any(s.kind == "runtime.shm_out" for s in self.stats.values()):
             self._slot_pools()
+        # sources start once every node (and every child's nodes) has set up: their first
+        # frames must not queue behind a model still loading
+        self.preroll = Preroll(len(self.workers) - len(self._passive) + len(self.groups))
+        for nid, w in self.workers.items():
+            w.preroll = None if nid in self._passive else self.preroll
+        for g in self.groups:
+            g.on_ready = self.preroll.arrive
 
     def _isolate(self) -> None:
         """Split off nodes that run in processes of their own (`isolate:`)."""

@@ -24,6 +24,7 @@ from ..metrics import NodeStats
 from ..node import Node
 from ..types import Stamped, StreamEnd
 from .matching import InputMatching
+from .context import Preroll
 from .pacing import Pacer
 from .packet import Packet, freeze, payload_bytes
 from .ring import Ring
@@ -65,6 +66,8 @@ class Worker(InputMatching):
         self.on_failure = on_failure
         self.cpus = cpus
         self.paced = paced  # False: sources run as fast as the graph takes them (`edgespeed bench`)
+        self.preroll: Preroll | None = None  # set by the run: its sources wait for every setup
+        self._arrived = False
         self.is_sink = not any(outputs.values())
         cls = node  # its ports may depend on its params (Node.declare_ports)
         self._labels = {port: r.name.split(" -> ")[0] for port, r in inputs.items()}
@@ -116,6 +119,7 @@ class Worker(InputMatching):
         except BaseException as e:  # a bug in the engine itself: still report it per node
             self._fail(NodeError(self.id, "run", e))
         finally:
+            self._arrive()  # a setup that never ended (aborted) must not hold the sources
             for rings in self.outputs.values():
                 for r in rings:
                     r.close()
@@ -131,10 +135,12 @@ class Worker(InputMatching):
             try:
                 self._call("setup", self.node.setup)
             except NodeError as e:
+                self._arrive()
                 if self._retry(e, delay):
                     delay = min(delay * 2, 5.0)
                     continue
                 raise
+            self._arrive()
             self.stats.state = "running"
             failure: NodeError | None = None
             try:
@@ -193,6 +199,12 @@ class Worker(InputMatching):
     def fail_passive(self, e: NodeError) -> None:
         self._fail(e)
 
+    def _arrive(self) -> None:
+        if not self._arrived:
+            self._arrived = True
+            if self.preroll is not None:
+                self.preroll.arrive()
+
     def _retry(self, e: NodeError, delay: float) -> bool:
         if self.on_error != "restart" or self.stopping.is_set():
             return False
@@ -227,16 +239,18 @@ class Worker(InputMatching):
 
     # -- sources ------------------------------------------------------------------------------
     def _produce(self) -> None:
+        # A relay (the receiving end of a process boundary or link) ends at its upstream's end
+        # of stream, so what was produced before a stop still drains through it.
+        stop = self.aborted if getattr(self.node, "relay", False) else self.stopping
+        if self.preroll is not None and not self.preroll.wait(stop):
+            return
         try:
             gen = self.node.generate()
         except Exception as e:
             raise NodeError(self.id, "generate", e) from e
         if not isinstance(gen, types.GeneratorType) and not hasattr(gen, "__next__"):
             gen = iter(gen or ())
-        # A relay (the receiving end of a process boundary or link) ends at its upstream's end
-        # of stream, so what was produced before a stop still drains through it.
         stats, node = self.stats, self.node
-        stop = self.aborted if getattr(node, "relay", False) else self.stopping
         speed = node.pacing() if self.paced else None
         pace = Pacer(speed, stop) if speed else None
         try:

@@ -168,10 +168,12 @@ def _interrupt(p: subprocess.Popen, how: str) -> None:
 
 
 def test_pooled_frames_are_written_once_into_shared_memory() -> None:
-    # a live-paced producer: frames cross as fast as they come, so nearly all go zero-copy
+    # a live-paced producer: frames cross as fast as they come, so nearly all go zero-copy. At
+    # 50 fps the channel's 32 slots cover a consumer stalled for 0.6 s (a loaded CI box); a
+    # copy means one that fell further behind, the fallback working as designed.
     result, run_ = run("""
 nodes:
-  - {id: src, type: "testnodes:ArraySource", params: {count: 100, shape: [480, 640, 3], pooled: true, period_s: 0.004}}
+  - {id: src, type: "testnodes:ArraySource", params: {count: 100, shape: [480, 640, 3], pooled: true, period_s: 0.02}}
   - {id: who, type: "testnodes:Pid", isolate: process, inputs: {data: src/out}}
   - {id: sink, type: sink.null, inputs: {data: who/out}}
 """)
@@ -204,3 +206,18 @@ nodes:
     assert 0 < live < 400, "the isolated node's count reached the parent while it ran"
     child = [rec for rec in caplog.records if rec.name == "edgespeed.node.who" and "hello from the child" in rec.getMessage()]
     assert child and child[0].process == os.getpid(), "re-logged by the parent"
+
+
+@pytest.mark.parametrize("isolate", ["thread", "process"])
+def test_sources_start_once_every_node_has_set_up(isolate: str) -> None:
+    """Preroll: a source's first reading is taken after the slow node's setup ended, also when
+    that node sets up in a process of its own; nothing queues behind a model still loading."""
+    result, _ = run(f"""
+nodes:
+  - {{id: src, type: "testnodes:ClockSource", params: {{count: 5}}}}
+  - {{id: slow, type: "testnodes:SlowSetup", params: {{setup_s: 0.8}}, isolate: {isolate}, inputs: {{data: src/out}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: slow/out}}}}
+""")
+    assert result.ok, result.failures
+    lead = ListSink.collected["sink"]
+    assert len(lead) == 5 and min(lead) >= 0, f"readings taken before the setup ended by {-min(lead):.3f} s"
