@@ -63,11 +63,13 @@ def test_reliable_link_survives_a_receiver_restart_without_loss_or_duplicates():
     assert tx.close(linger_s=20)
     second[0].join(10)
     delivered = first.got + second[0].got
-    # nothing lost, in order; the one packet whose acknowledgement died with the receiver
-    # (closed with linger 0, like kill -9) may be delivered again, right at the restart
+    # nothing lost, in order; the packets whose acknowledgements died with the receiver (queued
+    # in libzmq, discarded by close with linger 0, like kill -9) may be delivered again, right
+    # at the restart and at most a window of them: at least once, never reordered
     assert sorted(set(delivered)) == delivered[: len(first.got)] + [n for n in second[0].got if n not in first.got]
     assert sorted(set(delivered)) == list(range(200))
-    assert len(delivered) - 200 <= 1 and second[0].got[0] >= first.got[-1]
+    again = len(delivered) - 200
+    assert 0 <= again <= 4 and second[0].got[:again] == first.got[len(first.got) - again:], (first.got[-5:], second[0].got[:5])
     assert tx.counters["resends"] >= 1 and tx.counters["peer_lost"] >= 0
 
 
