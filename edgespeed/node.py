@@ -35,7 +35,7 @@ import numpy as np
 from .errors import GraphError, GraphErrors
 from .format import ID_PATTERN, PATH_KINDS, POLICIES, SYNC_MODES
 from .params import Bounds, ParamValueError, check, describe
-from .types import ANY, PortType
+from .types import ANY, PortType, Stamped
 
 if TYPE_CHECKING:
     from .runtime.context import RunContext
@@ -206,8 +206,9 @@ class Node:
     def setup(self) -> None:
         """Open devices, load models. Runs once, in the node's worker, before any data."""
 
-    def process(self, *args: Any, **inputs: Any) -> dict[str, Any] | Iterator[dict[str, Any]] | None:
-        """Handle one matched set of inputs; return a dict of outputs, None, or yield dicts.
+    def process(self, *args: Any, **inputs: Any) -> dict[str, Any] | Stamped | Iterator[dict[str, Any] | Stamped] | None:
+        """Handle one matched set of inputs; return a dict of outputs, None, or yield dicts
+        (a `Stamped` one to give a result its own media time or stream, as `image.demux` does).
 
         The worker passes inputs by port name only (`process(image=...)`); `*args` is never
         used. It is there so that a subclass may name its inputs (`def process(self, image)`):

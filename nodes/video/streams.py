@@ -28,7 +28,7 @@ class _Feed:
         self.done = False
         self.child: Node | None = None
         self.thread: threading.Thread | None = None
-        self.counts = {"frames": 0, "dropped": 0, "reconnects": 0}
+        self.counts: dict[str, Any] = {"frames": 0, "dropped": 0, "reconnects": 0}
         self.state = "opening"
 
 
