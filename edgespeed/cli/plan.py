@@ -59,7 +59,8 @@ def _place(n: NodePlan) -> str:
 
 
 def _carrier(e: EdgePlan) -> str:
-    """`ring 32 block`, `shm 256 MiB`, `link reliable jpeg (camera -> gateway)`..."""
+    """`ring 32 block`, `shm 256 MiB`, `link reliable jpeg (camera -> gateway)`..., then a line
+    per ZeroMQ link with its addresses."""
     text = f"{e.carrier} queue {e.capacity} {e.policy}"
     if e.shm_cap_bytes:
         text += f", {e.shm_cap_bytes >> 20} MiB shared"
@@ -69,4 +70,6 @@ def _carrier(e: EdgePlan) -> str:
         text += f" ({e.devices[0]} -> {e.devices[1]})"
     if e.private:
         text += ", private"
+    for lk in e.links if e.carrier != "ring" else ():  # where to open the firewall: the receiver binds
+        text += f"\n      link {lk.name!r}: {lk.sender} connects to {lk.connect}, {lk.receiver} binds {lk.bind}"
     return text

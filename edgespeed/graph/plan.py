@@ -54,6 +54,17 @@ class NodePlan:
 
 
 @dataclass(frozen=True)
+class LinkPlan:
+    """One ZeroMQ link: its name (what both ends and the logs call it) and addresses."""
+
+    name: str
+    sender: str  # the device that connects
+    receiver: str  # the device that binds
+    connect: str
+    bind: str
+
+
+@dataclass(frozen=True)
 class EdgePlan:
     """How one edge carries its packets."""
 
@@ -69,6 +80,7 @@ class EdgePlan:
     quality: int | None = None
     private: bool = False  # the producer marks this output private
     shm_cap_bytes: int | None = None  # shm: the channel's shared memory
+    links: tuple[LinkPlan, ...] = ()  # the ZeroMQ links carrying it (several into or out of replicas)
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,7 @@ def plan(resolved: Resolved, device: str | None = None, *, cpus: frozenset[int] 
     if device is not None and device not in {d.name for d in spec.devices}:
         raise KeyError(device)
     where = placement(spec)
+    wired = links(spec, where) if spec.devices else {}
     sets, spare = cpu_sets(spec, cpus)
     nodes = {n.id: NodePlan(n.id, n.type, where.get(n.id), n.replicas, group_of(n), "process" if group_of(n) else "thread",
                             sets.get(n.id)) for n in spec.nodes if _runs_on(n, where, device)}
@@ -113,7 +126,7 @@ def plan(resolved: Resolved, device: str | None = None, *, cpus: frozenset[int] 
             producer = spec.node(inp.node)
             if n.id not in nodes and inp.node not in nodes:
                 continue
-            edges.append(_edge(resolved, n, port, inp, producer, where, device))
+            edges.append(_edge(resolved, n, port, inp, producer, where, device, wired.get((n.id, port), ())))
     return Plan(spec.name if device is None else f"{spec.name}@{device}", device, nodes, tuple(edges), spare)
 
 
@@ -123,7 +136,8 @@ def _runs_on(n: NodeSpec, where: dict[str, str], device: str | None) -> bool:
     return device in n.replicas if n.replicas else where[n.id] == device
 
 
-def _edge(r: Resolved, n: NodeSpec, port: str, inp: InputSpec, producer: NodeSpec, where: dict[str, str], device: str | None) -> EdgePlan:
+def _edge(r: Resolved, n: NodeSpec, port: str, inp: InputSpec, producer: NodeSpec, where: dict[str, str], device: str | None,
+          wired: tuple[LinkPlan, ...]) -> EdgePlan:
     decl = r.ports[n.id][0][port]
     cap = inp.queue or decl.queue
     src_dev, dst_dev = where.get(inp.node), where.get(n.id)
@@ -145,7 +159,40 @@ def _edge(r: Resolved, n: NodeSpec, port: str, inp: InputSpec, producer: NodeSpe
                     cap or DEFAULT_QUEUE, None if cap else DEFAULT_MAX_BYTES, inp.policy or decl.policy or "block",
                     devices=joins, mode=(inp.mode or "reliable") if linked else None,
                     compress=(inp.compress or "none") if linked else None, quality=inp.quality if linked else None,
-                    private=private, shm_cap_bytes=shm_cap)
+                    private=private, shm_cap_bytes=shm_cap, links=wired)
+
+
+def links(spec: GraphSpec, where: dict[str, str]) -> dict[tuple[str, str], tuple[LinkPlan, ...]]:
+    """The links of every edge that joins devices, by (consumer, port), over the whole graph:
+    every device numbers them alike, so each finds the same port for the k-th link into a
+    device (`addresses`) whichever part of the graph it runs.
+
+    An edge into a replicated node is a link to each replica; the results of a replicated node
+    come back to a device over a link from each replica, shared by all its consumers there.
+    """
+    devices = {d.name: d for d in spec.devices}
+    incoming: dict[str, int] = {}
+    merges: dict[str, tuple[LinkPlan, ...]] = {}  # a replicated producer's links back (see split)
+    out: dict[tuple[str, str], tuple[LinkPlan, ...]] = {}
+
+    def link(name: str, src: str, dst: str) -> LinkPlan:
+        k = incoming[dst] = incoming.get(dst, -1) + 1
+        return LinkPlan(name, src, dst, *addresses(devices[dst], k))
+
+    for n in spec.nodes:
+        for port, inp in n.inputs.items():
+            producer = spec.node(inp.node)
+            label = f"{inp.source} -> {n.id}.{port}"
+            if n.replicas:
+                out[(n.id, port)] = tuple(link(f"{label} @{r}", where[inp.node], r) for r in n.replicas)
+            elif producer.replicas:
+                dst = where[n.id]
+                if inp.node not in merges:
+                    merges[inp.node] = tuple(link(f"{inp.source} -> {dst} @{r}", r, dst) for r in producer.replicas)
+                out[(n.id, port)] = merges[inp.node]
+            elif where[inp.node] != where[n.id]:
+                out[(n.id, port)] = (link(label, where[inp.node], where[n.id]),)
+    return out
 
 
 def group_of(n: NodeSpec) -> str | None:

@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..graph.plan import addresses
+from ..graph.plan import links as planned_links
 from ..graph.spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec
 from ..graph.validate import placement
 from ..node import Param
@@ -252,8 +252,8 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
     if device not in devices:
         raise KeyError(device)
     where = placement(spec)
+    wired = planned_links(spec, where)  # the planning step numbers the links and gives their addresses
     fresh = fresh_ids(spec)
-    incoming: dict[str, int] = {}
     crossings = 0
     nodes: list[NodeSpec] = []
     merges: dict[str, str] = {}  # replicated node -> its replica_in here
@@ -277,11 +277,7 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
             producer = spec.node(inp.node)
             if n.replicas:  # into a replicated node: a dispatcher here, a link into each replica
                 label = f"{inp.source} -> {n.id}.{port}"
-                links = []
-                for r in n.replicas:
-                    k = incoming[r] = incoming.get(r, -1) + 1
-                    connect, bind = addresses(devices[r], k)
-                    links.append((f"{label} @{r}", connect, bind, devices[r]))
+                links = [(lp.name, lp.connect, lp.bind, devices[lp.receiver]) for lp in wired[(n.id, port)]]
                 c, crossings = crossings, crossings + 1
                 src = devices[where[inp.node]]
                 if where[inp.node] == device:
@@ -304,11 +300,7 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
                 dst = devices[where[n.id]]
                 if inp.node not in merges:
                     label = f"{inp.source} -> {dst.name}"
-                    links = []
-                    for r in producer.replicas:
-                        k = incoming[dst.name] = incoming.get(dst.name, -1) + 1
-                        connect, bind = addresses(dst, k)
-                        links.append((f"{label} @{r}", connect, bind, devices[r]))
+                    links = [(lp.name, lp.connect, lp.bind, devices[lp.sender]) for lp in wired[(n.id, port)]]
                     c, crossings = crossings, crossings + 1
                     (feed,) = producer.inputs.values()
                     if device in producer.replicas:
@@ -332,10 +324,9 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
             if src.name == dst.name:
                 inputs[port] = inp
                 continue
-            k = incoming[dst.name] = incoming.get(dst.name, -1) + 1
             c, crossings = crossings, crossings + 1  # the crossing's number in the whole graph
-            label = f"{inp.source} -> {n.id}.{port}"
-            connect, bind = addresses(dst, k)
+            (lp,) = wired[(n.id, port)]
+            label, connect, bind = lp.name, lp.connect, lp.bind
             opts = link_opts(label, dst, inp.mode)
             if mine:  # we receive
                 in_id = fresh(f"link_in_{c}")

@@ -106,3 +106,22 @@ def test_the_plan_is_frozen_data_and_round_trips_to_json() -> None:
         p.nodes["small"].device = "camera"  # type: ignore[misc]
     d = json.loads(json.dumps(p.to_dict()))
     assert d["device"] == "gateway" and d["edges"][0]["carrier"] == "link" and d["nodes"]["norm"]["executor"] == "thread"
+
+
+def test_links_are_numbered_once_for_the_whole_graph_and_every_device_sees_the_same() -> None:
+    r = check(load_text(REPLICATED))
+    by_dev = {dev: {e.target: e.links for e in plan(r, dev).edges if e.carrier != "ring"} for dev in ("cam", "gw1", "gw2", "res")}
+    into = by_dev["cam"]["work.image"]  # a link to each replica: the first link into each device
+    assert [(lk.name, lk.sender, lk.receiver, lk.connect) for lk in into] == [
+        ("src/frame -> work.image @gw1", "cam", "gw1", "tcp://127.0.0.1:7000"),
+        ("src/frame -> work.image @gw2", "cam", "gw2", "tcp://127.0.0.1:7100")]
+    back = by_dev["res"]["out.data"]  # a link back from each replica: ports 7200 and 7201 of res
+    assert [(lk.name, lk.sender, lk.bind) for lk in back] == [
+        ("work/out -> res @gw1", "gw1", "tcp://127.0.0.1:7200"), ("work/out -> res @gw2", "gw2", "tcp://127.0.0.1:7201")]
+    assert by_dev["gw1"]["work.image"] == into and by_dev["gw2"]["out.data"] == back  # both ends agree
+    # what each device runs uses exactly these addresses (the runtime does not number links itself)
+    from edgespeed.runtime.devices import split
+
+    params = [n.params for dev in ("cam", "gw1", "gw2", "res") for n in split(r.spec, dev).nodes if n.type.startswith("runtime.")]
+    used = {a for p in params for key in ("endpoint", "bind", "endpoints", "binds") for a in ([p[key]] if isinstance(p.get(key), str) else p.get(key, []))}
+    assert used == {lk.connect for lk in into + back} | {lk.bind for lk in into + back}
