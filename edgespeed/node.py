@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 import numpy as np
 
 from .errors import GraphError, GraphErrors
-from .format import ID_PATTERN, PATH_KINDS, POLICIES, SYNC_MODES
-from .params import Bounds, ParamValueError, check, describe
-from .types import ANY, PortType, Stamped
+from .format import ID_PATTERN, SYNC_MODES
+from .params import ParamValueError
+from .types import PortType, Stamped
 
 if TYPE_CHECKING:
     from .runtime.context import RunContext

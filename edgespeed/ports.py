@@ -7,7 +7,7 @@ import inspect
 from typing import Any
 
 from .format import PATH_KINDS, POLICIES
-from .params import Bounds, ParamValueError, check, describe
+from .params import Bounds, check, describe
 from .types import ANY, PortType
 
 

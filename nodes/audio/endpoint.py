@@ -66,7 +66,9 @@ class Endpointer(Node):
         first = int(vad["start_sample"]) // f
         self._chunks.append((int(vad["start_sample"]), np.array(vad["audio"], np.float32)))  # a copy: kept past process
         self._frame = (f, rate, first + len(vad["speech"]))
-        ms = lambda v: max(1, math.ceil(v * rate / 1000 / f))
+        def ms(v: float) -> int:  # a duration in ms -> whole VAD frames (at least one)
+            return max(1, math.ceil(v * rate / 1000 / f))
+
         need_speech, need_silence, longest = ms(self.min_speech_ms), ms(self.min_silence_ms), ms(self.max_utterance_s * 1000)
         for i, speech in enumerate(np.asarray(vad["speech"], bool)):
             g = first + i

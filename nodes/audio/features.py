@@ -25,7 +25,8 @@ def mel_filterbank(sample_rate_hz: int, n_fft: int, n_mels: int, fmin_hz: float,
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (freqs - lo) / (mid - lo)
     falling = (hi - freqs) / (hi - mid)
-    return np.maximum(0.0, np.minimum(rising, falling))
+    tri: np.ndarray = np.maximum(0.0, np.minimum(rising, falling))
+    return tri
 
 
 def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
@@ -34,7 +35,8 @@ def dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     n = np.arange(n_in)[None, :]
     m = np.cos(np.pi * k * (2 * n + 1) / (2 * n_in)) * np.sqrt(2.0 / n_in)
     m[0] /= np.sqrt(2.0)
-    return m
+    out: np.ndarray = m
+    return out
 
 
 class FeatureExtractor(Node):

@@ -187,7 +187,7 @@ class OnnxVad(_FramedVad):
         sr = np.array(self.sample_rate_hz, np.int64)
         for i, window in enumerate(frames):
             x = np.concatenate([self._context, window])[None, :].astype(np.float32, copy=False)
-            feed = {self._audio_name: x, **self._state}
+            feed: dict[str, np.ndarray] = {self._audio_name: x, **self._state}
             if self._sr_name:
                 feed[self._sr_name] = sr
             result = self._session.run(None, feed)

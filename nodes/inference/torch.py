@@ -76,7 +76,8 @@ class TorchRunner(Node):
             else:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", DeprecationWarning)  # TorchScript is deprecated, still widely shipped
-                    self._module = torch.jit.load(str(self.model), map_location=self._device)
+                    load = torch.jit.load  # (untyped in torch's own annotations)
+                    self._module = load(str(self.model), map_location=self._device)  # type: ignore[no-untyped-call]
                 self._module.eval()
         except Exception as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]

@@ -20,7 +20,8 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
     area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    iou: np.ndarray = inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+    return iou
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou_max: float, class_ids: np.ndarray | None = None,
@@ -41,7 +42,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_max: float, class_ids: np.nda
     x1, y1, x2, y2 = b.T
     areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     order = np.argsort(-scores, kind="stable")
-    keep = []
+    keep: list[int] = []
     while order.size and len(keep) < max_keep:
         i, rest = order[0], order[1:]
         keep.append(i)

@@ -14,7 +14,8 @@ def _side(line: tuple[float, ...], p: np.ndarray) -> np.ndarray:
     """Sign of each point of `p` (N,2) relative to the line A->B: +1 right, -1 left, 0 on it
     (image coordinates, y down: for a line drawn left to right, right is below)."""
     ax, ay, bx, by = line
-    return np.sign((bx - ax) * (p[:, 1] - ay) - (by - ay) * (p[:, 0] - ax))
+    side: np.ndarray = np.sign((bx - ax) * (p[:, 1] - ay) - (by - ay) * (p[:, 0] - ax))
+    return side
 
 
 def _inside(poly: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -23,7 +24,8 @@ def _inside(poly: np.ndarray, p: np.ndarray) -> np.ndarray:
     x1, y1 = poly[:, 0][None, :], poly[:, 1][None, :]
     x2, y2 = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
     crosses = ((y1 > y) != (y2 > y)) & (x < (x2 - x1) * (y - y1) / np.where(y2 == y1, 1e-12, y2 - y1) + x1)
-    return np.count_nonzero(crosses, axis=1) % 2 == 1
+    odd: np.ndarray = np.count_nonzero(crosses, axis=1) % 2 == 1
+    return odd
 
 
 @dataclass

@@ -22,7 +22,8 @@ class _Track:
     misses: int = 0
 
     def predicted(self) -> np.ndarray:
-        return self.box + self.vel * (self.misses + 1)
+        box: np.ndarray = self.box + self.vel * (self.misses + 1)
+        return box
 
 
 @dataclass
@@ -110,7 +111,7 @@ class IouTracker(Node):
             if ti not in matched:
                 t.misses += 1
         st.tracks = [t for t in tracks if t.misses <= self.max_age]
-        for di in np.flatnonzero(ids < 0):
+        for di in map(int, np.flatnonzero(ids < 0)):
             st.tracks.append(_Track(st.next_id, boxes[di].copy(), np.zeros(4, np.float32), int(classes[di])))
             ids[di] = st.next_id
             st.next_id += 1

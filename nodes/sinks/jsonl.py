@@ -70,7 +70,7 @@ class JsonlSink(Node):
         self._out().write(json.dumps(record, separators=(",", ":")) + "\n")
         self.lines += 1
         self._pending += 1
-        if self._pending >= self.flush_every:
+        if self._pending >= self.flush_every and self._file is not None:
             self._file.flush()
             self._pending = 0
         return None

@@ -31,9 +31,10 @@ class Broker:
         """A paho client with this node's credentials, TLS and backoff (not connected yet)."""
         try:
             import paho.mqtt.client as mqtt
+            from paho.mqtt.enums import CallbackAPIVersion
         except ImportError as e:
             raise MissingDependency("paho-mqtt", "mqtt") from e
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session)
         c.reconnect_delay_set(self.backoff_min_s, self.backoff_max_s)
         if self.username is not None:
             c.username_pw_set(self.username, self.password)

@@ -69,7 +69,7 @@ class WavSink(Node):
             self._header(self._stream, pcm.shape[1], rate)
             self._shape = (pcm.shape[1], rate)
             self.files.append(self.path)
-        elif self._shape != (pcm.shape[1], rate):
+        elif self._shape is not None and self._shape != (pcm.shape[1], rate):
             raise ValueError(f"stream format changed: {pcm.shape[1]} channel(s) at {rate} Hz, was {self._shape[0]} at {self._shape[1]} Hz")
         self._stream.writeframes(pcm.tobytes())
         return

@@ -68,7 +68,7 @@ class CameraSource(PixelFormatPorts, Node):
             cap.release()
             raise RuntimeError(f"cannot open camera {self.device!r} ({target}): busy, not a capture device, or no permission")
         if self.fourcc:
-            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc.ljust(4)[:4]))
+            cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*self.fourcc.ljust(4)[:4]))
         for prop, value in ((cv2.CAP_PROP_FRAME_WIDTH, self.width), (cv2.CAP_PROP_FRAME_HEIGHT, self.height), (cv2.CAP_PROP_FPS, self.fps)):
             if value:
                 cap.set(prop, value)

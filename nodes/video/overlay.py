@@ -143,4 +143,4 @@ class BoxOverlay(Node):
         top = y if below or y - th - base - 4 < 0 else y - th - base - 4
         cv2.rectangle(img, (x, top), (x + tw + 4, top + th + base + 4), color, -1)
         cv2.putText(img, text, (x + 2, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, self.font_scale, (255, 255, 255), 1, cv2.LINE_AA)
-        return top + th + base + 4
+        return int(top + th + base + 4)
