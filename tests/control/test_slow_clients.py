@@ -12,6 +12,6 @@ from slowload import measure  # noqa: E402
 
 
 def test_fifty_slow_clients_leave_the_rate(tmp_path: Path) -> None:
-    got = measure(tmp_path, clients=50, windows=3, window_s=0.7)
+    got = measure(tmp_path, clients=50, windows=5, window_s=0.7)  # medians of 5: a neighbour's burst is outvoted
     assert got["quiet"] > 0
     assert got["ratio"] >= 0.6, got
