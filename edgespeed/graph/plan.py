@@ -143,7 +143,7 @@ def _edge(r: Resolved, n: NodeSpec, port: str, inp: InputSpec, producer: NodeSpe
     src_dev, dst_dev = where.get(inp.node), where.get(n.id)
     joins = (src_dev, dst_dev) if src_dev is not None and dst_dev is not None and (src_dev != dst_dev or n.replicas or producer.replicas) else None
     private = producer.private is True or (isinstance(producer.private, tuple) and inp.output in producer.private)
-    carrier, shm_cap = "ring", None
+    carrier, shm_bytes = "ring", None
     if device is not None and n.replicas:
         carrier = "replica_dispatch" if where[inp.node] == device else "link"
     elif device is not None and producer.replicas:
@@ -151,15 +151,13 @@ def _edge(r: Resolved, n: NodeSpec, port: str, inp: InputSpec, producer: NodeSpe
     elif device is not None and src_dev != dst_dev:
         carrier = "link"
     elif group_of(n) != group_of(producer):
-        carrier = "shm"
-        caps = [int(m.shm_cap_mb * 2**20) for m in (n, producer) if m.shm_cap_mb]
-        shm_cap = min(caps or [DEFAULT_SHM_CAP_BYTES])
+        carrier, shm_bytes = "shm", shm_cap(n, producer)
     linked = carrier != "ring" and carrier != "shm" or joins is not None
     return EdgePlan(inp.source, f"{n.id}.{port}", carrier,
                     cap or DEFAULT_QUEUE, None if cap else DEFAULT_MAX_BYTES, inp.policy or decl.policy or "block",
                     devices=joins, mode=(inp.mode or "reliable") if linked else None,
                     compress=(inp.compress or "none") if linked else None, quality=inp.quality if linked else None,
-                    private=private, shm_cap_bytes=shm_cap, links=wired)
+                    private=private, shm_cap_bytes=shm_bytes, links=wired)
 
 
 def links(spec: GraphSpec, where: dict[str, str]) -> dict[tuple[str, str], tuple[LinkPlan, ...]]:
@@ -193,6 +191,13 @@ def links(spec: GraphSpec, where: dict[str, str]) -> dict[tuple[str, str], tuple
             elif where[inp.node] != where[n.id]:
                 out[(n.id, port)] = (link(label, where[inp.node], where[n.id]),)
     return out
+
+
+def shm_cap(consumer: NodeSpec, producer: NodeSpec) -> int:
+    """Bytes of shared memory for the channel between two processes: the smaller `shm_cap_mb`
+    of its two ends, else DEFAULT_SHM_CAP_BYTES."""
+    caps = [int(m.shm_cap_mb * 2**20) for m in (consumer, producer) if m.shm_cap_mb]
+    return min(caps or [DEFAULT_SHM_CAP_BYTES])
 
 
 def group_of(n: NodeSpec) -> str | None:

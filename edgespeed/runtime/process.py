@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..errors import NodeError
-from ..graph.plan import group_of
+from ..graph.plan import group_of, shm_cap
 from ..graph.spec import GraphSpec, InputSpec, NodeSpec
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
@@ -215,9 +215,9 @@ def fresh_ids(spec: GraphSpec) -> Any:
 def split(spec: GraphSpec) -> Split:
     """Cut `spec` at process boundaries (see the module docstring)."""
     where = {n.id: group_of(n) for n in spec.nodes}
+    by_id = {n.id: n for n in spec.nodes}
     fresh = fresh_ids(spec)
     nodes: dict[str | None, list[NodeSpec]] = {g: [] for g in set(where.values()) | {None}}
-    caps = {n.id: int(n.shm_cap_mb * 2**20) for n in spec.nodes if n.shm_cap_mb}
     crossings: list[Crossing] = []
 
     for n in spec.nodes:
@@ -230,8 +230,7 @@ def split(spec: GraphSpec) -> Split:
                 continue
             k = len(crossings)
             label = f"{inp.source} -> {n.id}.{port}"
-            cap = min([caps[i] for i in (n.id, inp.node) if i in caps] or [DEFAULT_CAP_BYTES])
-            crossings.append(Crossing(k, label, theirs, mine, cap))
+            crossings.append(Crossing(k, label, theirs, mine, shm_cap(n, by_id[inp.node])))  # as the plan says
             out_id, in_id = fresh(f"shm_out_{k}"), fresh(f"shm_in_{k}")
             nodes[theirs].append(NodeSpec(out_id, ShmOut.kind, {"channel": k},
                                           {"data": replace(inp, port="data")}))
