@@ -152,7 +152,7 @@ class DynamicPorts(Node):
     @classmethod
     def declare_ports(cls, params: dict[str, Any]) -> tuple[dict[str, Input], dict[str, Output]]:
         if params["dtype"] == "broken":
-            raise ValueError(f"Cannot read model 'm.onnx': not an ONNX file")
+            raise ValueError("Cannot read model 'm.onnx': not an ONNX file")
         ins = {n: Input(dtype=params["dtype"]) for n in params["names"]}
         return ins, {f"{n}_out": Output(dtype=params["dtype"]) for n in params["names"]}
 

@@ -8,7 +8,6 @@ import pytest
 
 from edgespeed import NodeError, Stamped
 from edgespeed.registry import default_registry
-from edgespeed.errors import NodeError
 from edgespeed.testing import run_node
 
 
