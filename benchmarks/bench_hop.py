@@ -371,7 +371,7 @@ def _shm_receiver(data_fd: str, rel_fd: str, owner: str) -> Callable[[], Receive
     reader = ShmReader("bench/hop -> child", int(owner), "hop", Connection(int(data_fd)), Connection(int(rel_fd)))
 
     def recv() -> Received | None:
-        kind, seq, ts, _, value = reader.recv(None)
+        kind, seq, ts, _, value, _ = reader.recv(None)
         if kind == "eos":
             reader.close()
             return None

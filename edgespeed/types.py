@@ -119,8 +119,10 @@ class StreamEnd:
     `end_stream(stream)` once (per-stream state is dropped, partial batches go out, sinks
     flush). Node code never sees it as a value. A node with several inputs runs `end_stream`
     once the end has come on every input fed (through the graph) by the source that sent it,
-    so all of the stream's packets are in by then. It does not cross process or device
-    boundaries.
+    so all of the stream's packets are in by then. It crosses process boundaries (a message
+    on the shared-memory channel) and device links (a packet with no value), keeping the id of
+    its source, so that wait spans the whole graph (`Plan.stream_feeds`); it does not go
+    through a replicated node (`device: [a, b]`): the merge of its results sees no stream ends.
     """
 
     stream: str

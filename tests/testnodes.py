@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from edgespeed import Frame, Input, Node, Output, Param, Stamped, node
+from edgespeed import Frame, Input, Node, Output, Param, Stamped, StreamEnd, node
 from edgespeed.registry import default_registry
 
 
@@ -299,3 +299,42 @@ class SlowSetup(Node):
 
     def process(self, data: int) -> dict[str, Any]:
         return {"out": (data - self._ready_ns) / 1e9}
+
+
+class StreamPair(Node):
+    """A multi-stream source: `n` frames of streams a and b in turn (64x64x3, every pixel the
+    frame's number: big enough to cross a process boundary in a shared-memory slot), then the
+    end of a, then `tail` more frames of b."""
+
+    kind = "test.stream_pair"
+    out = Output()
+    n: int = Param(4, ge=0)
+    tail: int = Param(3, ge=0)
+
+    def generate(self) -> Any:
+        for i in range(self.n):
+            for s in ("a", "b"):
+                yield Stamped({"out": np.full((64, 64, 3), i, np.uint8)}, pts_ns=i, stream=s)
+        yield StreamEnd("a")
+        for i in range(self.n, self.n + self.tail):
+            yield Stamped({"out": np.full((64, 64, 3), i, np.uint8)}, pts_ns=i, stream="b")
+
+
+class StreamTag(Node):
+    """Forwards each packet; when a stream ends, emits on it how many packets of it came."""
+
+    kind = "test.stream_tag"
+    data = Input()
+    other = Input(optional=True)
+    out = Output()
+
+    def setup(self) -> None:
+        self.seen: dict[str | None, int] = {}
+
+    def process(self, data: Any = None, other: Any = None) -> dict[str, Any]:
+        s = self.envelope.stream if self.envelope is not None else None
+        self.seen[s] = self.seen.get(s, 0) + 1
+        return {"out": data if data is not None else other}
+
+    def end_stream(self, stream: str) -> dict[str, Any]:
+        return {"out": f"{self.id}: {stream} ended after {self.seen.pop(stream, 0)}"}

@@ -19,7 +19,7 @@ Without a device, the whole graph runs in one process: edges between devices are
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import GraphError, GraphErrors
@@ -92,6 +92,9 @@ class Plan:
     nodes: dict[str, NodePlan]
     edges: tuple[EdgePlan, ...]
     spare_cpus: tuple[int, ...] | None = None  # CPUs no node claims (for the runtime's own threads)
+    # per node with several inputs: the inputs each source upstream of it feeds, over the whole
+    # graph (across processes and devices), so the end of a stream waits for every one of them
+    stream_feeds: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `edgespeed plan --json`."""
@@ -127,7 +130,37 @@ def plan(resolved: Resolved, device: str | None = None, *, cpus: frozenset[int] 
             if n.id not in nodes and inp.node not in nodes:
                 continue
             edges.append(_edge(resolved, n, port, inp, producer, where, device, wired.get((n.id, port), ())))
-    return Plan(spec.name if device is None else f"{spec.name}@{device}", device, nodes, tuple(edges), spare)
+    feeds = {nid: f for nid, f in stream_feeds(resolved).items() if nid in nodes}
+    return Plan(spec.name if device is None else f"{spec.name}@{device}", device, nodes, tuple(edges), spare, feeds)
+
+
+def stream_feeds(resolved: Resolved) -> dict[str, dict[str, frozenset[str]]]:
+    """For each node with several inputs: source id -> the input ports it feeds through the graph."""
+    inputs = resolved.inputs
+    ups: dict[str, set[str]] = {}  # node -> the sources upstream of it (a source: itself)
+
+    def sources(nid: str) -> set[str]:  # iterative: a long chain must not hit the recursion limit
+        stack = [nid]
+        while stack:
+            top = stack[-1]
+            before = [i.node for i in inputs[top].values()]
+            todo = [u for u in before if u not in ups]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            ups[top] = set().union(*(ups[u] for u in before)) if before else {top}
+        return ups[nid]
+
+    out: dict[str, dict[str, frozenset[str]]] = {}
+    for nid, ins in inputs.items():
+        if len(ins) > 1:
+            by_source: dict[str, set[str]] = {}
+            for port, inp in ins.items():
+                for src in sources(inp.node):
+                    by_source.setdefault(src, set()).add(port)
+            out[nid] = {src: frozenset(ports) for src, ports in by_source.items()}
+    return out
 
 
 def _runs_on(n: NodeSpec, where: dict[str, str], device: str | None) -> bool:

@@ -56,7 +56,7 @@ class _ToParent(logging.Handler):
 def main(control_fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     control = Connection(control_fd)
-    group, yaml_text, ends, level = control.recv()
+    group, yaml_text, ends, level, feeds = control.recv()
     parent = _Parent(control)
     root = logging.getLogger()
     root.setLevel(level)
@@ -68,7 +68,7 @@ def main(control_fd: int) -> int:
         from .scheduler import Run
 
         process.adopt(ends)
-        run = Run(check(load_text(yaml_text, file=f"<{group}>")), paced=os.environ.get(UNPACED_ENV) != "1")
+        run = Run(check(load_text(yaml_text, file=f"<{group}>")), paced=os.environ.get(UNPACED_ENV) != "1", stream_feeds=feeds)
     except Exception as e:  # import errors, a node's __init__: one line for the parent to show
         text = str(e).strip().splitlines()
         parent.send(("error", f"{type(e).__name__}: {text[0] if text else ''}"))

@@ -36,7 +36,7 @@ from ..graph.spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec
 from ..graph.validate import placement
 from ..node import Param
 from ..registry import default_registry
-from ..types import Stamped
+from ..types import Stamped, StreamEnd
 from .linkends import Downstream, ReceivingEnd, SendingEnd, Tags, receiver, sender_curve, tags
 from .process import fresh_ids
 
@@ -92,11 +92,26 @@ class LinkOut(SendingEnd):
                     if meta is None:
                         self.count("extra")  # a second result for one packet: the merge keeps the first
                         return
+                    if env.stream is not None:
+                        meta = {**meta, "s": env.stream}
+                elif env.stream is not None:  # (a multi-stream source's packet: its stream goes along)
+                    meta = {"s": env.stream}
                 self._sender.send(data, env.ts_ns, env.pts_ns, abort=abort, meta=meta)
         except WireError as e:
             raise ValueError(f"edge {self.link} crosses devices: {e}") from None
         finally:
             self._handled += 1
+
+    def end_stream(self, stream: str) -> None:
+        """Pass the end of a stream on to the next device, with the id of the source that ended
+        it (from the end's packet, `engine_packet`): a packet with no value. Not on a replica's
+        link: its results go back to a merge, whose consumers see no stream ends."""
+        env = self.engine_packet
+        if self._tags is not None or env is None:
+            return
+        with self._lock:
+            self._sender.send(None, env.ts_ns, env.pts_ns, abort=self.ctx.aborted,
+                              meta={"s": stream, "end": getattr(env.value, "source", None) or ""})
 
     def _skip(self, ts_ns: int, meta: dict[str, int]) -> None:
         """Tell the merge that a packet gave no result (a filter), so it does not wait for one."""
@@ -164,10 +179,21 @@ class LinkIn(ReceivingEnd):
                 session = rx.session
             while batch:
                 msg = batch.pop(0)
-                ts = msg.ts_ns
+                ts, meta = msg.ts_ns, msg.meta
+                if "end" in meta and self._tags is None:  # one stream of a multi-stream source ended
+                    yield StreamEnd(str(meta.get("s", "")), str(meta["end"]) or None)
+                    # acknowledged with the packet before it (acknowledgements are cumulative):
+                    # an end has nothing for a sink to write
+                    if self._emitted:
+                        self._emitted[-1] = (msg.seq, rx.epoch)
+                    else:
+                        rx.complete(msg.seq, rx.epoch)
+                    continue
                 if self._tags is not None:
                     ts = self._tags.note(msg, self._n)
-                yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=ts, origin=(session, msg.seq))
+                stream = meta.get("s") if meta else None
+                yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=ts, origin=(session, msg.seq),
+                              stream=stream if type(stream) is str else None)
                 self._emitted.append((msg.seq, rx.epoch))
                 self._n += 1
                 del msg  # let the frames go as soon as downstream is done with them

@@ -154,7 +154,7 @@ class Downstream:
                 return 0
             if len(w.inputs) == 1:  # popped but not yet in process(): counts tell
                 (ring,) = w.inputs.values()
-                if ring.puts - ring.dropped != w.stats.process.n:
+                if ring.puts - ring.dropped != w.stats.process.n + w.ends_handled:  # (a stream's end is put, not processed)
                     return 0
         return emitted
 

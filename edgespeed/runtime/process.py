@@ -34,7 +34,7 @@ from ..graph.plan import group_of, shm_cap
 from ..graph.spec import GraphSpec, InputSpec, NodeSpec
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
-from ..types import Stamped
+from ..types import Stamped, StreamEnd
 from .shm import DEFAULT_CAP_BYTES, ShmReader, ShmWriter, pipe_pair, segment_name
 
 log = logging.getLogger("edgespeed.run")
@@ -80,7 +80,7 @@ class ShmOut(Node):
                 self._end = _CHANNELS[self.channel]
                 self._open(self._end)
             try:
-                self._writer.send(env.seq, env.ts_ns, env.pts_ns, data, abort=abort)
+                self._writer.send(env.seq, env.ts_ns, env.pts_ns, data, abort=abort, stream=env.stream)
                 return None
             except (EOFError, OSError):  # the other process is gone: its monitor says why
                 group = _RESTARTS.get(self.channel)
@@ -88,6 +88,17 @@ class ShmOut(Node):
                     break
         self.count("lost_to_dead_peer")
         return None
+
+    def end_stream(self, stream: str) -> None:
+        """Pass the end of a stream on to the other process, with the id of the source that
+        ended it (the engine gives the end's packet as `engine_packet`), so a node there with
+        several inputs waits for it on each input that source feeds."""
+        env = self.engine_packet
+        end = env.value if env is not None else None
+        try:
+            self._writer.send_end(stream, getattr(end, "source", None), env.ts_ns if env else 0, env.pts_ns if env else 0)
+        except (EOFError, OSError):  # the other process is gone (its monitor says why): so is its state
+            self.count("lost_to_dead_peer")
 
     def try_buffer(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """A free shared-memory slot viewed as an array, or None (none free, or not open yet)."""
@@ -140,7 +151,7 @@ class ShmIn(Node):
         abort = self.ctx.aborted
         while True:
             try:
-                kind, seq, ts, pts, value = self._reader.recv(0.25)
+                kind, _, ts, pts, value, stream = self._reader.recv(0.25)
             except (EOFError, OSError) as e:
                 # the writer's process died: wait for its replacement (restart) or end
                 log.debug("%s: peer gone on %s (%r)", self.id, self._end.label, e)
@@ -154,7 +165,10 @@ class ShmIn(Node):
                 if abort is not None and abort.is_set():
                     return
                 continue
-            yield Stamped({"out": value}, pts_ns=pts, ts_ns=ts)
+            if kind == "end":
+                yield StreamEnd(stream or "", value)  # (value: the source that ended it)
+                continue
+            yield Stamped({"out": value}, pts_ns=pts, ts_ns=ts, stream=stream)
             value = None  # let the slot go back as soon as downstream is done with it
 
     def _swap(self, abort: Any) -> bool:
@@ -268,6 +282,7 @@ class ProcessGroup:
         self.on_failure = on_failure
         self.on_report = on_report
         self.on_ready: Any = None  # the run's Preroll.arrive: the child's nodes are all set up
+        self.stream_feeds: dict[str, dict[str, frozenset[str]]] = {}  # the run's, for the child's nodes
         self.incarnation = 0
         self.restarts = 0
         self.proc: Any = None
@@ -327,7 +342,7 @@ class ProcessGroup:
         for end in theirs.values():  # the child has its own copies now
             end.data.close()
             end.release.close()
-        self.control.send((self.name, self.spec.to_yaml(), ends, logging.getLogger().level))
+        self.control.send((self.name, self.spec.to_yaml(), ends, logging.getLogger().level, self.stream_feeds))
 
     def watch(self) -> None:
         """Monitor thread: collect the child's report, detect crashes, apply on_error."""

@@ -62,8 +62,8 @@ class ReplicaOut(SendingEnd):
             for i, (link, endpoint) in enumerate(zip(self.links, self.endpoints))
         ]
         self._reliable = self.mode == "reliable"
-        self._sent: list[dict[int, tuple[int, Any, int, int]]] = [{} for _ in self._senders]  # link seq -> packet
-        self._waiting: deque[tuple[int, Any, int, int]] = deque()  # (g, value, ts_ns, pts_ns), lowest g first
+        self._sent: list[dict[int, tuple[int, Any, int, int, str | None]]] = [{} for _ in self._senders]  # link seq -> packet
+        self._waiting: deque[tuple[int, Any, int, int, str | None]] = deque()  # (g, value, ts_ns, pts_ns, stream), lowest g first
         self._g = 0
         self._lost = [0] * len(self._senders)
         self._rr = 0
@@ -83,7 +83,7 @@ class ReplicaOut(SendingEnd):
     def process(self, data: Any = None, **unused: Any) -> None:
         env = self.engine_packet
         with self._lock:
-            self._waiting.append((self._g, data, env.ts_ns, env.pts_ns))
+            self._waiting.append((self._g, data, env.ts_ns, env.pts_ns, env.stream))
             self._g += 1
             if not self._reliable:
                 while len(self._waiting) > self.queue:
@@ -103,14 +103,15 @@ class ReplicaOut(SendingEnd):
                     return
                 self._tick(10)  # no replica has credit: backpressure
                 continue
-            g, value, ts, pts = item = self._waiting.popleft()
+            g, value, ts, pts, stream = item = self._waiting.popleft()
             sender = self._senders[i]
             low = min([g, *(p[0] for sent in self._sent for p in sent.values())])
             if self._waiting:
                 low = min(low, self._waiting[0][0])
             seq = sender.next_seq
             try:
-                sender.send(value, ts, pts, meta={"g": g, "lw": low}, wait=False)
+                meta: dict[str, Any] = {"g": g, "lw": low} if stream is None else {"g": g, "lw": low, "s": stream}
+                sender.send(value, ts, pts, meta=meta, wait=False)
             except WireError as e:
                 raise ValueError(f"edge {self.links[i]} crosses devices: {e}") from None
             self._sent[i][seq] = item
@@ -257,7 +258,8 @@ class ReplicaIn(ReceivingEnd):
                 continue
             self._emitted.append(entry)
             self._n += 1
-            yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=msg.ts_ns)
+            stream = msg.meta.get("s")
+            yield Stamped({"out": msg.value}, pts_ns=msg.pts_ns, ts_ns=msg.ts_ns, stream=stream if type(stream) is str else None)
             del msg
         if self._floor is not None:
             self._next, self._floor = max(self._next or 0, self._floor), None

@@ -58,10 +58,12 @@ class Run:
         device: run only this device's part of the graph, linked to the others (`devices.split`).
         paced: release what sources yield at their media time where they ask for it
             (`Node.pacing`); False runs every source as fast as the graph takes it (bench).
+        stream_feeds: `Plan.stream_feeds` of the whole graph, for a child process running a
+            part of it (None: from this run's own plan).
     """
 
     def __init__(self, resolved: Resolved, *, drain_timeout_s: float = 10.0, device: str | None = None,
-                 paced: bool = True) -> None:
+                 paced: bool = True, stream_feeds: dict[str, dict[str, frozenset[str]]] | None = None) -> None:
         resolved = live_sync(resolved)  # on the whole graph, before any split: the sources are all in it
         self.resolved = resolved
         self.paced = paced
@@ -84,6 +86,8 @@ class Run:
         self.groups: list[Any] = []
         self._child_reports: dict[str, dict[str, Any]] = {}
         self.plan: Plan = plan(resolved, device, cpus=_offered_cpus(resolved.spec))
+        # a child process runs a part of the graph: its parent gives the whole graph's feeds
+        self.stream_feeds = self.plan.stream_feeds if stream_feeds is None else stream_feeds
         if device is not None:
             from .devices import split as device_split
 
@@ -106,6 +110,7 @@ class Run:
             w.preroll = None if nid in self._passive else self.preroll
         for g in self.groups:
             g.on_ready = self.preroll.arrive
+            g.stream_feeds = {nid: f for nid, f in self.stream_feeds.items() if nid in g.members}
 
     def _isolate(self) -> None:
         """Split off nodes that run in processes of their own (`isolate:`)."""
@@ -176,33 +181,15 @@ class Run:
                 stopping=self.stopping, aborted=self.aborted, on_failure=on_failure, cpus=cpus.get(n.id, spare),
                 paced=self.paced,
             )
-        self._source_inputs(r)
+        self._source_inputs()
 
-    def _source_inputs(self, r: Resolved) -> None:
+    def _source_inputs(self) -> None:
         """Tell each multi-input worker which of its inputs each source feeds, so a stream's
-        end (StreamEnd) waits for all of them."""
-        feeds: dict[str, set[str]] = {}  # node -> the sources upstream of it (a source: itself)
-
-        def sources(nid: str) -> set[str]:  # iterative: a long chain must not hit the recursion limit
-            stack = [nid]
-            while stack:
-                top = stack[-1]
-                ups = [i.node for i in r.inputs[top].values()]
-                todo = [u for u in ups if u not in feeds]
-                if todo:
-                    stack.extend(todo)
-                    continue
-                stack.pop()
-                feeds[top] = set().union(*(feeds[u] for u in ups)) if ups else {top}
-            return feeds[nid]
-
+        end (StreamEnd) waits for all of them. From the whole graph (`stream_feeds`): a stream's
+        end keeps the id of its source across process and device boundaries."""
         for nid, w in self.workers.items():
-            if len(w.inputs) > 1:
-                by_source: dict[str, set[str]] = {}
-                for port, inp in r.inputs[nid].items():
-                    for src in sources(inp.node):
-                        by_source.setdefault(src, set()).add(port)
-                w.source_inputs = {src: frozenset(ports) for src, ports in by_source.items()}
+            if len(w.inputs) > 1 and nid in self.stream_feeds:
+                w.source_inputs = self.stream_feeds[nid]
 
     def _slot_pools(self) -> None:
         """A producer whose output goes only into a process boundary fills shared memory directly."""

@@ -42,9 +42,12 @@ INLINE_MAX = 8 << 10
 DEFAULT_SLOTS = 8
 DEFAULT_CAP_BYTES = DEFAULT_SHM_CAP_BYTES  # (the plan decides each channel's size)
 
-# kind, ndim, slot, generation, seq, ts_ns, pts_ns, nbytes, slot_size, dtype (8 bytes)
-_HEAD = struct.Struct("<BBHIqqqQQ8s")
-_ARRAY, _INLINE, _EOS, _RETIRE, _SMALL = 0, 1, 2, 3, 4
+# kind, ndim, slot, generation, seq, ts_ns, pts_ns, nbytes, slot_size, dtype (8 bytes), and the
+# length of the packet's stream name (a multi-stream source's), whose UTF-8 bytes follow the
+# header; an _END (one stream of a multi-stream source ended) carries the id of that source in
+# its `nbytes` bytes after the name
+_HEAD = struct.Struct("<BBHIqqqQQ8sH")
+_ARRAY, _INLINE, _EOS, _RETIRE, _SMALL, _END = 0, 1, 2, 3, 4, 5
 HELD_TIMEOUT_S = 30.0
 ZERO_COPY_SLOTS = 4  # x DEFAULT_SLOTS: how far a producer's pool may grow a channel
 _REL = struct.Struct("<HI")  # slot, generation
@@ -199,7 +202,7 @@ class ShmWriter:
             del self._gen_size[gen]
             _close(shm)
             shm.unlink()
-            self._data.send_bytes(_HEAD.pack(_RETIRE, 0, 0, gen, 0, 0, 0, 0, 0, b""))
+            self._data.send_bytes(_HEAD.pack(_RETIRE, 0, 0, gen, 0, 0, 0, 0, 0, b"", 0))
 
     def _drain_releases(self, timeout: float) -> None:
         if not self._release.poll(timeout):
@@ -287,12 +290,19 @@ class ShmWriter:
         return self._by_id.get(id(base)) if base is not None and self._views.get(self._by_id.get(id(base), (-1, -1))) is base else None
 
     # -- sending ------------------------------------------------------------------------------
-    def send(self, seq: int, ts_ns: int, pts_ns: int, value: Any, abort: Any = None) -> None:
-        """Send one packet (an array through a slot; anything else inline)."""
+    def send(self, seq: int, ts_ns: int, pts_ns: int, value: Any, abort: Any = None, stream: str | None = None) -> None:
+        """Send one packet (an array through a slot; anything else inline), of `stream` when it
+        comes from a multi-stream source."""
         with self._lock:
-            self._send(seq, ts_ns, pts_ns, value, abort)
+            self._send(seq, ts_ns, pts_ns, value, abort, stream.encode() if stream is not None else b"")
 
-    def _send(self, seq: int, ts_ns: int, pts_ns: int, value: Any, abort: Any) -> None:
+    def send_end(self, stream: str, source: str | None, ts_ns: int, pts_ns: int) -> None:
+        """Stream `stream` of multi-stream source `source` ended (behind its last packet)."""
+        name, src = stream.encode(), (source or "").encode()
+        with self._lock:
+            self._data.send_bytes(_HEAD.pack(_END, 0, 0, 0, -1, ts_ns, pts_ns, len(src), 0, b"", len(name)) + name + src)
+
+    def _send(self, seq: int, ts_ns: int, pts_ns: int, value: Any, abort: Any, name: bytes) -> None:
         if isinstance(value, np.ndarray) and value.nbytes > INLINE_MAX and value.dtype.kind in "biufc" and value.dtype.itemsize <= 16:
             key = self._slot_of(value)
             if key is None or not value.flags.c_contiguous:
@@ -304,18 +314,19 @@ class ShmWriter:
             else:
                 self.zero_copy += 1
             gen, slot = key
-            head = _HEAD.pack(_ARRAY, value.ndim, slot, gen, seq, ts_ns, pts_ns, value.nbytes, self._gen_size[gen], value.dtype.str.encode())
+            head = _HEAD.pack(_ARRAY, value.ndim, slot, gen, seq, ts_ns, pts_ns, value.nbytes, self._gen_size[gen],
+                              value.dtype.str.encode(), len(name)) + name
             shape = struct.pack(f"<{value.ndim}q", *value.shape)
             self._remote.add(key)
             self._data.send_bytes(head + shape)
         elif type(value) is np.ndarray and value.dtype.kind in "biufc" and value.dtype.itemsize <= 16 and value.ndim < 256:
             # a small array: its bytes right after the header, no pickle (about 10 us less per
             # hop each side, which is most of what a 64-byte packet costs beyond the wake-up)
-            head = _HEAD.pack(_SMALL, value.ndim, 0, 0, seq, ts_ns, pts_ns, value.nbytes, 0, value.dtype.str.encode())
+            head = _HEAD.pack(_SMALL, value.ndim, 0, 0, seq, ts_ns, pts_ns, value.nbytes, 0, value.dtype.str.encode(), len(name)) + name
             self._data.send_bytes(head + struct.pack(f"<{value.ndim}q", *value.shape) + np.ascontiguousarray(value).tobytes())
         else:
             blob = pickle.dumps(value, protocol=5)
-            self._data.send_bytes(_HEAD.pack(_INLINE, 0, 0, 0, seq, ts_ns, pts_ns, len(blob), 0, b"") + blob)
+            self._data.send_bytes(_HEAD.pack(_INLINE, 0, 0, 0, seq, ts_ns, pts_ns, len(blob), 0, b"", len(name)) + name + blob)
         self.sent += 1
 
     def close(self, eos: bool = True) -> None:
@@ -330,7 +341,7 @@ class ShmWriter:
     def _close(self, eos: bool) -> None:
         if eos:
             try:
-                self._data.send_bytes(_HEAD.pack(_EOS, 0, 0, 0, 0, 0, 0, 0, 0, b""))
+                self._data.send_bytes(_HEAD.pack(_EOS, 0, 0, 0, 0, 0, 0, 0, 0, b"", 0))
                 waited = 0.0
                 while not self._bye and waited < CLOSE_WAIT_S and self._segs:
                     self._drain_releases(0.05)
@@ -403,8 +414,10 @@ class ShmReader:
                 self._unmap_retired()
         return len(done)
 
-    def recv(self, timeout: float | None) -> tuple[str, int, int, int, Any]:
-        """The next packet as (`data`|`eos`|`idle`, seq, ts_ns, pts_ns, value).
+    def recv(self, timeout: float | None) -> tuple[str, int, int, int, Any, str | None]:
+        """The next packet as (`data`|`end`|`eos`|`idle`, seq, ts_ns, pts_ns, value, stream):
+        `stream` is the packet's stream (None: not from a multi-stream source); for `end`, the
+        stream that ended, and `value` the id of its source.
 
         Slots still out are checked for return every millisecond while waiting, so a writer
         blocked on a full channel gets them back promptly.
@@ -428,28 +441,32 @@ class ShmReader:
                 continue
             waited += step
             if timeout is not None and waited >= timeout:
-                return "idle", 0, 0, 0, None
-        kind, ndim, slot, gen, seq, ts, pts, nbytes, slot_size, dt = _HEAD.unpack_from(msg)
+                return "idle", 0, 0, 0, None, None
+        kind, ndim, slot, gen, seq, ts, pts, nbytes, slot_size, dt, name_len = _HEAD.unpack_from(msg)
         if kind == _EOS:
             try:
                 self._release.send_bytes(_BYE)
             except (OSError, ValueError):
                 pass
-            return "eos", 0, 0, 0, None
+            return "eos", 0, 0, 0, None, None
+        at = _HEAD.size + name_len
+        stream = msg[_HEAD.size:at].decode() if name_len else None
+        if kind == _END:
+            return "end", seq, ts, pts, msg[at:at + nbytes].decode() or None, stream
         self.received += 1
         if kind == _INLINE:
-            value = pickle.loads(memoryview(msg)[_HEAD.size:])
+            value = pickle.loads(memoryview(msg)[at:])
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
-            return "data", seq, ts, pts, value
-        shape = struct.unpack_from(f"<{ndim}q", msg, _HEAD.size)
+            return "data", seq, ts, pts, value, stream
+        shape = struct.unpack_from(f"<{ndim}q", msg, at)
         dtype = np.dtype(dt.rstrip(b"\0").decode())
         if kind == _SMALL:  # read-only, over the message's own bytes
-            return "data", seq, ts, pts, np.frombuffer(msg, dtype, offset=_HEAD.size + 8 * ndim).reshape(shape)
+            return "data", seq, ts, pts, np.frombuffer(msg, dtype, offset=at + 8 * ndim).reshape(shape), stream
         arr = self._view(gen, slot, slot_size)[:nbytes].view(dtype).reshape(shape)
         arr.flags.writeable = False
         self._out.add((gen, slot))
-        return "data", seq, ts, pts, arr
+        return "data", seq, ts, pts, arr, stream
 
     def close(self) -> None:
         self._views.clear()

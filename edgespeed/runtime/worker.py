@@ -94,6 +94,7 @@ class Worker(InputMatching):
         self.source_inputs: dict[str, frozenset[str]] = {}
         self._end_got: dict[tuple[str | None, str], set[str]] = {}
         self.failure: NodeError | None = None
+        self.ends_handled = 0  # StreamEnd markers taken from the inputs (they are not packets)
         # the end of a shared-memory channel this worker reads itself, in its own thread (fuse.py)
         self.feed: Worker | None = None
         self._feed_gen: Any = None
@@ -266,8 +267,8 @@ class Worker(InputMatching):
                         self._count_skip(err)
                         return
                     raise err from e
-                if type(item) is StreamEnd:
-                    self._pass_end(StreamEnd(item.stream, self.id))
+                if type(item) is StreamEnd:  # (a relay passes on the source that sent it)
+                    self._pass_end(StreamEnd(item.stream, item.source or self.id))
                     continue
                 stats.process.add(_perf() - t0 - node.take_paced_ns())  # a pacing wait is not work
                 origin = stream = None
@@ -330,8 +331,11 @@ class Worker(InputMatching):
                 return
             except Exception as e:
                 raise NodeError(feed.id, "generate", e) from e
+            if type(item) is StreamEnd:
+                handle(port, Packet(-1, _now(), self._last_pts, item, 0, None, item.stream), None)
+                continue
             pkt = Packet(self._fed, item.ts_ns if item.ts_ns is not None else _now(), item.pts_ns,
-                         freeze(item.outputs["out"]), 0, item.origin)
+                         freeze(item.outputs["out"]), 0, item.origin, item.stream)
             item = None  # the packet is the only holder of the slot: it goes back once handled
             self._fed += 1
             feed.stats.packets_out += 1
@@ -396,7 +400,12 @@ class Worker(InputMatching):
 
     def _handle(self, first_port: str, first: Packet, others: dict[str, Packet] | None) -> None:
         if type(first.value) is StreamEnd:
-            self._end_stream(first.value, first_port)
+            self.ends_handled += 1
+            self.node.engine_packet = first  # (a boundary's end reads the end's source from it)
+            try:
+                self._end_stream(first.value, first_port)
+            finally:
+                self.node.engine_packet = None
             return
         if others and any(type(p.value) is StreamEnd for p in others.values()):  # (a `latest` input held one)
             others = {k: p for k, p in others.items() if type(p.value) is not StreamEnd}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -52,6 +53,42 @@ nodes:
     r = subprocess.run([sys.executable, "-m", "edgespeed", "run", str(g), "-q"], env=env(), check=False, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert numbers(out) == list(range(400))
+
+
+def test_streams_and_their_ends_cross_devices(tmp_path, monkeypatch):
+    # camera runs a two-stream source; its two edges to the gateway are two links. The gateway's
+    # join (one input straight over a link, one through mid) runs its end_stream once, after a's
+    # packets on both inputs, because the end keeps its source's id across the links
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))  # testnodes, for both devices
+    (gw,) = free_ports(1)
+    out = tmp_path / "out.jsonl"
+    g = _graph(tmp_path, f"""
+name: streams
+devices:
+  camera: {{}}
+  gateway: {{endpoint: "tcp://127.0.0.1:{gw}", insecure: true}}
+nodes:
+  - {{id: src, type: "testnodes:StreamPair", device: camera, params: {{n: 5, tail: 3}}}}
+  - {{id: mid, type: "testnodes:StreamTag", device: gateway, inputs: {{data: src/out}}}}
+  - {{id: join, type: "testnodes:StreamTag", device: gateway, sync: any, inputs: {{data: mid/out, other: src/out}}}}
+  - {{id: log, type: sink.jsonl, device: gateway, params: {{path: "{out}"}}, inputs: {{data: join/out}}}}
+""")
+    devs = [Device(g, "gateway", tmp_path), Device(g, "camera", tmp_path)]
+    try:
+        assert [d.wait(60) for d in devs] == [0, 0], [d.text() for d in devs]
+    finally:
+        stop_all(*devs)
+    got: dict[str, list] = {}
+    for line in out.read_text().splitlines():
+        rec = json.loads(line)
+        v = rec["data"]
+        got.setdefault(rec.get("stream"), []).append(v if isinstance(v, str) else int(v["mean"]))  # (sink.jsonl sums arrays up)
+    assert set(got) == {"a", "b"}, "every packet keeps its stream"
+    a = got["a"]
+    assert sorted(v for v in a if not isinstance(v, str)) == sorted(list(range(5)) * 2)
+    assert [v for v in a if isinstance(v, str)] == ["mid: a ended after 5", "join: a ended after 11"]
+    assert a[-1] == "join: a ended after 11"
+    assert sorted(got["b"]) == sorted(list(range(8)) * 2)
 
 
 def test_kill_9_of_the_downstream_device_then_a_restart_loses_nothing(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -33,6 +34,23 @@ nodes:
   - {{id: sink, type: "mdnodes:SeqSink", device: results, params: {{path: {tmp / "out.txt"}}}, inputs: {{data: mid/out}}}}
 """)
     return p
+
+
+def test_a_packets_stream_goes_through_replicas(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))  # testnodes, for every device
+    g = _graph(tmp_path, 0, mid='"testnodes:StreamTag"', params="{}")
+    out = tmp_path / "out.jsonl"
+    g.write_text(g.read_text().replace('"mdnodes:Counter"', '"testnodes:StreamPair"').replace(
+        "{count: 0, size: 1000}", "{n: 20, tail: 5}").replace('"mdnodes:SeqSink"', "sink.jsonl").replace(
+        str(tmp_path / "out.txt"), f'"{out}"'))
+    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
+    try:
+        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
+    finally:
+        stop_all(*devs)
+    got = [(rec.get("stream"), rec["data"]) for rec in map(json.loads, out.read_text().splitlines())]
+    # every frame comes back with its stream, in order (the end of a stays before the merge)
+    assert [(s, int(d["mean"])) for s, d in got] == [(s, i) for i in range(20) for s in "ab"] + [("b", i) for i in range(20, 25)]
 
 
 def test_replicas_share_the_work_and_results_come_back_in_order(tmp_path):

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -220,3 +221,33 @@ nodes:
     assert result.ok, result.failures
     lead = ListSink.collected["sink"]
     assert len(lead) == 5 and min(lead) >= 0, f"readings taken before the setup ended by {-min(lead):.3f} s"
+
+
+def _by_stream(sink: str) -> dict[str | None, list[Any]]:
+    got: dict[str | None, list[Any]] = {}
+    for env, v in zip(ListSink.envelopes[sink], ListSink.collected[sink]):
+        got.setdefault(env.stream, []).append(v if isinstance(v, str) else int(v.flat[0]))
+    return got
+
+
+@pytest.mark.parametrize("isolate", ["process", "thread"])
+def test_streams_and_their_ends_cross_a_process_boundary(isolate: str) -> None:
+    # mid runs in a child and reads the channel in its own thread; join (two inputs, one of
+    # them from the child) must run its end_stream once, after a's packets on both inputs
+    result, _ = run(f"""
+nodes:
+  - {{id: src, type: "testnodes:StreamPair", params: {{n: 5, tail: 3}}}}
+  - {{id: mid, type: "testnodes:StreamTag", isolate: {isolate}, inputs: {{data: src/out}}}}
+  - {{id: join, type: "testnodes:StreamTag", sync: any, inputs: {{data: mid/out, other: src/out}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: join/out}}}}
+""")
+    assert result.ok, result.failures
+    got = _by_stream("sink")
+    assert set(got) == {"a", "b"}, "every packet keeps its stream"
+    a = got["a"]
+    assert sorted(v for v in a if not isinstance(v, str)) == sorted(list(range(5)) * 2)
+    # mid's end of a came back over the channel on stream a; join's end ran once, last, having
+    # seen a's 5 frames on each input and mid's line
+    assert [v for v in a if isinstance(v, str)] == ["mid: a ended after 5", "join: a ended after 11"]
+    assert a[-1] == "join: a ended after 11"
+    assert sorted(got["b"]) == sorted(list(range(8)) * 2)
