@@ -96,3 +96,34 @@ def test_multi_camera_people_runs_the_shipped_detector_per_stream(tmp_path: Path
     # the four streams are the same clip: the same people, the same boxes, in each
     firsts = [sorted((o["track_id"], tuple(o["box_xyxy"])) for o in by_stream[s][0]["objects"]) for s in sorted(by_stream)]
     assert all(f == firsts[0] for f in firsts)
+
+
+def _records(path: Path) -> dict[str, list[dict]]:
+    by_stream: dict[str, list[dict]] = defaultdict(list)
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        by_stream[rec["stream"]].append(rec["data"])
+    return dict(by_stream)
+
+
+def test_multi_camera_with_the_detector_and_tracker_in_processes_of_their_own(tmp_path: Path) -> None:
+    # the same graph, its detector and its per-stream tracker each isolated: every packet keeps
+    # its stream over the shared-memory channels and the results are those of one process
+    graph = Path(__file__).resolve().parents[2] / "graphs/multi_camera.yaml"
+    text = graph.read_text()
+    for node in ("det", "track"):
+        assert f"  - id: {node}\n" in text
+        text = text.replace(f"  - id: {node}\n", f"  - id: {node}\n    isolate: process\n")
+    (tmp_path / "iso.yaml").write_text(text.replace("out/multi_camera.jsonl", "out/iso.jsonl"))
+    r = edgespeed("run", "iso.yaml", "--report", "iso.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = edgespeed("run", "multi_camera", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    iso, one = _records(tmp_path / "out/iso.jsonl"), _records(tmp_path / "out/multi_camera.jsonl")
+    assert {s: len(v) for s, v in iso.items()} == {"cam_a": 90, "cam_b": 90, "cam_c": 90, "cam_d": 90}
+    for s in one:
+        assert [(rec["counts"], [(o["track_id"], o["label"]) for o in rec["objects"]]) for rec in iso[s]] == \
+               [(rec["counts"], [(o["track_id"], o["label"]) for o in rec["objects"]]) for rec in one[s]], s
+    rep = json.loads((tmp_path / "iso.json").read_text())
+    assert rep["nodes"]["det"]["process"] == "det" and rep["nodes"]["track"]["process"] == "track"
+    assert all(st["state"] == "ended" and st["frames"] == 90 for st in rep["streams"].values())
