@@ -338,3 +338,16 @@ class StreamTag(Node):
 
     def end_stream(self, stream: str) -> dict[str, Any]:
         return {"out": f"{self.id}: {stream} ended after {self.seen.pop(stream, 0)}"}
+
+
+def check_stream_pair_join(got: dict[str | None, list[Any]], n: int = 5, tail: int = 3) -> None:
+    """What `test.stream_pair` -> `mid` (test.stream_tag) -> `join` (test.stream_tag, fed by mid
+    and the source) delivers per stream, wherever mid and join run: every packet keeps its
+    stream, mid's end of a arrives on stream a, and join ends a once, last, having seen a's
+    frames on both inputs and mid's line."""
+    assert set(got) == {"a", "b"}, "every packet keeps its stream"
+    a = got["a"]
+    assert sorted(v for v in a if not isinstance(v, str)) == sorted(list(range(n)) * 2)
+    assert [v for v in a if isinstance(v, str)] == [f"mid: a ended after {n}", f"join: a ended after {2 * n + 1}"]
+    assert a[-1] == f"join: a ended after {2 * n + 1}"
+    assert sorted(got["b"]) == sorted(list(range(n + tail)) * 2)

@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from mdutil import Device, RecordingProxy, env, free_ports, numbers, stop_all, wait_for
+from testnodes import check_stream_pair_join
 
 
 def _graph(tmp: Path, body: str) -> Path:
@@ -83,12 +84,7 @@ nodes:
         rec = json.loads(line)
         v = rec["data"]
         got.setdefault(rec.get("stream"), []).append(v if isinstance(v, str) else int(v["mean"]))  # (sink.jsonl sums arrays up)
-    assert set(got) == {"a", "b"}, "every packet keeps its stream"
-    a = got["a"]
-    assert sorted(v for v in a if not isinstance(v, str)) == sorted(list(range(5)) * 2)
-    assert [v for v in a if isinstance(v, str)] == ["mid: a ended after 5", "join: a ended after 11"]
-    assert a[-1] == "join: a ended after 11"
-    assert sorted(got["b"]) == sorted(list(range(8)) * 2)
+    check_stream_pair_join(got)
 
 
 def test_kill_9_of_the_downstream_device_then_a_restart_loses_nothing(tmp_path):

@@ -16,6 +16,7 @@ from edgespeed.graph import load_text
 from edgespeed.graph.validate import check
 from edgespeed.runtime.scheduler import Run
 from edgespeed.testing import ListSink
+from testnodes import check_stream_pair_join
 
 TESTS = Path(__file__).resolve().parents[1]
 
@@ -243,11 +244,4 @@ nodes:
 """)
     assert result.ok, result.failures
     got = _by_stream("sink")
-    assert set(got) == {"a", "b"}, "every packet keeps its stream"
-    a = got["a"]
-    assert sorted(v for v in a if not isinstance(v, str)) == sorted(list(range(5)) * 2)
-    # mid's end of a came back over the channel on stream a; join's end ran once, last, having
-    # seen a's 5 frames on each input and mid's line
-    assert [v for v in a if isinstance(v, str)] == ["mid: a ended after 5", "join: a ended after 11"]
-    assert a[-1] == "join: a ended after 11"
-    assert sorted(got["b"]) == sorted(list(range(8)) * 2)
+    check_stream_pair_join(got)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,8 @@ import pytest
 
 import av  # noqa: F401  (a dev dependency: a missing one must fail, not skip)
 
-from edgespeed import load_text
+from edgespeed import Node, Output, Param, Stamped, load_text
+from edgespeed.registry import default_registry
 from edgespeed.graph.validate import check
 from edgespeed.runtime.scheduler import Run
 from edgespeed.testing import ListSink
@@ -102,3 +104,113 @@ def test_rtsp_stream_survives_its_server_going_away_while_a_file_stream_runs_on(
     # while the camera was away, batches went out with the file's frames alone (no stall)
     alone = [b for b in ListSink.collected["items"] if {i["stream"] for i in b} == {"lobby"}]
     assert len(alone) >= 20
+
+
+class Levels(Node):
+    """`count` gray 160x120 frames at `fps`, live: frame i has level 4 * i."""
+
+    kind = "test.levels"
+    frame = Output()
+    count: int = Param(30, ge=1, le=63)
+    fps: int = Param(15, ge=1)
+
+    def pacing(self) -> float:
+        return 1.0
+
+    def generate(self) -> Iterator[Any]:
+        for i in range(self.count):
+            yield Stamped({"frame": np.full((120, 160, 3), 4 * i, np.uint8)}, pts_ns=i * 1_000_000_000 // self.fps)
+
+
+default_registry().register(Levels)
+
+
+@pytest.fixture
+def record_server(rtsp_server) -> Callable[[int, Path], subprocess.Popen[str]]:
+    """gst-rtsp-server taking a published stream at rtsp://127.0.0.1:PORT/in into an .mkv."""
+    def start(port: int, out: Path) -> subprocess.Popen[str]:
+        p = subprocess.Popen([SYSTEM_PYTHON, str(SCRIPT), str(port), "record", str(out)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
+        return p
+    return start
+
+
+def _frames(path: Path) -> list[float]:
+    """The mean level of each frame of a recorded file."""
+    with av.open(str(path)) as c:
+        return [float(f.to_ndarray(format="gray").mean()) for f in c.decode(video=0)]
+
+
+def _publish(port: int, frames: int, fps: int = 15) -> Run:
+    # each frame's level is its number (x4): what arrives shows which frames made it
+    spec = load_text(f"""
+nodes:
+  - {{id: src, type: test.levels, params: {{count: {frames}, fps: {fps}}}}}
+  - {{id: out, type: video.stream_out, params: {{url: "rtsp://127.0.0.1:{port}/in", fps: {fps}, gop_s: 0.5, retry_s: 0.5}},
+      inputs: {{frame: src/frame}}}}
+""")
+    r = Run(check(spec))
+    r.start()
+    return r
+
+
+def test_stream_out_publishes_to_a_real_rtsp_server(record_server, tmp_path: Path) -> None:
+    port, rec = free_port(), tmp_path / "rec.mkv"
+    server = record_server(port, rec)
+    r = _publish(port, 45)
+    result = r.wait(60)
+    time.sleep(0.5)  # the server writes what it got
+    server.kill()
+    server.wait()
+    assert result.ok, result.failures
+    levels = _frames(rec)
+    assert len(levels) == 45
+    assert np.allclose(levels, [4 * i for i in range(45)], atol=3), levels[:10]
+    assert result.report["nodes"]["out"]["counters"]["dropped_while_down"] == 0
+
+
+def test_stream_out_waits_for_its_server_and_publishes_once_it_is_there(record_server, tmp_path: Path, caplog) -> None:
+    port, rec = free_port(), tmp_path / "rec.mkv"
+    r = _publish(port, 60)  # 4 s at 15 fps; the server comes after about 1.5 s
+    time.sleep(1.5)
+    server = record_server(port, rec)
+    result = r.wait(60)
+    time.sleep(0.5)
+    server.kill()
+    server.wait()
+    assert result.ok, result.failures
+    counters = result.report["nodes"]["out"]["counters"]
+    levels = _frames(rec)
+    assert counters["dropped_while_down"] > 5 and counters["reconnects"] == 1, counters
+    assert len(levels) + counters["dropped_while_down"] == 60, (len(levels), counters)
+    # what arrived is the tail, in order: from the first frame after the server came
+    first = round(levels[0] / 4)
+    assert np.allclose(levels, [4 * i for i in range(first, 60)], atol=3)
+    assert sum("cannot publish to rtsp://127.0.0.1" in m for m in caplog.messages) == 1  # one line per outage
+
+
+def test_stream_out_survives_its_server_going_away_mid_stream(record_server, tmp_path: Path, caplog) -> None:
+    port = free_port()
+    first = record_server(port, tmp_path / "first.mkv")
+    r = _publish(port, 60)
+    time.sleep(1.5)
+    first.kill()  # the server dies mid-stream; another one comes 1 s later
+    first.wait()
+    time.sleep(1.0)
+    second = record_server(port, tmp_path / "second.mkv")
+    result = r.wait(60)
+    time.sleep(0.5)
+    second.kill()
+    second.wait()
+    assert result.ok, result.failures
+    counters = result.report["nodes"]["out"]["counters"]
+    a, b = _frames(tmp_path / "first.mkv"), _frames(tmp_path / "second.mkv")
+    assert counters["reconnects"] == 1 and counters["dropped_while_down"] > 5, counters
+    # (the killed server loses what it had not written out yet, and what was in flight to it)
+    assert len(a) >= 3 and len(b) > 10 and len(a) + len(b) + counters["dropped_while_down"] <= 60, (len(a), len(b))
+    # the second recording is the tail of the run, in order, starting on a keyframe
+    start = round(b[0] / 4)
+    assert np.allclose(b, [4 * i for i in range(start, 60)], atol=3)
+    assert np.allclose(a, [4 * i for i in range(len(a))], atol=3)
+    assert sum(f"lost rtsp://127.0.0.1:{port}/in" in m for m in caplog.messages) == 1

@@ -112,3 +112,20 @@ def test_sigterm_mid_stream_leaves_a_playable_file(tmp_path: Path) -> None:
     _, n, size = probe(path)
     assert size == (320, 240)
     assert n == written >= 20
+
+
+@pytest.mark.parametrize("url", ["ftp://host/x", "out.mp4", "rtsp:host"])
+def test_stream_out_refuses_an_address_it_cannot_publish_to(tmp_path: Path, url: str) -> None:
+    g = tmp_path / "g.yaml"
+    g.write_text(f"""nodes:
+  - {{id: src, type: video.synthetic, params: {{frames: 2}}}}
+  - id: out
+    type: video.stream_out
+    params: {{url: "{url}"}}
+    inputs: {{frame: src/frame}}
+""")
+    r = subprocess.run([sys.executable, "-m", "edgespeed", "validate", str(g)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith(f"{g}:5:") and "'out'" in line and f"{url!r} is not an address to publish to" in line, line
+    assert "Traceback" not in r.stderr
