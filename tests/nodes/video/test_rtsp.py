@@ -155,32 +155,31 @@ nodes:
     return r
 
 
-def test_stream_out_publishes_to_a_real_rtsp_server(record_server, tmp_path: Path) -> None:
-    port, rec = free_port(), tmp_path / "rec.mkv"
-    server = record_server(port, rec)
-    r = _publish(port, 45)
+def _finish(r: Run, server: subprocess.Popen[str]) -> tuple[Any, dict[str, int]]:
+    """Wait for the run, let the server write what it got, stop it: (result, the node's counters)."""
     result = r.wait(60)
-    time.sleep(0.5)  # the server writes what it got
+    time.sleep(0.5)
     server.kill()
     server.wait()
     assert result.ok, result.failures
+    return result, result.report["nodes"]["out"]["counters"]
+
+
+def test_stream_out_publishes_to_a_real_rtsp_server(record_server, tmp_path: Path) -> None:
+    port, rec = free_port(), tmp_path / "rec.mkv"
+    server = record_server(port, rec)
+    _, counters = _finish(_publish(port, 45), server)
     levels = _frames(rec)
     assert len(levels) == 45
     assert np.allclose(levels, [4 * i for i in range(45)], atol=3), levels[:10]
-    assert result.report["nodes"]["out"]["counters"]["dropped_while_down"] == 0
+    assert counters["dropped_while_down"] == 0
 
 
 def test_stream_out_waits_for_its_server_and_publishes_once_it_is_there(record_server, tmp_path: Path, caplog) -> None:
     port, rec = free_port(), tmp_path / "rec.mkv"
     r = _publish(port, 60)  # 4 s at 15 fps; the server comes after about 1.5 s
     time.sleep(1.5)
-    server = record_server(port, rec)
-    result = r.wait(60)
-    time.sleep(0.5)
-    server.kill()
-    server.wait()
-    assert result.ok, result.failures
-    counters = result.report["nodes"]["out"]["counters"]
+    _, counters = _finish(r, record_server(port, rec))
     levels = _frames(rec)
     assert counters["dropped_while_down"] > 5 and counters["reconnects"] == 1, counters
     assert len(levels) + counters["dropped_while_down"] == 60, (len(levels), counters)
@@ -198,13 +197,7 @@ def test_stream_out_survives_its_server_going_away_mid_stream(record_server, tmp
     first.kill()  # the server dies mid-stream; another one comes 1 s later
     first.wait()
     time.sleep(1.0)
-    second = record_server(port, tmp_path / "second.mkv")
-    result = r.wait(60)
-    time.sleep(0.5)
-    second.kill()
-    second.wait()
-    assert result.ok, result.failures
-    counters = result.report["nodes"]["out"]["counters"]
+    _, counters = _finish(r, record_server(port, tmp_path / "second.mkv"))
     a, b = _frames(tmp_path / "first.mkv"), _frames(tmp_path / "second.mkv")
     assert counters["reconnects"] == 1 and counters["dropped_while_down"] > 5, counters
     # (the killed server loses what it had not written out yet, and what was in flight to it)
