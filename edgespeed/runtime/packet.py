@@ -44,6 +44,9 @@ def payload_bytes(value: Any) -> int:
     return 0
 
 
+_SCALARS = frozenset({int, float, bool, str, bytes, complex, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """A read-only view of `value` that shares its memory (no copy).
 
@@ -51,15 +54,18 @@ def freeze(value: Any) -> Any:
     walked one level deep, and dataclasses field by field. The producer keeps its own writable
     array, which is what lets a buffer pool recycle it once every view is gone.
     """
-    if type(value) is np.ndarray:
+    t = type(value)
+    if t is np.ndarray:
         v = value.view()
         v.flags.writeable = False
         return v
+    if t in _SCALARS:  # (immutable already: the common small packet skips the walk below)
+        return value
     if isinstance(value, dict):
         return {k: freeze(v) if isinstance(v, np.ndarray) else v for k, v in value.items()}
     if isinstance(value, (list, tuple)) and any(isinstance(v, np.ndarray) for v in value):
         return type(value)(freeze(v) for v in value) if isinstance(value, list) else tuple(freeze(v) for v in value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if hasattr(t, "__dataclass_fields__") and not isinstance(value, type):  # (dataclasses.is_dataclass, cheaper)
         changes = {f.name: freeze(getattr(value, f.name)) for f in dataclasses.fields(value) if isinstance(getattr(value, f.name), np.ndarray)}
         return dataclasses.replace(value, **changes) if changes else value
     if isinstance(value, np.ndarray):  # a subclass: keep its type
