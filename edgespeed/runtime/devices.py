@@ -105,7 +105,9 @@ class LinkOut(SendingEnd):
     def end_stream(self, stream: str) -> None:
         """Pass the end of a stream on to the next device, with the id of the source that ended
         it (from the end's packet, `engine_packet`): a packet with no value. Not on a replica's
-        link: its results go back to a merge, whose consumers see no stream ends."""
+        link: its results go back to a merge, whose consumers see no stream ends. A `realtime`
+        link may drop it like any packet when its queue is full (the stream's state after the
+        link then stays until its node ends)."""
         env = self.engine_packet
         if self._tags is not None or env is None:
             return
