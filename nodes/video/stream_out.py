@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from edgespeed import Param
+from edgespeed import Input, Param
 
 from .writer import Encoder
 
@@ -30,7 +30,8 @@ class VideoStreamOut(Encoder):
     one warning line; frames are dropped (counted: `dropped_while_down`) until the node reopens
     the stream, every `retry_s`, with a keyframe first. The stream is closed cleanly on every
     way a run ends. Frames carry their media time by default (`timing: pts`), so a stream whose
-    frames were dropped upstream keeps real time.
+    frames were dropped upstream keeps real time. Its input defaults to `queue: 8, policy:
+    drop_oldest`: a slow network never slows the pipeline (drops counted on the edge).
 
     Ports:
         frame (in): HxWx3 uint8 (bgr24 or rgb24, see `format`) or HxW uint8 gray.
@@ -54,6 +55,9 @@ class VideoStreamOut(Encoder):
     """
 
     kind = "video.stream_out"
+    # a live output never slows the pipeline: a slow network or encoder drops the oldest frames
+    # (counted, as the edge's drops), as video.preview and video.mosaic do
+    frame = Input(dtype="uint8", queue=8, policy="drop_oldest", doc="HxWx3 (bgr24/rgb24) or HxW gray uint8")
     url: str = Param(doc="rtsp://, rtmp://, srt://, udp:// or tcp:// address to publish to")
     transport: Literal["tcp", "udp"] = Param("tcp", doc="RTSP transport")
     gop_s: float = Param(2.0, gt=0, le=60, doc="seconds between keyframes")

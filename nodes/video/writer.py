@@ -23,7 +23,7 @@ class Encoder(Node):
     choice and timestamps a file writer and a network stream share."""
 
     frame = Input(dtype="uint8", doc="HxWx3 (bgr24/rgb24) or HxW gray uint8")
-    fps: float = Param(30.0, gt=0, le=1000, doc="frame rate written in the file")
+    fps: float = Param(30.0, gt=0, le=1000, doc="frame rate of the video")
     timing: Literal["rate", "pts"] = Param("rate", doc="rate: i / fps; pts: the envelope's media time")
     codec: str = Param("auto", doc="auto or an FFmpeg encoder name")
     crf: int = Param(23, ge=0, le=51, doc="libx264/libx265 quality (lower is better)")

@@ -168,11 +168,13 @@ def _finish(r: Run, server: subprocess.Popen[str]) -> tuple[Any, dict[str, int]]
 def test_stream_out_publishes_to_a_real_rtsp_server(record_server, tmp_path: Path) -> None:
     port, rec = free_port(), tmp_path / "rec.mkv"
     server = record_server(port, rec)
-    _, counters = _finish(_publish(port, 45), server)
+    result, counters = _finish(_publish(port, 45), server)
     levels = _frames(rec)
-    assert len(levels) == 45
-    assert np.allclose(levels, [4 * i for i in range(45)], atol=3), levels[:10]
-    assert counters["dropped_while_down"] == 0
+    # every frame went out; the recording is the whole run in order, but for the last frame or
+    # two, which a server torn down right after the stream's end may not have written yet
+    assert result.report["nodes"]["out"]["in"] == 45 and counters["dropped_while_down"] == 0
+    assert len(levels) >= 43, len(levels)
+    assert np.allclose(levels, [4 * i for i in range(len(levels))], atol=3), levels[:10]
 
 
 def test_stream_out_waits_for_its_server_and_publishes_once_it_is_there(record_server, tmp_path: Path, caplog) -> None:
@@ -182,17 +184,19 @@ def test_stream_out_waits_for_its_server_and_publishes_once_it_is_there(record_s
     _, counters = _finish(r, record_server(port, rec))
     levels = _frames(rec)
     assert counters["dropped_while_down"] > 5 and counters["reconnects"] == 1, counters
-    assert len(levels) + counters["dropped_while_down"] == 60, (len(levels), counters)
+    # every frame was recorded or counted as dropped, but for the last one or two (see above)
+    assert 58 <= len(levels) + counters["dropped_while_down"] <= 60, (len(levels), counters)
     # what arrived is the tail, in order: from the first frame after the server came
     first = round(levels[0] / 4)
-    assert np.allclose(levels, [4 * i for i in range(first, 60)], atol=3)
+    assert first == counters["dropped_while_down"]
+    assert np.allclose(levels, [4 * i for i in range(first, first + len(levels))], atol=3)
     assert sum("cannot publish to rtsp://127.0.0.1" in m for m in caplog.messages) == 1  # one line per outage
 
 
 def test_stream_out_survives_its_server_going_away_mid_stream(record_server, tmp_path: Path, caplog) -> None:
     port = free_port()
     first = record_server(port, tmp_path / "first.mkv")
-    r = _publish(port, 60)
+    r = _publish(port, 60, fps=10)  # 6 s: a second server that is slow to start still gets seconds
     time.sleep(1.5)
     first.kill()  # the server dies mid-stream; another one comes 1 s later
     first.wait()
@@ -204,6 +208,7 @@ def test_stream_out_survives_its_server_going_away_mid_stream(record_server, tmp
     assert len(a) >= 3 and len(b) > 10 and len(a) + len(b) + counters["dropped_while_down"] <= 60, (len(a), len(b))
     # the second recording is the tail of the run, in order, starting on a keyframe
     start = round(b[0] / 4)
-    assert np.allclose(b, [4 * i for i in range(start, 60)], atol=3)
+    assert 58 <= start + len(b) <= 60
+    assert np.allclose(b, [4 * i for i in range(start, start + len(b))], atol=3)
     assert np.allclose(a, [4 * i for i in range(len(a))], atol=3)
     assert sum(f"lost rtsp://127.0.0.1:{port}/in" in m for m in caplog.messages) == 1
