@@ -10,7 +10,7 @@
 Bad requests get the one-line message graph validation gives (`node 'det' param 'score_min':
 expected a number >= 0 and <= 1, got 2`) in `{"error": ...}`: 400 for bad input (malformed JSON,
 unknown node or param, a wrong value), 409 for what the node cannot do while running (a param that
-is not reloadable, a node in an isolated process). Nothing changes unless the whole request is good.
+is not reloadable; streams of a source in an isolated process). Nothing changes unless the whole request is good.
 
 Bound to anything but loopback, every request needs `Authorization: Bearer TOKEN`, compared in
 constant time; one without it gets 401 and is logged.
@@ -80,25 +80,35 @@ class Control:
     def graph(self) -> dict[str, Any]:
         return dict(self.run.spec.to_dict())
 
+    def _group(self, node_id: str) -> Any:
+        """The process group a node runs in (`isolate:`), or None."""
+        return next((g for g in self.run.groups if node_id in g.members), None)
+
     def _node(self, node_id: str) -> Any:
         if node_id in self.run.nodes:
             return self.run.nodes[node_id]
-        for g in self.run.groups:
-            if node_id in g.members:
-                raise ApiError(409, f"node {node_id!r} runs in isolated process {g.name!r}; its params cannot be reloaded, only set by a restart")
+        if (g := self._group(node_id)) is not None:
+            raise ApiError(409, f"node {node_id!r} runs in isolated process {g.name!r}: streams can be changed only in the main process")
         from .node import did_you_mean
 
         names = [n for n in self.run.nodes if not type(self.run.nodes[n]).kind.startswith("runtime.")]
         raise ApiError(400, f"unknown node {node_id!r}{did_you_mean(node_id, names)}")
 
     def patch_params(self, node_id: str, body: Any) -> dict[str, Any]:
-        """Check every value as the loader does; queue them only if all are good."""
-        node = self._node(node_id)
+        """Check every value as the loader does; queue them only if all are good. A node in an
+        isolated process is checked here, against its class and the params it runs with, and
+        the values go to its process (`ProcessGroup.request_params`)."""
+        group = self._group(node_id)
+        node = None if group is not None else self._node(node_id)
         if not isinstance(body, dict) or not body:
             raise ApiError(400, "expected a JSON object of params, e.g. {\"score_min\": 0.5}")
         _no_module_paths(body)
-        cls = type(node)
-        given = {**{n: getattr(node, n) for n in cls.params}, **(node.pending_params or {}), **body}
+        if node is not None:
+            cls = type(node)
+            current = {**{n: getattr(node, n) for n in cls.params}, **(node.pending_params or {})}
+        else:
+            cls, current = group.node_class(node_id), group.node_params(node_id)
+        given = {**current, **body}
         values, errors = cls.check_params(given)
         bad = [msg for name, msg in errors if name in body] or [msg for _, msg in errors]
         if bad:
@@ -112,7 +122,10 @@ class Control:
         except (ValueError, TypeError) as e:
             raise ApiError(400, str(GraphError(f"params: {e}", node_id=node_id))) from None
         changed = {n: values[n] for n in body}
-        node.request_params(changed)
+        if node is not None:
+            node.request_params(changed)
+        elif not group.request_params(node_id, changed):
+            raise ApiError(409, f"node {node_id!r}: its process {group.name!r} is not running; nothing was changed")
         log.info("node %r: params %s set (from its next packet)", node_id, ", ".join(changed))
         return {"node": node_id, "params": _jsonable(changed)}
 

@@ -56,7 +56,7 @@ class _ToParent(logging.Handler):
 def main(control_fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     control = Connection(control_fd)
-    group, yaml_text, ends, level, feeds = control.recv()
+    group, yaml_text, ends, level, feeds, overrides = control.recv()
     parent = _Parent(control)
     root = logging.getLogger()
     root.setLevel(level)
@@ -69,6 +69,8 @@ def main(control_fd: int) -> int:
 
         process.adopt(ends)
         run = Run(check(load_text(yaml_text, file=f"<{group}>")), paced=os.environ.get(UNPACED_ENV) != "1", stream_feeds=feeds)
+        for node_id, values in overrides.items():  # params the control API set before a restart
+            run.nodes[node_id].request_params(values)
     except Exception as e:  # import errors, a node's __init__: one line for the parent to show
         text = str(e).strip().splitlines()
         parent.send(("error", f"{type(e).__name__}: {text[0] if text else ''}"))
@@ -103,6 +105,8 @@ def _listen(control: Connection, run: Any) -> None:
             return
         if msg == "stop":
             run.stop("signal")
+        elif type(msg) is tuple and msg[0] == "params" and msg[1] in run.nodes:  # checked by the parent
+            run.nodes[msg[1]].request_params(msg[2])
         elif msg == "abort":
             run.abort()
             return

@@ -283,6 +283,9 @@ class ProcessGroup:
         self.on_report = on_report
         self.on_ready: Any = None  # the run's Preroll.arrive: the child's nodes are all set up
         self.stream_feeds: dict[str, dict[str, frozenset[str]]] = {}  # the run's, for the child's nodes
+        self.classes: dict[str, Any] = {}  # node id -> its class, and its checked params (set by the run)
+        self.params: dict[str, dict[str, Any]] = {}
+        self.overrides: dict[str, dict[str, Any]] = {}  # params set while running (control API)
         self.incarnation = 0
         self.restarts = 0
         self.proc: Any = None
@@ -342,7 +345,7 @@ class ProcessGroup:
         for end in theirs.values():  # the child has its own copies now
             end.data.close()
             end.release.close()
-        self.control.send((self.name, self.spec.to_yaml(), ends, logging.getLogger().level, self.stream_feeds))
+        self.control.send((self.name, self.spec.to_yaml(), ends, logging.getLogger().level, self.stream_feeds, self.overrides))
 
     def watch(self) -> None:
         """Monitor thread: collect the child's report, detect crashes, apply on_error."""
@@ -445,7 +448,26 @@ class ProcessGroup:
             except subprocess.TimeoutExpired:
                 self.proc.terminate()
 
-    def _send(self, msg: str) -> None:
+    def node_class(self, node_id: str) -> Any:
+        """The class of one of this group's nodes (checked by the parent's validation)."""
+        return self.classes[node_id]
+
+    def node_params(self, node_id: str) -> dict[str, Any]:
+        """The params one of this group's nodes runs with (its checked values, and any set since)."""
+        return dict(self.params[node_id])
+
+    def request_params(self, node_id: str, values: dict[str, Any]) -> bool:
+        """Set checked, reloadable params of a node in this group from its next packet (the
+        control API): sent to the child, and kept for a restarted one (the graph it is given
+        carries them). False when no child is running to take them."""
+        if self.control is None or self.stopping:
+            return False
+        self.params[node_id] = {**self.params[node_id], **values}
+        self.overrides[node_id] = {**self.overrides.get(node_id, {}), **values}
+        self._send(("params", node_id, values))
+        return True
+
+    def _send(self, msg: Any) -> None:
         try:
             if self.control is not None:
                 self.control.send(msg)

@@ -136,7 +136,10 @@ class Run:
 
         for name, sub_spec in cut.groups.items():
             first = self.spec.node(cut.members[name][0])
-            self.groups.append(ProcessGroup(name, sub_spec, cut.members[name], cut.crossings, first.on_error, on_failure, on_report))
+            g = ProcessGroup(name, sub_spec, cut.members[name], cut.crossings, first.on_error, on_failure, on_report)
+            g.classes = {m: self.resolved.classes[m] for m in g.members}  # (the control API checks their params here)
+            g.params = {m: dict(self.resolved.params[m]) for m in g.members}
+            self.groups.append(g)
         self.resolved = check(cut.parent)
 
     def _build(self) -> None:

@@ -179,17 +179,36 @@ def test_stop_drains(live: tuple[Run, int]) -> None:
     assert result.stopped_by == "signal" and result.ok
 
 
-def test_isolated_node_is_409(tmp_path: Path) -> None:
+def test_a_node_in_an_isolated_process_reloads_and_keeps_it_across_a_restart(tmp_path: Path) -> None:
     g = tmp_path / "g.yaml"
-    g.write_text(GRAPH.replace("{id: small, type: image.resize,", "{id: small, type: image.resize, isolate: process,"))
+    g.write_text(GRAPH.replace("{id: small, type: image.resize,", "{id: small, type: image.resize, isolate: process, on_error: restart,"))
     run = Run(load_checked(str(g)))
     server = ControlServer(("127.0.0.1", 0), Control(run, run.snapshot))
+    run.start()
     server.start()
     try:
-        status, out = request(server.port, "PATCH", "/nodes/small/params", {"width": 40})
-        assert status == 409 and "runs in isolated process" in out["error"]
+        until(lambda: run.nodes["shapes"].last == (24, 32, 3), 30)
+        # checked here as in one process: a bad value is 400, a param that is not reloadable 409
+        status, out = request(server.port, "PATCH", "/nodes/small/params", {"width": 0})
+        assert status == 400 and "'width'" in out["error"], out
+        status, out = request(server.port, "PATCH", "/nodes/small/params", {"interpolation": "nearest"})
+        assert status == 409 and "not reloadable" in out["error"], out
+        status, out = request(server.port, "PATCH", "/nodes/small/params", {"width": 40, "height": 30})
+        assert status == 200, out
+        until(lambda: run.nodes["shapes"].last == (30, 40, 3), 30)
+        # the child dies: the one that replaces it runs with the params set since the start
+        (group,) = run.groups
+        first = group.proc.pid
+        os.kill(first, 9)
+        until(lambda: group.proc is not None and group.proc.pid != first, 30)
+        run.nodes["shapes"].last = None
+        until(lambda: run.nodes["shapes"].last is not None, 30)
+        assert run.nodes["shapes"].last == (30, 40, 3)
+        assert group.restarts >= 1
     finally:
         server.close()
+        run.stop()
+        run.wait()
 
 
 def test_token_required_off_loopback() -> None:
