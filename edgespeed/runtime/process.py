@@ -283,7 +283,7 @@ class ProcessGroup:
         self.on_report = on_report
         self.on_ready: Any = None  # the run's Preroll.arrive: the child's nodes are all set up
         self.stream_feeds: dict[str, dict[str, frozenset[str]]] = {}  # the run's, for the child's nodes
-        self.classes: dict[str, Any] = {}  # node id -> its class, and its checked params (set by the run)
+        self.classes: dict[str, Any] = {}  # node id -> its class, and its params as loaded (set by the run)
         self.params: dict[str, dict[str, Any]] = {}
         self.overrides: dict[str, dict[str, Any]] = {}  # params set while running (control API)
         self.incarnation = 0
@@ -454,15 +454,14 @@ class ProcessGroup:
 
     def node_params(self, node_id: str) -> dict[str, Any]:
         """The params one of this group's nodes runs with (its checked values, and any set since)."""
-        return dict(self.params[node_id])
+        return {**self.params[node_id], **self.overrides.get(node_id, {})}
 
     def request_params(self, node_id: str, values: dict[str, Any]) -> bool:
         """Set checked, reloadable params of a node in this group from its next packet (the
-        control API): sent to the child, and kept for a restarted one (the graph it is given
-        carries them). False when no child is running to take them."""
+        control API): sent to the child, and kept for a restarted one (`start` gives them to
+        it with its graph). False when no child is running to take them."""
         if self.control is None or self.stopping:
             return False
-        self.params[node_id] = {**self.params[node_id], **values}
         self.overrides[node_id] = {**self.overrides.get(node_id, {}), **values}
         self._send(("params", node_id, values))
         return True
