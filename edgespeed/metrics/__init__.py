@@ -6,8 +6,8 @@ live table, the report) read them as they are, which is exact at exit and close 
 
 from __future__ import annotations
 
-import bisect
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +31,7 @@ class Histogram:
         self.max = 0
 
     def add(self, ns: int) -> None:
-        self.counts[bisect.bisect_right(_EDGES, ns)] += 1
+        self.counts[bisect_right(_EDGES, ns)] += 1
         self.n += 1
         self.total += ns
         if ns > self.max:

@@ -44,7 +44,8 @@ def payload_bytes(value: Any) -> int:
     return 0
 
 
-_SCALARS = frozenset({int, float, bool, str, bytes, complex, type(None)})
+SCALARS = frozenset({int, float, bool, str, bytes, complex, type(None)})
+"""Types that are immutable and hold no array: shared as they are, 0 bytes for the rings."""
 
 
 def freeze(value: Any) -> Any:
@@ -59,7 +60,7 @@ def freeze(value: Any) -> Any:
         v = value.view()
         v.flags.writeable = False
         return v
-    if t in _SCALARS:  # (immutable already: the common small packet skips the walk below)
+    if t in SCALARS:  # (immutable already: the common small packet skips the walk below)
         return value
     if isinstance(value, dict):
         return {k: freeze(v) if isinstance(v, np.ndarray) else v for k, v in value.items()}

@@ -26,7 +26,7 @@ from ..types import Stamped, StreamEnd
 from .matching import InputMatching
 from .context import Preroll
 from .pacing import Pacer
-from .packet import Packet, freeze, payload_bytes
+from .packet import SCALARS, Packet, freeze, payload_bytes
 from .ring import Ring
 
 log = logging.getLogger("edgespeed.run")
@@ -430,7 +430,9 @@ class Worker(InputMatching):
             node.apply_pending()  # reloaded params (control API) take effect between packets
             out = node.process(**kwargs)
             if out is not None:
-                if type(out) is dict or isinstance(out, Stamped):
+                if type(out) is dict:  # (the common case: straight to _emit)
+                    self._emit(out, ts, first.pts_ns, "process", first_port, first.seq, origin, stream)
+                elif isinstance(out, Stamped):
                     self._emit_item(out, ts, first.pts_ns, "process", first_port, first.seq, origin, stream)
                 elif isinstance(out, types.GeneratorType) or hasattr(out, "__next__"):
                     for item in out:
@@ -494,6 +496,9 @@ class Worker(InputMatching):
             seqs[name] = n + 1
             stats.packets_out += 1
             if rings:
-                pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value), origin, stream)
+                if type(value) in SCALARS:  # (a small packet skips the walks of freeze and payload_bytes)
+                    pkt = Packet(n, ts, pts, value, 0, origin, stream)
+                else:
+                    pkt = Packet(n, ts, pts, freeze(value), payload_bytes(value), origin, stream)
                 for r in rings:
                     r.put(pkt)
