@@ -147,8 +147,9 @@ class Ring:
         other half, so the arrays in flight on the edge stay within 1.5x its capacity (what a
         buffer pool allocates). Packets that hold at most SMALL_BYTES of arrays (counts,
         detections, scalars) are taken all at once: they pin no pooled frame, and a batch twice
-        as long halves the GIL hand-offs per packet (a 10-node chain of small packets ran 19k
-        packets/s with half-ring batches and 23k with whole ones on the same box).
+        as long halves the GIL hand-offs per packet (a 10-node chain of small packets, three
+        interleaved pairs of runs on one box: 15.7-17.5k packets/s with half-ring batches, 16.0-18.9k
+        with whole ones).
         """
         buf = self._buf
         n = len(buf) if self.bytes <= SMALL_BYTES else min(len(buf), max(1, self.capacity // 2))
