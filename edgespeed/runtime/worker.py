@@ -293,11 +293,8 @@ class Worker(InputMatching):
         else:
             self._consume_many()
         if not self.aborted.is_set() and type(self.node).flush is not Node.flush:
-            self._flush()
-
-    def _flush(self) -> None:
-        """End of stream: let the node emit what it still holds (a partial batch, an open utterance)."""
-        self._call_and_emit("flush", self.node.flush)
+            # end of stream: the node emits what it still holds (a partial batch, an open utterance)
+            self._call_and_emit("flush", self.node.flush)
 
     def _call_and_emit(self, method: str, fn: Callable[[], Any], stream: str | None = None) -> None:
         """Call a node hook that is not fed a packet (flush, wake, end_stream) and emit what it
@@ -371,12 +368,8 @@ class Worker(InputMatching):
                     pending.extend(ring.pop_batch())
                 else:
                     pending.append(ring.pop())
-            if woke:
-                self._wake()
-
-    def _wake(self) -> None:
-        """The node's deadline passed with no packet (`Node.wake`): emit what it returns."""
-        self._call_and_emit("wake", self.node.wake)
+            if woke:  # the node's deadline passed with no packet (`Node.wake`): emit what it returns
+                self._call_and_emit("wake", self.node.wake)
 
     # -- the end of one stream of a multi-stream source ---------------------------------------
     def _end_stream(self, end: StreamEnd, port: str) -> None:
