@@ -210,9 +210,11 @@ class Node:
         """Handle one matched set of inputs; return a dict of outputs, None, or yield dicts
         (a `Stamped` one to give a result its own media time or stream, as `image.demux` does).
 
-        The worker passes inputs by port name only (`process(image=...)`); `*args` is never
-        used. It is there so that a subclass may name its inputs (`def process(self, image)`):
-        type checkers accept any override of a `(*args: Any, **kwargs: Any)` signature.
+        The worker passes inputs by port name (`process(image=...)`), except a lone input that
+        the override names first, which it passes positionally (the same binding, without a
+        dict to build). `*args` is there so that a subclass may name its inputs
+        (`def process(self, image)`): type checkers accept any override of a
+        `(*args: Any, **kwargs: Any)` signature.
         """
         raise TypeError(f"{type(self).__name__} has inputs but does not implement process()")
 
@@ -444,3 +446,13 @@ def _function_node(fn: Callable[..., Any], kind: str | None, sync: str | None, t
     body["process"] = process
     cls = type(fn.__name__, (Node,), body)
     return cls
+
+
+def first_parameter(fn: Callable[..., Any]) -> str | None:
+    """The name of a (bound) callable's first parameter when it may be passed positionally: the
+    worker passes a lone input that `process` names first that way (`process(image)`)."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # (a builtin without a signature)
+        return None
+    return params[0].name if params and params[0].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else None

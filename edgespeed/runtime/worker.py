@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import NodeError
 from ..metrics import NodeStats
-from ..node import Node
+from ..node import Node, first_parameter
 from ..types import Stamped, StreamEnd
 from .matching import InputMatching
 from .context import Preroll
@@ -74,6 +74,8 @@ class Worker(InputMatching):
         # Ports a call may lack: unwired optional ones, and under `any`/`latest` the inputs that
         # have nothing new (None). A single wired input never needs the merge.
         self._absent = {p: None for p in cls.inputs if p not in inputs or len(inputs) > 1}
+        # a lone input that `process` names first goes positionally: no dict (0.2 of a 2.7 us hop)
+        self._positional = len(inputs) == 1 and not self._absent and first_parameter(node.process) in inputs
         self._contracts = {p: o.type for p, o in cls.outputs.items() if o.type.kind == "array" and (o.type.dtype or o.type.ndim is not None)}
         self._seq = dict.fromkeys(cls.outputs, 0)
         # the class's declaration order, so `sync: latest` is triggered by the port the node
@@ -408,11 +410,11 @@ class Worker(InputMatching):
             n_in = 1 + len(others)
         else:
             ts, n_in = first.ts_ns, 1
-            kwargs = {first_port: first.value}
+            kwargs = None if self._positional else {first_port: first.value}
         origin = first.origin if not others else None  # (one input: its results stay traceable to the link)
         stream = first.stream  # (several inputs: matched packets come from one stream, the first's)
         if self._absent:
-            kwargs = {**self._absent, **kwargs}
+            kwargs = {**self._absent, **(kwargs or {})}
         stats = self.stats
         stats.packets_in += n_in
         node = self.node
@@ -421,7 +423,7 @@ class Worker(InputMatching):
         t0 = _perf()
         try:
             node.apply_pending()  # reloaded params (control API) take effect between packets
-            out = node.process(**kwargs)
+            out = node.process(first.value) if kwargs is None else node.process(**kwargs)
             if out is not None:
                 if type(out) is dict:  # (the common case: straight to _emit)
                     self._emit(out, ts, first.pts_ns, "process", first_port, first.seq, origin, stream)
