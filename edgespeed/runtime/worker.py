@@ -406,7 +406,7 @@ class Worker(InputMatching):
             others = {k: p for k, p in others.items() if type(p.value) is not StreamEnd}
         if others:
             ts = min(first.ts_ns, *(p.ts_ns for p in others.values()))
-            kwargs = {first_port: first.value, **{p: k.value for p, k in others.items()}}
+            kwargs: dict[str, Any] | None = {first_port: first.value, **{p: k.value for p, k in others.items()}}
             n_in = 1 + len(others)
         else:
             ts, n_in = first.ts_ns, 1
