@@ -351,3 +351,28 @@ def check_stream_pair_join(got: dict[str | None, list[Any]], n: int = 5, tail: i
     assert [v for v in a if isinstance(v, str)] == [f"mid: a ended after {n}", f"join: a ended after {2 * n + 1}"]
     assert a[-1] == f"join: a ended after {2 * n + 1}"
     assert sorted(got["b"]) == sorted(list(range(n + tail)) * 2)
+
+
+class Deadline(Node):
+    """Emits `tick` 50 ms after the last packet when nothing else comes (Node.wake)."""
+
+    kind = "test.deadline"
+    data = Input()
+    out = Output()
+
+    def setup(self) -> None:
+        self.due: float | None = None
+
+    def process(self, data: Any) -> dict[str, Any]:
+        self.due = time.monotonic() + 0.05
+        return {"out": data}
+
+    def wake_in_s(self) -> float | None:
+        return None if self.due is None else self.due - time.monotonic()
+
+    def wake(self) -> dict[str, Any]:
+        self.due = None
+        return {"out": "tick"}
+
+
+default_registry().register(Deadline)

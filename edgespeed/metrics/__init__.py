@@ -80,6 +80,16 @@ class NodeStats:
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # a multi-stream source's per stream (Node.stream_counts)
     stream_latency: dict[str, Histogram] = field(default_factory=dict)  # a sink's, per stream of what it received
 
+    def add_latency(self, ns: int, stream: str | None) -> None:
+        """A sink's end-to-end latency of one packet, also under its stream (the report's
+        streams.<name>.latency_ms.<sink>)."""
+        self.latency.add(ns)
+        if stream is not None:
+            h = self.stream_latency.get(stream)
+            if h is None:
+                h = self.stream_latency[stream] = Histogram()
+            h.add(ns)
+
 
 def report(stats: dict[str, NodeStats], rings: list[Any], sinks: list[str], wall_s: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The `--report` JSON: nodes, edges, sinks' end-to-end latency, wall time."""

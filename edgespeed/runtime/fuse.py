@@ -8,13 +8,14 @@ shm_in -> ring -> node) and took 1.7-3.5x raw pyzmq's one-way time. Here:
 - the producer's output into a `shm_out` is a `DirectCarrier`: the producer's thread writes the
   channel itself (a full channel blocks it, as a full `block` ring would);
 - a consumer whose only input comes from a `shm_in` that feeds nothing else reads the channel
-  itself (`Worker.feed`): its thread blocks in the channel's `poll`.
+  itself (`Worker.feed`): its thread blocks in the channel's `poll`. A consumer with a deadline
+  of its own (`Node.wake`, as `image.mux` has) sends it into the reader's generator, which then
+  waits no longer than that and yields None when nothing came, so the deadline is still kept.
 That leaves two wake-ups, one per process, as raw pyzmq has.
 
 Kept as they were, with their own thread: edges with `policy: latest` or `drop` (the ring is
-where those drop, before anything crosses), channels read by several nodes or by a node with
-several inputs (the input matching lives in the ring-reading loop), and consumers with a
-deadline of their own (`Node.wake`: the ring's wait is what times out). The cost of the fusion: a
+where those drop, before anything crosses), and channels read by several nodes or by a node with
+several inputs (the input matching lives in the ring-reading loop). The cost of the fusion: a
 transform's process time includes the write into the channel (a descriptor on a pipe, or a copy
 when its frame is not already in a slot), and a consumer cannot read its input ahead while it
 works (the channel's slots still buffer up to 8 packets).
@@ -26,7 +27,6 @@ import threading
 from typing import TYPE_CHECKING
 
 from ..errors import NodeError
-from ..node import Node
 from .packet import Packet
 from .ring import Ring
 
@@ -122,8 +122,6 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
                 continue
             consumer = next((c for c in workers.values() if len(c.inputs) == 1 and outs[0] in c.inputs.values()), None)
             if consumer is None or type(consumer.node).kind == _WRITER:  # (a channel straight into another)
-                continue
-            if type(consumer.node).wake is not Node.wake:  # a deadline (image.mux) needs the ring's timed wait
                 continue
             consumer.feed = w
             rings.remove(outs[0])

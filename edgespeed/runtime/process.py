@@ -148,10 +148,14 @@ class ShmIn(Node):
         return ShmReader(end.label, end.owner_pid, end.name, end.data, end.release)
 
     def generate(self) -> Any:
+        """Packets as they come. A consumer reading the channel in its own thread (fuse.py) may
+        send each wait's limit into the generator, its deadline (`Node.wake`); a wait that runs
+        out with nothing read then yields None, so the consumer can look at its deadline."""
         abort = self.ctx.aborted
+        limit: float | None = None
         while True:
             try:
-                kind, _, ts, pts, value, stream = self._reader.recv(0.25)
+                kind, _, ts, pts, value, stream = self._reader.recv(0.25 if limit is None else limit)
             except (EOFError, OSError) as e:
                 # the writer's process died: wait for its replacement (restart) or end
                 log.debug("%s: peer gone on %s (%r)", self.id, self._end.label, e)
@@ -164,11 +168,13 @@ class ShmIn(Node):
             if kind == "idle":
                 if abort is not None and abort.is_set():
                     return
+                if limit is not None:
+                    limit = yield None
                 continue
             if kind == "end":
-                yield StreamEnd(stream or "", value)  # (value: the source that ended it)
+                limit = yield StreamEnd(stream or "", value)  # (value: the source that ended it)
                 continue
-            yield Stamped({"out": value}, pts_ns=pts, ts_ns=ts, stream=stream)
+            limit = yield Stamped({"out": value}, pts_ns=pts, ts_ns=ts, stream=stream)
             value = None  # let the slot go back as soon as downstream is done with it
 
     def _swap(self, abort: Any) -> bool:

@@ -17,6 +17,7 @@ import time
 import types
 from collections import deque
 from collections.abc import Callable
+from inspect import GEN_CREATED, getgeneratorstate
 from typing import Any
 
 from ..errors import NodeError
@@ -320,16 +321,22 @@ class Worker(InputMatching):
             self._handle(port, pkt, dict(rest) if rest else None)
 
     def _consume_fed(self, feed: Worker) -> None:
-        """Read the channel in this thread: the feed's generator blocks in the channel's poll."""
+        """Read the channel in this thread, in its poll; a deadline (`Node.wake`) is sent to bound each wait."""
         (port,) = self.inputs
-        gen, handle, aborted = self._feed_gen, self._handle, self.aborted
+        gen, handle, aborted, node = self._feed_gen, self._handle, self.aborted, self.node
+        timed, wait = type(node).wake is not Node.wake, None
         while not aborted.is_set():
+            if timed and (wait := node.wake_in_s()) is not None and wait <= 0:
+                self._call_and_emit("wake", node.wake)  # the deadline passed with no packet
+                continue
             try:
-                item = next(gen)
+                item = gen.send(wait) if timed and getgeneratorstate(gen) != GEN_CREATED else next(gen)
             except StopIteration:
                 return
             except Exception as e:
                 raise NodeError(feed.id, "generate", e) from e
+            if item is None:  # (the wait ran out: the deadline is looked at again)
+                continue
             if type(item) is StreamEnd:
                 handle(port, Packet(-1, _now(), self._last_pts, item, 0, None, item.stream), None)
                 continue
@@ -446,13 +453,7 @@ class Worker(InputMatching):
             node.engine_packet = None
         stats.process.add(_perf() - t0)
         if self.is_sink:
-            lat = _now() - ts
-            stats.latency.add(lat)
-            if stream is not None:  # (the run report's streams.<name>.latency_ms.<sink>)
-                h = stats.stream_latency.get(stream)
-                if h is None:
-                    h = stats.stream_latency[stream] = type(stats.latency)()
-                h.add(lat)
+            stats.add_latency(_now() - ts, stream)
 
     def _count_skip(self, err: NodeError) -> None:
         self.stats.errors += 1
@@ -462,8 +463,7 @@ class Worker(InputMatching):
 
     def _emit_item(self, out: Any, ts: int, pts: int, method: str, port: str | None, seq: int | None,
                    origin: tuple[str, int] | None, stream: str | None) -> None:
-        """`_emit`, where a `Stamped` item (a batch split back into items) brings its own
-        stamps and stream instead of the input packet's."""
+        """`_emit`, where a `Stamped` item (a batch split into items) brings its own stamps and stream."""
         if isinstance(out, Stamped):
             ts = out.ts_ns if out.ts_ns is not None else ts
             pts, stream, origin, out = out.pts_ns, out.stream, out.origin or origin, out.outputs

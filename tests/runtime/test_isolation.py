@@ -245,3 +245,34 @@ nodes:
     assert result.ok, result.failures
     got = _by_stream("sink")
     check_stream_pair_join(got)
+
+
+def _child_threads(kind: str) -> int:
+    """The most threads the isolated node's process had while packets came (paced, 1.2 s)."""
+    r = Run(check(load_text(f"""
+nodes:
+  - {{id: src, type: "testnodes:ClockSource", params: {{count: 30, period_s: 0.04}}}}
+  - {{id: mid, type: "{kind}", isolate: process, inputs: {{data: src/out}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: mid/out}}}}
+""")), drain_timeout_s=10)
+    r.start()
+    most = 0
+    while r.snapshot()["nodes"]["sink"].get("in", 0) < 25:
+        (group,) = r.groups
+        if group.proc is not None:
+            try:
+                most = max(most, len(os.listdir(f"/proc/{group.proc.pid}/task")))
+            except FileNotFoundError:
+                pass
+        time.sleep(0.02)
+    result = r.wait(30)
+    assert result.ok, result.failures
+    assert result.report["nodes"]["sink"]["in"] == 30
+    return most
+
+
+def test_a_consumer_with_a_deadline_reads_its_channel_in_its_own_thread() -> None:
+    """No relay thread between the channel and an isolated node, also when the node has a
+    deadline of its own (`Node.wake`): its process runs as many threads as a plain node's."""
+    plain, timed = _child_threads("testnodes:Passthrough"), _child_threads("testnodes:Deadline")
+    assert plain > 0 and timed == plain, f"{timed} threads with a deadline, {plain} without"

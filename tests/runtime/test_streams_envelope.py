@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from edgespeed import Input, Node, Output, Param, Stamped, StreamEnd, load_text
 from edgespeed.graph.validate import check
 from edgespeed.registry import default_registry
 from edgespeed.runtime.scheduler import Run
 from edgespeed.testing import ListSink
+from testnodes import Deadline  # noqa: F401  (registers test.deadline; a child process imports it too)
 
 
 class TwoStreams(Node):
@@ -56,29 +58,7 @@ class Twice(Node):
         return {"out": f"last of {stream}"}  # what is left of it goes out on its stream
 
 
-class Deadline(Node):
-    """Emits `tick` 50 ms after the last packet when nothing else comes (Node.wake)."""
-
-    kind = "test.deadline"
-    data = Input()
-    out = Output()
-
-    def setup(self) -> None:
-        self.due: float | None = None
-
-    def process(self, data: Any) -> dict[str, Any]:
-        self.due = time.monotonic() + 0.05
-        return {"out": data}
-
-    def wake_in_s(self) -> float | None:
-        return None if self.due is None else self.due - time.monotonic()
-
-    def wake(self) -> dict[str, Any]:
-        self.due = None
-        return {"out": "tick"}
-
-
-for cls in (TwoStreams, Twice, Deadline):
+for cls in (TwoStreams, Twice):
     default_registry().register(cls)
 
 
@@ -119,12 +99,15 @@ nodes:
     assert [v for e, v in zip(ListSink.envelopes["sink"], ListSink.collected["sink"]) if e.stream == "b"][-1] == 8
 
 
-def test_wake_emits_at_the_deadline_while_no_packet_comes() -> None:
-    result, _ = run("""
+@pytest.mark.parametrize("isolate", ["thread", "process"])
+def test_wake_emits_at_the_deadline_while_no_packet_comes(isolate: str) -> None:
+    # in a process of its own, the node reads the channel in its own thread: the channel's
+    # wait is what must run out at the deadline
+    result, _ = run(f"""
 nodes:
-  - {id: src, type: test.two_streams, params: {n: 1, tail: 2, gap_s: 0.3}}
-  - {id: late, type: test.deadline, inputs: {data: src/out}}
-  - {id: sink, type: testing.list_sink, inputs: {data: late/out}}
+  - {{id: src, type: test.two_streams, params: {{n: 1, tail: 2, gap_s: 0.3}}}}
+  - {{id: late, type: "testnodes:Deadline", isolate: {isolate}, inputs: {{data: src/out}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: late/out}}}}
 """)
     assert result.ok, result.failures
     got = ListSink.collected["sink"]
