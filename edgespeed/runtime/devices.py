@@ -4,7 +4,9 @@ The graph is cut at device boundaries the way `process.split` cuts it at process
 every edge that crosses devices (crossing c, numbered in graph order) becomes a
 `runtime.link_out` node `link_out_c` on the producing device (a sink that keeps the edge's
 queue and policy, so `policy: latest` drops before anything crosses) and a `runtime.link_in`
-node `link_in_c` on the consuming device (a relay source that keeps the original stamps),
+node `link_in_c` on the consuming device (a relay source that keeps the original stamps; the
+consumer's ring keeps the queue and policy too, so what the link's window had in flight is
+dropped there rather than taken in turn),
 talking ZeroMQ (`transport.link`). Without `--device` the same graph runs in one process and
 the links are plain in-process edges.
 
@@ -359,7 +361,7 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
             if mine:  # we receive
                 in_id = fresh(f"link_in_{c}")
                 nodes.append(NodeSpec(in_id, LinkIn.kind, {**opts, "bind": bind, "keys": keyfile(dst), "allow": allowed([src], dst)}))
-                inputs[port] = InputSpec(port, in_id, "out", loc=inp.loc)
+                inputs[port] = InputSpec(port, in_id, "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)  # (as over shm)
             elif where[inp.node] == device:  # we send
                 params = {**opts, "endpoint": connect, "compress": inp.compress or "none", "quality": inp.quality,
                           "keys": keyfile(src), "server_key": keyfile(dst) + ".key" if dst.keys else ""}

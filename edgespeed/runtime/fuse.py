@@ -13,8 +13,9 @@ shm_in -> ring -> node) and took 1.7-3.5x raw pyzmq's one-way time. Here:
   waits no longer than that and yields None when nothing came, so the deadline is still kept.
 That leaves two wake-ups, one per process, as raw pyzmq has.
 
-Kept as they were, with their own thread: edges with `policy: latest` or `drop` (the ring is
-where those drop, before anything crosses), and channels read by several nodes or by a node with
+Kept as they were, with their own thread: edges with `policy: latest` or `drop` (the rings on
+either side are where those drop: the writer's, so a stalled channel never blocks the producer,
+and the reader's, so the backlog that crossed is not taken in turn), and channels read by several nodes or by a node with
 several inputs (the input matching lives in the ring-reading loop). The cost of the fusion: a
 transform's process time includes the write into the channel (a descriptor on a pipe, or a copy
 when its frame is not already in a slot), and a consumer cannot read its input ahead while it

@@ -3,8 +3,10 @@
 The graph is split at process boundaries. Each group of isolated nodes becomes a subgraph run
 by a normal `Run` in a spawned child; every edge that crosses a boundary becomes a
 shared-memory channel (`shm.py`) between a `runtime.shm_out` node on the writing side and a
-`runtime.shm_in` node on the reading side. The edge's ring options stay on the writing side,
-so `policy: latest` drops before anything crosses. Those two nodes have no threads of their
+`runtime.shm_in` node on the reading side. The edge's ring options hold on both sides: the
+writer's ring keeps a stalled channel from blocking the producer, and the reader's drops the
+backlog that the channel hands over (without it, a slow isolated node under `policy: latest`
+took every packet in turn, seconds stale). Those two nodes have no threads of their
 own where that is possible (`fuse.py`): the producer writes the channel and the consumer reads
 it, each in its own thread.
 
@@ -255,7 +257,10 @@ def split(spec: GraphSpec) -> Split:
             nodes[theirs].append(NodeSpec(out_id, ShmOut.kind, {"channel": k},
                                           {"data": replace(inp, port="data")}))
             nodes[mine].append(NodeSpec(in_id, ShmIn.kind, {"channel": k}))
-            inputs[port] = InputSpec(port, in_id, "out", loc=inp.loc)
+            # the edge's queue and policy hold at the reading end too: a `latest` edge must drop
+            # there, where the backlog is (the channel would hand every packet over), not only
+            # in the writer's ring, which the channel drains as fast as it is filled
+            inputs[port] = InputSpec(port, in_id, "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)
         nodes[mine].append(replace(n, inputs=inputs, isolate=None))
     members = {g: [n.id for n in spec.nodes if where[n.id] == g] for g in nodes if g is not None}
     parent = replace(spec, nodes=tuple(nodes[None]))

@@ -157,6 +157,44 @@ nodes:
     assert results.counters("link_in_0")["packets"] == len(got)
 
 
+def test_a_latest_edge_drops_its_backlog_on_the_receiving_device(tmp_path):
+    """`policy: latest` holds where the consumer is: a slow sink on another device gets the
+    newest packet, not a queue of stale ones that the link handed over."""
+    (port,) = free_ports(1)
+    out = tmp_path / "out.txt"
+    n = 300
+    g = _graph(tmp_path, f"""
+name: latest
+devices:
+  camera: {{}}
+  results: {{endpoint: "tcp://127.0.0.1:{port}", insecure: true}}
+nodes:
+  - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: {n}, size: 1000, period_ms: 1}}}}
+  - id: sink
+    type: "mdnodes:SeqSink"
+    device: results
+    params: {{path: {out}, delay_ms: 20}}
+    inputs: {{data: {{from: src/out, queue: 1, policy: latest}}}}
+""")
+    results = Device(g, "results", tmp_path)
+    time.sleep(0.5)
+    camera = Device(g, "camera", tmp_path)
+    try:
+        assert camera.wait(60) == 0 and results.wait(30) == 0, camera.text() + results.text()
+    finally:
+        stop_all(results, camera)
+    got = numbers(out)
+    rep = json.loads(results.report.read_text())
+    # a packet each 1 ms, one taken each 20 ms: about one in twenty arrives, the last always does
+    assert got == sorted(set(got)) and got[-1] == n - 1
+    assert len(got) < n // 4, f"{len(got)} of {n} delivered: the backlog was not dropped"
+    # each one taken is the newest there: none is the very next of the one before (a backlog
+    # handed over whole gives runs of consecutive numbers: 0, 1, 2 ... 31)
+    runs = sum(b == a + 1 for a, b in zip(got, got[1:]))
+    assert runs <= len(got) // 10, f"{runs} of {len(got)} deliveries were the next packet, not the newest: {got[:40]}"
+    assert rep["nodes"]["sink"]["dropped"] > 0
+
+
 @pytest.fixture
 def keys(tmp_path):
     for name in ("camera", "results", "rogue"):

@@ -276,3 +276,24 @@ def test_a_consumer_with_a_deadline_reads_its_channel_in_its_own_thread() -> Non
     deadline of its own (`Node.wake`): its process runs as many threads as a plain node's."""
     plain, timed = _child_threads("testnodes:Passthrough"), _child_threads("testnodes:Deadline")
     assert plain > 0 and timed == plain, f"{timed} threads with a deadline, {plain} without"
+
+
+@pytest.mark.parametrize("isolate", ["thread", "process"])
+def test_a_latest_edge_into_an_isolated_node_drops_its_backlog(isolate: str) -> None:
+    """`policy: latest` holds across a process boundary: the slow node takes the newest reading,
+    not every one that the channel handed over (which it did: 150 of 150, stale by seconds)."""
+    result, _ = run(f"""
+nodes:
+  - {{id: src, type: "testnodes:ClockSource", params: {{count: 150, period_s: 0.01}}}}
+  - id: slow
+    type: "testnodes:Slow"
+    params: {{delay_s: 0.05}}
+    isolate: {isolate}
+    inputs: {{data: {{from: src/out, queue: 1, policy: latest}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: slow/out}}}}
+""")
+    assert result.ok, result.failures
+    got = ListSink.collected["sink"]
+    assert 0 < len(got) < 75 and result.report["nodes"]["slow"]["dropped"] == 150 - len(got)
+    nexts = sum(b - a < 15_000_000 for a, b in zip(got, got[1:]))  # readings 10 ms apart: the very next one
+    assert nexts <= len(got) // 10, f"{nexts} of {len(got)} were the next reading, not the newest"
