@@ -8,8 +8,11 @@ worker.py     one node's life: setup, the data loop (input matching: sync any/la
 context.py    RunContext: what a runtime-aware node gets from its run (stop, abort, clock, downstream)
 packet.py     the envelope (seq, ts, pts, origin) and read-only sharing of values
 ring.py       the in-process carrier: a bounded ring per edge (block, latest, drop_oldest)
+matching.py   how a node with several inputs picks what goes into one call (its `sync`)
 pool.py       output buffers reused once every consumer let go (`Node.buffer`)
 shm.py        the cross-process carrier: shared-memory slot channels
+fuse.py       a channel's ends run in their neighbours' threads, no forwarding threads;
+              feed.py the consumer reading its channel itself (and its deadline)
 process.py    isolated nodes in child processes (`isolate:`), child.py the child's side,
               sweep.py removing segments of killed runs
 devices.py    one device's part of a graph, linked to the others over ZeroMQ (`--device`)

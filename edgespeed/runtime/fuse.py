@@ -7,19 +7,20 @@ packet from a source to an isolated node woke four threads (source -> ring -> sh
 shm_in -> ring -> node) and took 1.7-3.5x raw pyzmq's one-way time. Here:
 - the producer's output into a `shm_out` is a `DirectCarrier`: the producer's thread writes the
   channel itself (a full channel blocks it, as a full `block` ring would);
-- a consumer whose only input comes from a `shm_in` that feeds nothing else reads the channel
-  itself (`Worker.feed`): its thread blocks in the channel's `poll`. A consumer with a deadline
-  of its own (`Node.wake`, as `image.mux` has) sends it into the reader's generator, which then
-  waits no longer than that and yields None when nothing came, so the deadline is still kept.
+- a consumer whose only input comes from a `shm_in` reads the channel itself (`Worker.feed`,
+  feed.py): its thread blocks in the channel's `poll` (each crossing edge has a channel of its
+  own, so a node that feeds several across a boundary writes one channel for each). A
+  consumer with a deadline of its own (`Node.wake`, as `image.mux` has) sends it into the
+  reader's generator, which then waits no longer than that and yields None when nothing came.
 That leaves two wake-ups, one per process, as raw pyzmq has.
 
 Kept as they were, with their own thread: edges with `policy: latest` or `drop` (the rings on
-either side are where those drop: the writer's, so a stalled channel never blocks the producer,
-and the reader's, so the backlog that crossed is not taken in turn), and channels read by several nodes or by a node with
-several inputs (the input matching lives in the ring-reading loop). The cost of the fusion: a
-transform's process time includes the write into the channel (a descriptor on a pipe, or a copy
-when its frame is not already in a slot), and a consumer cannot read its input ahead while it
-works (the channel's slots still buffer up to 8 packets).
+either side are where those drop: the writer's, so a stalled channel never blocks the
+producer, and the reader's, so the backlog that crossed is not taken in turn), and channels
+read by a node with several inputs (the input matching lives in the ring-reading loop).
+The cost of the fusion: a transform's process time includes the write into the channel (a
+descriptor on a pipe, or a copy when its frame is not already in a slot), and a consumer
+cannot read its input ahead while it works (the channel's slots still buffer up to 8 packets).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
     passive: set[str] = set()
     carriers: list[DirectCarrier] = []
     producer_of = {id(r): (w, port) for w in workers.values() for port, rs in w.outputs.items() for r in rs}
+    consumer_of = {id(r): w for w in workers.values() for r in w.inputs.values()}
     for wid, w in workers.items():
         kind = type(w.node).kind
         if kind == _WRITER and len(w.inputs) == 1:
@@ -118,12 +120,12 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
             rings.remove(ring)
             passive.add(wid)
         elif kind == _READER:
-            (outs,) = w.outputs.values()
-            if len(outs) != 1 or outs[0].policy != "block":
+            (outs,) = w.outputs.values()  # (one: each crossing edge has a channel of its own)
+            if len(outs) != 1 or not isinstance(outs[0], Ring) or outs[0].policy != "block":
                 continue
-            consumer = next((c for c in workers.values() if len(c.inputs) == 1 and outs[0] in c.inputs.values()), None)
-            if consumer is None or type(consumer.node).kind == _WRITER:  # (a channel straight into another)
-                continue
+            consumer = consumer_of.get(id(outs[0]))
+            if consumer is None or len(consumer.inputs) != 1 or type(consumer.node).kind == _WRITER:
+                continue  # (several inputs: the matching lives in the ring loop; or a channel straight into another)
             consumer.feed = w
             rings.remove(outs[0])
             passive.add(wid)

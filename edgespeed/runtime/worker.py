@@ -17,13 +17,13 @@ import time
 import types
 from collections import deque
 from collections.abc import Callable
-from inspect import GEN_CREATED, getgeneratorstate
 from typing import Any
 
 from ..errors import NodeError
 from ..metrics import NodeStats
 from ..node import Node, first_parameter
 from ..types import Stamped, StreamEnd
+from .feed import ChannelFeed
 from .matching import InputMatching
 from .context import Preroll
 from .pacing import Pacer
@@ -35,7 +35,7 @@ _perf = time.perf_counter_ns
 _now = time.time_ns
 
 
-class Worker(InputMatching):
+class Worker(InputMatching, ChannelFeed):
     """Runs one node. Built by the scheduler, which owns the rings and the thread."""
 
     def __init__(
@@ -165,33 +165,16 @@ class Worker(InputMatching):
                 continue
             raise failure
 
-    def _fed_lifecycle(self, feed: Worker) -> None:
-        """The feed is set up once and outlives this node's restarts; after this node is done,
-        what still arrives is read and let go, so the writer on the other side never waits on a
-        consumer that is gone."""
-        feed._call("setup", feed.node.setup)
-        feed.stats.state = "running"
-        try:
-            self._feed_gen = feed.node.generate()
-            try:
-                self._lifecycle()
-            finally:
-                if not self.aborted.is_set():
-                    for _ in self._feed_gen:
-                        if self.aborted.is_set():
-                            break
-                self._feed_gen.close()
-        finally:
-            error = feed._teardown()
-            feed.stats.state = "done"
-            if error is not None:
-                feed.fail_passive(error)
-
     # -- a worker without a thread of its own: called by its producer (fuse.DirectCarrier) -----
     def deliver(self, pkt: Packet) -> None:
         """Handle one packet in the caller's thread."""
         (port,) = self.inputs
         self._handle(port, pkt, None)
+
+    def setup_passive(self) -> None:
+        """Set the node up in the caller's thread (a channel's reader, by its consumer: feed.py)."""
+        self._call("setup", self.node.setup)
+        self.stats.state = "running"
 
     def finish_passive(self) -> None:
         error = self._teardown()
@@ -319,34 +302,6 @@ class Worker(InputMatching):
                 return
             (port, pkt), *rest = got.items()
             self._handle(port, pkt, dict(rest) if rest else None)
-
-    def _consume_fed(self, feed: Worker) -> None:
-        """Read the channel in this thread, in its poll; a deadline (`Node.wake`) is sent to bound each wait."""
-        (port,) = self.inputs
-        gen, handle, aborted, node = self._feed_gen, self._handle, self.aborted, self.node
-        timed, wait = type(node).wake is not Node.wake, None
-        while not aborted.is_set():
-            if timed and (wait := node.wake_in_s()) is not None and wait <= 0:
-                self._call_and_emit("wake", node.wake)  # the deadline passed with no packet
-                continue
-            try:
-                item = gen.send(wait) if timed and getgeneratorstate(gen) != GEN_CREATED else next(gen)
-            except StopIteration:
-                return
-            except Exception as e:
-                raise NodeError(feed.id, "generate", e) from e
-            if item is None:  # (the wait ran out: the deadline is looked at again)
-                continue
-            if type(item) is StreamEnd:
-                handle(port, Packet(-1, _now(), self._last_pts, item, 0, None, item.stream), None)
-                continue
-            pkt = Packet(self._fed, item.ts_ns if item.ts_ns is not None else _now(), item.pts_ns,
-                         freeze(item.outputs["out"]), 0, item.origin, item.stream)
-            item = None  # the packet is the only holder of the slot: it goes back once handled
-            self._fed += 1
-            feed.stats.packets_out += 1
-            handle(port, pkt, None)
-            del pkt  # (as above: no reference left while waiting for the next one)
 
     def _consume_one(self) -> None:
         (port, ring), = self.inputs.items()

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -297,3 +298,32 @@ nodes:
     assert 0 < len(got) < 75 and result.report["nodes"]["slow"]["dropped"] == 150 - len(got)
     nexts = sum(b - a < 15_000_000 for a, b in zip(got, got[1:]))  # readings 10 ms apart: the very next one
     assert nexts <= len(got) // 10, f"{nexts} of {len(got)} were the next reading, not the newest"
+
+
+def test_only_a_channel_into_a_node_with_several_inputs_keeps_a_reader_thread() -> None:
+    """An isolated node feeding three nodes across the boundary writes three channels: the two
+    single-input nodes (one of them slow) read theirs in their own threads; the node with two
+    inputs keeps a reader thread (its input matching waits on its rings). Every packet arrives."""
+    r = Run(check(load_text("""
+nodes:
+  - {id: src, type: "testnodes:ClockSource", params: {count: 40, period_s: 0.005}}
+  - {id: mid, type: "testnodes:Passthrough", isolate: process, inputs: {data: src/out}}
+  - {id: fast, type: testing.list_sink, inputs: {data: mid/out}}
+  - {id: slow, type: "testnodes:Slow", params: {delay_s: 0.01}, inputs: {data: mid/out}}
+  - {id: late, type: testing.list_sink, inputs: {data: slow/out}}
+  - {id: both, type: "testnodes:StreamTag", sync: any, inputs: {data: mid/out, other: src/out}}
+  - {id: all, type: testing.list_sink, inputs: {data: both/out}}
+""")), drain_timeout_s=10)
+    r.start()
+    seen: set[str] = set()
+    while r.snapshot()["nodes"]["late"].get("in", 0) < 30:
+        seen |= {t.name for t in threading.enumerate()}
+        time.sleep(0.01)
+    result = r.wait(30)
+    assert result.ok, result.failures
+    fast, late = ListSink.collected["fast"], ListSink.collected["late"]
+    assert len(fast) == 40 and fast == sorted(fast) and late == fast
+    assert len(ListSink.collected["all"]) == 80 and result.report["nodes"]["both"]["in"] == 80
+    # channels in graph order: 0 src -> mid, 1 -> fast, 2 -> slow, 3 -> both
+    readers = sorted(t for t in seen if t.startswith("edgespeed:shm_in"))
+    assert "edgespeed:fast" in seen and readers == ["edgespeed:shm_in_3"], sorted(seen)
