@@ -86,7 +86,7 @@ class ShmOut(Node):
                 return None
             except (EOFError, OSError):  # the other process is gone: its monitor says why
                 group = _RESTARTS.get(self.channel)
-                if _CHANNELS[self.channel] is self._end and (group is None or not group.wait_restart(abort)):
+                if group is None or not group.wait_restart(abort, self.channel, self._end):
                     break
         self.count("lost_to_dead_peer")
         return None
@@ -181,7 +181,7 @@ class ShmIn(Node):
 
     def _swap(self, abort: Any) -> bool:
         group = _RESTARTS.get(self.channel)
-        if _CHANNELS[self.channel] is self._end and (group is None or not group.wait_restart(abort)):
+        if group is None or not group.wait_restart(abort, self.channel, self._end):
             return False
         end = _CHANNELS[self.channel]
         self._reader.close()
@@ -436,15 +436,19 @@ class ProcessGroup:
         if arrive is not None:
             arrive()
 
-    def wait_restart(self, abort: Any) -> bool:
-        """Called by a parent-side relay whose peer died: True once a new child is up."""
+    def wait_restart(self, abort: Any, channel: int, end: ChannelEnd) -> bool:
+        """Called by a parent-side channel end whose peer died: True once a new child is up on a
+        fresh channel in place of `end`, also when that happened before this call. (It waited
+        for the next restart counted from the call: an end that found its peer gone just before
+        the monitor restarted it then waited for a restart that never came, and the edge went
+        dead: `test_on_error_restart_starts_a_new_process` failed now and then.) `start` puts
+        the fresh ends in `_CHANNELS` under `_restarted`, so a changed end means a started child."""
         with self._restarted:
-            seen = self.incarnation
-            while self.incarnation == seen and not self.done.is_set():
-                if abort is not None and abort.is_set():
+            while _CHANNELS.get(channel) is end:
+                if self.done.is_set() or (abort is not None and abort.is_set()):
                     return False
                 self._restarted.wait(0.25)
-            return self.incarnation != seen and not self.done.is_set()
+            return not self.done.is_set()
 
     def stop(self) -> None:
         self.stopping = True
