@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .worker import Worker
 
 _now = time.time_ns
+_DRAIN_MAX = 1024  # packets read from the channel into a lossy ring before one is handled
 
 
 class ChannelFeed:
@@ -67,7 +68,9 @@ class ChannelFeed:
 
     def _consume_fed(self, feed: Worker) -> None:
         """Read the channel in this thread, in its poll; a deadline (`Node.wake`) is sent to bound each wait."""
-        (port,) = self.inputs
+        ((port, ring),) = self.inputs.items()
+        if ring.policy != "block":
+            return self._consume_fed_lossy(feed, port, ring)
         gen, handle, aborted, node = self._feed_gen, self._handle, self.aborted, self.node
         timed, wait = type(node).wake is not Node.wake, None
         while not aborted.is_set():
@@ -86,3 +89,37 @@ class ChannelFeed:
             item = None  # the packet is the only holder of the slot: it goes back once handled
             handle(port, pkt, None)
             del pkt  # (as above: no reference left while waiting for the next one)
+
+    def _consume_fed_lossy(self, feed: Worker, port: str, ring: Ring) -> None:
+        """Under `latest` or `drop_oldest`: what the channel holds goes into the input's ring
+        without a wait (the ring drops by its policy and counts it, as in-process), and the ring
+        gives the packet to handle: what a reader thread filling that ring did, in this thread.
+        Only an empty ring waits in the channel (to the deadline, if the node has one)."""
+        gen, handle, aborted, node = self._feed_gen, self._handle, self.aborted, self.node
+        timed, wait, drained = type(node).wake is not Node.wake, None, 0
+        while not aborted.is_set():
+            if timed and (wait := node.wake_in_s()) is not None and wait <= 0:
+                self._call_and_emit("wake", node.wake)  # the deadline passed with no packet
+                continue
+            queued = bool(ring) and drained < _DRAIN_MAX  # (bounded: a flood still gets handled)
+            try:
+                item = next(gen) if getgeneratorstate(gen) == GEN_CREATED else gen.send(0.0 if queued else wait)
+            except StopIteration:
+                while ring:  # the channel ended: what the ring holds is still handled
+                    with ring.cond:
+                        pkt = ring.pop()
+                    handle(port, pkt, None)
+                return
+            except Exception as e:
+                raise NodeError(feed.id, "generate", e) from e
+            if item is not None:
+                ring.put(self._fed_packet(item, feed))
+                item = None
+                drained += 1
+                continue
+            if ring:
+                with ring.cond:
+                    pkt = ring.pop()
+                drained = 0
+                handle(port, pkt, None)
+                del pkt  # (no reference left while waiting: the slot goes back)

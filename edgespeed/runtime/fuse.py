@@ -14,10 +14,11 @@ shm_in -> ring -> node) and took 1.7-3.5x raw pyzmq's one-way time. Here:
   reader's generator, which then waits no longer than that and yields None when nothing came.
 That leaves two wake-ups, one per process, as raw pyzmq has.
 
-Kept as they were, with their own thread: edges with `policy: latest` or `drop` (the rings on
-either side are where those drop: the writer's, so a stalled channel never blocks the
-producer, and the reader's, so the backlog that crossed is not taken in turn), and channels
-read by a node with several inputs (the input matching lives in the ring-reading loop).
+An edge with `policy: latest` or `drop_oldest` has a ring on either side, where it drops: the
+writer's, so a stalled channel never blocks the producer, and the reader's, so the backlog that
+crossed is not taken in turn. The reading consumer fills its ring from the channel itself
+(feed.py); the writer's side keeps its `shm_out` thread. Channels read by a node with several
+inputs keep their reader thread (the input matching lives in the ring-reading loop).
 The cost of the fusion: a transform's process time includes the write into the channel (a
 descriptor on a pipe, or a copy when its frame is not already in a slot), and a consumer
 cannot read its input ahead while it works (the channel's slots still buffer up to 8 packets).
@@ -121,12 +122,13 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
             passive.add(wid)
         elif kind == _READER:
             (outs,) = w.outputs.values()  # (one: each crossing edge has a channel of its own)
-            if len(outs) != 1 or not isinstance(outs[0], Ring) or outs[0].policy != "block":
+            if len(outs) != 1 or not isinstance(outs[0], Ring):
                 continue
             consumer = consumer_of.get(id(outs[0]))
             if consumer is None or len(consumer.inputs) != 1 or type(consumer.node).kind == _WRITER:
                 continue  # (several inputs: the matching lives in the ring loop; or a channel straight into another)
             consumer.feed = w
-            rings.remove(outs[0])
+            if outs[0].policy == "block":  # (a lossy ring stays: the consumer fills it, and it counts the drops)
+                rings.remove(outs[0])
             passive.add(wid)
     return passive, carriers

@@ -248,12 +248,12 @@ nodes:
     check_stream_pair_join(got)
 
 
-def _child_threads(kind: str) -> int:
+def _child_threads(kind: str, edge: str = "src/out") -> int:
     """The most threads the isolated node's process had while packets came (paced, 1.2 s)."""
     r = Run(check(load_text(f"""
 nodes:
   - {{id: src, type: "testnodes:ClockSource", params: {{count: 30, period_s: 0.04}}}}
-  - {{id: mid, type: "{kind}", isolate: process, inputs: {{data: src/out}}}}
+  - {{id: mid, type: "{kind}", isolate: process, inputs: {{data: {edge}}}}}
   - {{id: sink, type: testing.list_sink, inputs: {{data: mid/out}}}}
 """)), drain_timeout_s=10)
     r.start()
@@ -279,8 +279,17 @@ def test_a_consumer_with_a_deadline_reads_its_channel_in_its_own_thread() -> Non
     assert plain > 0 and timed == plain, f"{timed} threads with a deadline, {plain} without"
 
 
+def test_a_latest_edge_needs_no_reader_thread_in_the_consumers_process() -> None:
+    """The consumer fills its `latest` ring from the channel itself: its process runs as many
+    threads as with a plain edge (the writer's side keeps its thread)."""
+    plain = _child_threads("testnodes:Passthrough")
+    lossy = _child_threads("testnodes:Passthrough", "{from: src/out, queue: 2, policy: latest}")
+    assert plain > 0 and lossy == plain, f"{lossy} threads under latest, {plain} under block"
+
+
+@pytest.mark.parametrize("policy", ["latest", "drop_oldest"])
 @pytest.mark.parametrize("isolate", ["thread", "process"])
-def test_a_latest_edge_into_an_isolated_node_drops_its_backlog(isolate: str) -> None:
+def test_a_latest_edge_into_an_isolated_node_drops_its_backlog(isolate: str, policy: str) -> None:
     """`policy: latest` holds across a process boundary: the slow node takes the newest reading,
     not every one that the channel handed over (which it did: 150 of 150, stale by seconds)."""
     result, _ = run(f"""
@@ -290,7 +299,7 @@ nodes:
     type: "testnodes:Slow"
     params: {{delay_s: 0.05}}
     isolate: {isolate}
-    inputs: {{data: {{from: src/out, queue: 1, policy: latest}}}}
+    inputs: {{data: {{from: src/out, queue: 1, policy: {policy}}}}}
   - {{id: sink, type: testing.list_sink, inputs: {{data: slow/out}}}}
 """)
     assert result.ok, result.failures
