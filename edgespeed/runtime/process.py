@@ -257,9 +257,8 @@ def split(spec: GraphSpec) -> Split:
             nodes[theirs].append(NodeSpec(out_id, ShmOut.kind, {"channel": k},
                                           {"data": replace(inp, port="data")}))
             nodes[mine].append(NodeSpec(in_id, ShmIn.kind, {"channel": k}))
-            # the edge's queue and policy hold at the reading end too: a `latest` edge must drop
-            # there, where the backlog is (the channel would hand every packet over), not only
-            # in the writer's ring, which the channel drains as fast as it is filled
+            # the edge's queue and policy hold at the reading end too: a `latest` edge drops
+            # there, where the backlog is (the writer's ring is drained as fast as it fills)
             inputs[port] = InputSpec(port, in_id, "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)
         nodes[mine].append(replace(n, inputs=inputs, isolate=None))
     members = {g: [n.id for n in spec.nodes if where[n.id] == g] for g in nodes if g is not None}
@@ -438,11 +437,8 @@ class ProcessGroup:
 
     def wait_restart(self, abort: Any, channel: int, end: ChannelEnd) -> bool:
         """Called by a parent-side channel end whose peer died: True once a new child is up on a
-        fresh channel in place of `end`, also when that happened before this call. (It waited
-        for the next restart counted from the call: an end that found its peer gone just before
-        the monitor restarted it then waited for a restart that never came, and the edge went
-        dead: `test_on_error_restart_starts_a_new_process` failed now and then.) `start` puts
-        the fresh ends in `_CHANNELS` under `_restarted`, so a changed end means a started child."""
+        fresh channel in place of `end`, also if that happened before this call (`start` swaps
+        the ends under `_restarted`). Counting restarts from the call missed one just before it."""
         with self._restarted:
             while _CHANNELS.get(channel) is end:
                 if self.done.is_set() or (abort is not None and abort.is_set()):
