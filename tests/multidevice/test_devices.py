@@ -125,12 +125,13 @@ nodes:
     assert c["peer_lost"] >= 1 and c["resends"] >= 1
 
 
-def test_realtime_link_reports_its_drops_exactly(tmp_path):
+def _camera_to_slow_sink(tmp: Path, n: int, delay_ms: int, edge: str) -> tuple[list[int], Device, Device]:
+    """`n` packets, one each 1 ms, from device camera to a sink on device results that takes
+    `delay_ms` per packet, over the edge `edge`; returns what the sink got, and both devices."""
     (port,) = free_ports(1)
-    out = tmp_path / "out.txt"
-    n = 300
-    g = _graph(tmp_path, f"""
-name: rt
+    out = tmp / "out.txt"
+    g = _graph(tmp, f"""
+name: slow
 devices:
   camera: {{}}
   results: {{endpoint: "tcp://127.0.0.1:{port}", insecure: true}}
@@ -139,17 +140,22 @@ nodes:
   - id: sink
     type: "mdnodes:SeqSink"
     device: results
-    params: {{path: {out}, delay_ms: 10}}
-    inputs: {{data: {{from: src/out, mode: realtime}}}}
+    params: {{path: {out}, delay_ms: {delay_ms}}}
+    inputs: {{data: {edge}}}
 """)
-    results = Device(g, "results", tmp_path)
+    results = Device(g, "results", tmp)
     time.sleep(0.5)
-    camera = Device(g, "camera", tmp_path)
+    camera = Device(g, "camera", tmp)
     try:
         assert camera.wait(60) == 0 and results.wait(30) == 0, camera.text() + results.text()
     finally:
         stop_all(results, camera)
-    got = numbers(out)
+    return numbers(out), camera, results
+
+
+def test_realtime_link_reports_its_drops_exactly(tmp_path):
+    n = 300
+    got, camera, results = _camera_to_slow_sink(tmp_path, n, 10, "{from: src/out, mode: realtime}")
     dropped = camera.counters("link_out_0")["dropped"]
     assert dropped > 0
     assert len(got) + dropped == n  # every packet is delivered or counted as dropped
@@ -160,30 +166,8 @@ nodes:
 def test_a_latest_edge_drops_its_backlog_on_the_receiving_device(tmp_path):
     """`policy: latest` holds where the consumer is: a slow sink on another device gets the
     newest packet, not a queue of stale ones that the link handed over."""
-    (port,) = free_ports(1)
-    out = tmp_path / "out.txt"
     n = 300
-    g = _graph(tmp_path, f"""
-name: latest
-devices:
-  camera: {{}}
-  results: {{endpoint: "tcp://127.0.0.1:{port}", insecure: true}}
-nodes:
-  - {{id: src, type: "mdnodes:Counter", device: camera, params: {{count: {n}, size: 1000, period_ms: 1}}}}
-  - id: sink
-    type: "mdnodes:SeqSink"
-    device: results
-    params: {{path: {out}, delay_ms: 20}}
-    inputs: {{data: {{from: src/out, queue: 1, policy: latest}}}}
-""")
-    results = Device(g, "results", tmp_path)
-    time.sleep(0.5)
-    camera = Device(g, "camera", tmp_path)
-    try:
-        assert camera.wait(60) == 0 and results.wait(30) == 0, camera.text() + results.text()
-    finally:
-        stop_all(results, camera)
-    got = numbers(out)
+    got, _, results = _camera_to_slow_sink(tmp_path, n, 20, "{from: src/out, queue: 1, policy: latest}")
     rep = json.loads(results.report.read_text())
     # a packet each 1 ms, one taken each 20 ms: about one in twenty arrives, the last always does
     assert got == sorted(set(got)) and got[-1] == n - 1
