@@ -347,8 +347,8 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
                         params = {**opts, "links": [lk[0] for lk in links], "binds": [lk[2] for lk in links], "keys": keyfile(dst),
                                   "allow": allowed([lk[3] for lk in links], dst)}
                         nodes.append(NodeSpec(merges[inp.node], "runtime.replica_in", params))
-                if mine:
-                    inputs[port] = InputSpec(port, merges[inp.node], "out", loc=inp.loc)
+                if mine:  # (the merge hands on into this node's ring: the edge's queue and policy)
+                    inputs[port] = InputSpec(port, merges[inp.node], "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)
                 continue
             src, dst = devices[where[inp.node]], devices[where[n.id]]
             if src.name == dst.name:

@@ -202,3 +202,24 @@ def test_kill_9_of_the_merging_device_then_a_restart_loses_nothing(tmp_path):
     got = numbers(out)
     assert sorted(set(got)) == list(range(n))  # nothing lost
     assert got == sorted(got) or len([i for i in range(1, len(got)) if got[i] <= got[i - 1]]) <= 1  # order, one rewind at most
+
+
+def test_a_latest_edge_out_of_replicas_drops_at_the_consumer(tmp_path):
+    """Results of a replicated node merged in order, into a slow sink under `policy: latest`:
+    the sink takes the newest result, and what it skipped is counted as dropped there."""
+    n = 300
+    g = _graph(tmp_path, n, params="{delay_ms: 0}")
+    g.write_text(g.read_text().replace("{count: 300, size: 1000}", "{count: 300, size: 1000, period_ms: 1}").replace(
+        "inputs: {data: mid/out}", "inputs: {data: {from: mid/out, queue: 1, policy: latest}}").replace(
+        f"{{path: {tmp_path / 'out.txt'}}}", f"{{path: {tmp_path / 'out.txt'}, delay_ms: 20}}"))
+    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
+    try:
+        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
+    finally:
+        stop_all(*devs)
+    got = numbers(tmp_path / "out.txt")
+    rep = json.loads(devs[0].report.read_text())
+    assert got == sorted(set(got)) and got[-1] == n - 1
+    assert len(got) < n // 4 and rep["nodes"]["sink"]["dropped"] > 0, (len(got), got[:40])
+    runs = sum(b == a + 1 for a, b in zip(got, got[1:]))
+    assert runs <= len(got) // 10, f"{runs} of {len(got)} were the next result, not the newest: {got[:40]}"
