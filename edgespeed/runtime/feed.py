@@ -101,17 +101,18 @@ class ChannelFeed:
             if timed and (wait := node.wake_in_s()) is not None and wait <= 0:
                 self._call_and_emit("wake", node.wake)  # the deadline passed with no packet
                 continue
-            queued = bool(ring) and drained < _DRAIN_MAX  # (bounded: a flood still gets handled)
-            try:
-                item = next(gen) if getgeneratorstate(gen) == GEN_CREATED else gen.send(0.0 if queued else wait)
-            except StopIteration:
-                while ring:  # the channel ended: what the ring holds is still handled
-                    with ring.cond:
-                        pkt = ring.pop()
-                    handle(port, pkt, None)
-                return
-            except Exception as e:
-                raise NodeError(feed.id, "generate", e) from e
+            item = None
+            if not ring or drained < _DRAIN_MAX:  # (bounded: under a flood, what is queued still gets handled)
+                try:
+                    item = next(gen) if getgeneratorstate(gen) == GEN_CREATED else gen.send(0.0 if ring else wait)
+                except StopIteration:
+                    while ring:  # the channel ended: what the ring holds is still handled
+                        with ring.cond:
+                            pkt = ring.pop()
+                        handle(port, pkt, None)
+                    return
+                except Exception as e:
+                    raise NodeError(feed.id, "generate", e) from e
             if item is not None:
                 ring.put(self._fed_packet(item, feed))
                 item = None
