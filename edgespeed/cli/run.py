@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import logging
 import os
@@ -54,6 +55,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             run.stop("signal")
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: every thread's stack on stderr, the run goes on (a stuck run says where)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     live = LiveTable(status) if sys.stderr.isatty() and not args.quiet else None
     try:
         run.start()

@@ -12,6 +12,7 @@ through it), and ("status", report) every `STATUS_EVERY_S`, so the parent's live
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
@@ -55,6 +56,8 @@ class _ToParent(logging.Handler):
 
 def main(control_fd: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    if hasattr(signal, "SIGUSR1"):  # as in `edgespeed run`: SIGUSR1 prints every thread's stack
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     control = Connection(control_fd)
     group, yaml_text, ends, level, feeds, overrides = control.recv()
     parent = _Parent(control)

@@ -77,6 +77,19 @@ def test_signals_drain_flush_and_close_the_sinks(tmp_path: Path, sig: int, code:
     assert len(lines) == rep["nodes"]["log"]["in"] == rep["nodes"]["cam"]["out"] > 10, "nothing accepted was lost"
 
 
+def test_sigusr1_prints_every_threads_stack_and_the_run_goes_on(tmp_path: Path) -> None:
+    # how an operator (or a test that timed out) asks a stuck run where it is
+    p = start("run", write(tmp_path, ENDLESS), "-q", cwd=tmp_path)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    assert p.poll() is None, "the run goes on"
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    assert err.count("Thread 0x") >= 2 and "worker.py" in err, err
+
+
 def test_duration_stops_the_run(tmp_path: Path) -> None:
     r = edgespeed("run", write(tmp_path, ENDLESS), "--duration", "0.5", "-q", cwd=tmp_path)
     assert r.returncode == 0, r.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +32,9 @@ def env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
 
 
+_DEVICES: list[Device] = []  # (for the logs of a stuck test's devices; one test's few objects each)
+
+
 class Device:
     """`python -m edgespeed run GRAPH --device NAME` in a process of its own."""
 
@@ -39,12 +43,23 @@ class Device:
         self.log_file = open(self.log, "ab")  # noqa: SIM115 - closed in wait() or kill()
         cmd = [sys.executable, "-m", "edgespeed", "run", str(graph), "--device", name, "-q", "--report", str(self.report), *extra]
         self.proc = subprocess.Popen([*(prefix or []), *cmd], env=env(), stdout=self.log_file, stderr=subprocess.STDOUT)
+        _DEVICES.append(self)
 
     def wait(self, timeout: float = 60) -> int:
         try:
             return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(self._stuck(timeout)) from None
         finally:
             self.log_file.close()
+
+    def _stuck(self, timeout: float) -> str:
+        """A device that did not end: its threads' stacks (SIGUSR1, see `edgespeed run`) and the
+        logs of every device of its test, so a rare hang in CI says where it is."""
+        self.proc.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+        logs = "\n".join(f"--- {d.name} (exit {d.proc.poll()}):\n{d.text()}" for d in _DEVICES if d.log.parent == self.log.parent)
+        return f"device {self.name} still running after {timeout} s\n{logs}"
 
     def kill(self) -> None:
         self.proc.kill()
