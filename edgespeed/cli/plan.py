@@ -71,5 +71,6 @@ def _carrier(e: EdgePlan) -> str:
     if e.private:
         text += ", private"
     for lk in e.links if e.carrier != "ring" else ():  # where to open the firewall: the receiver binds
-        text += f"\n      link {lk.name!r}: {lk.sender} connects to {lk.connect}, {lk.receiver} binds {lk.bind}"
+        text += (f"\n      link {lk.name!r}: {lk.sender} connects to {lk.connect}, {lk.receiver} binds {lk.bind}; "
+                 f"{'CURVE-encrypted' if lk.encrypted else 'plain text'}, peer lost after {lk.timeout_s:g} s")
     return text

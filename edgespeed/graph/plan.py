@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..errors import GraphError, GraphErrors
@@ -55,13 +56,24 @@ class NodePlan:
 
 @dataclass(frozen=True)
 class LinkPlan:
-    """One ZeroMQ link: its name (what both ends and the logs call it) and addresses."""
+    """One ZeroMQ link: its name (what both ends and the logs call it), addresses, liveness and
+    keys. Both ends read their settings from here, so the two devices cannot disagree."""
 
     name: str
     sender: str  # the device that connects
     receiver: str  # the device that binds
     connect: str
     bind: str
+    timeout_s: float = 3.0  # the receiving device's `timeout_s`: a peer silent this long is gone
+    heartbeat_s: float = 0.5  # a quarter of the timeout, at most 0.5 s: three may be lost
+    sender_keys: str = ""  # the sender's keypair, a path without extension; "" when plain text
+    receiver_keys: str = ""  # the receiver's; the sender trusts its `.key` as the server's key
+    allow: tuple[str, ...] = ()  # public key files the receiver lets connect
+
+    @property
+    def encrypted(self) -> bool:
+        """CURVE (validation makes sure both devices have keys, or neither)."""
+        return bool(self.receiver_keys)
 
 
 @dataclass(frozen=True)
@@ -96,10 +108,23 @@ class Plan:
     # graph (across processes and devices), so the end of a stream waits for every one of them
     stream_feeds: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
 
+    def links(self) -> dict[tuple[str, str], tuple[LinkPlan, ...]]:
+        """The ZeroMQ links of each edge of this part, by (consumer, port)."""
+        out: dict[tuple[str, str], tuple[LinkPlan, ...]] = {}
+        for e in self.edges:
+            if e.links:
+                node, port = e.target.rsplit(".", 1)
+                out[(node, port)] = e.links
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for `edgespeed plan --json`."""
+        edges = [asdict(e) for e in self.edges]
+        for e, plain in zip(self.edges, edges):
+            for lk, d in zip(e.links, plain["links"]):
+                d["encrypted"] = lk.encrypted
         return {"graph": self.graph, "device": self.device, "nodes": {k: asdict(v) for k, v in self.nodes.items()},
-                "edges": [asdict(e) for e in self.edges], "spare_cpus": self.spare_cpus}
+                "edges": edges, "spare_cpus": self.spare_cpus}
 
 
 def plan(resolved: Resolved, device: str | None = None, *, cpus: frozenset[int] | None = None) -> Plan:
@@ -206,9 +231,17 @@ def links(spec: GraphSpec, where: dict[str, str]) -> dict[tuple[str, str], tuple
     merges: dict[str, tuple[LinkPlan, ...]] = {}  # a replicated producer's links back (see split)
     out: dict[tuple[str, str], tuple[LinkPlan, ...]] = {}
 
+    def keys(dev: DeviceSpec) -> str:
+        return key_path(spec, dev.keys) if dev.keys else ""
+
     def link(name: str, src: str, dst: str) -> LinkPlan:
         k = incoming[dst] = incoming.get(dst, -1) + 1
-        return LinkPlan(name, src, dst, *addresses(devices[dst], k))
+        to = devices[dst]
+        timeout = to.timeout_s or 3.0
+        peers = [devices[src]] + [devices[a] for a in to.allow if a in devices]
+        allow = [keys(d) + ".key" for d in peers if d.keys] + [key_path(spec, a) for a in to.allow if a.endswith(".key")]
+        return LinkPlan(name, src, dst, *addresses(to, k), timeout_s=timeout, heartbeat_s=min(0.5, timeout / 4),
+                        sender_keys=keys(devices[src]), receiver_keys=keys(to), allow=tuple(allow))
 
     for n in spec.nodes:
         for port, inp in n.inputs.items():
@@ -224,6 +257,14 @@ def links(spec: GraphSpec, where: dict[str, str]) -> dict[tuple[str, str], tuple
             elif where[inp.node] != where[n.id]:
                 out[(n.id, port)] = (link(label, where[inp.node], where[n.id]),)
     return out
+
+
+def key_path(spec: GraphSpec, path: str) -> str:
+    """A key file named in the YAML: relative paths are relative to the graph file's folder."""
+    p = Path(path)
+    if not p.is_absolute() and spec.file and not spec.file.startswith("<"):
+        p = Path(spec.file).resolve().parent / p
+    return str(p)
 
 
 def shm_cap(consumer: NodeSpec, producer: NodeSpec) -> int:

@@ -104,12 +104,14 @@ def edges(resolved: Resolved) -> list[Edge]:
 
 def _carrier(e: EdgePlan) -> str:
     """What carries an edge, where it is more than an in-process ring: ` [link realtime zstd]`,
-    ` [shm]`, ` [link reliable, private]` (nothing for a plain ring)."""
+    ` [shm]`, ` [link reliable, encrypted, private]` (nothing for a plain ring)."""
     parts = []
     if e.devices:
         parts.append(" ".join(["link", e.mode or "reliable", *([e.compress] if e.compress and e.compress != "none" else [])]))
     elif e.carrier != "ring":
         parts.append(e.carrier)
+    if e.links and all(lk.encrypted for lk in e.links):
+        parts.append("encrypted")
     if e.private:
         parts.append("private")
     return f" [{', '.join(parts)}]" if parts else ""

@@ -10,9 +10,10 @@ dropped there rather than taken in turn),
 talking ZeroMQ (`transport.link`). Without `--device` the same graph runs in one process and
 the links are plain in-process edges.
 
-Addresses: the i-th edge into a device (in graph order) is served on `endpoints[i]` when the
-device lists them, else on `endpoint`'s port + i; the receiving side binds `bind` (same port
-rule) or else the endpoint itself. Both sides derive the same numbering from the same file.
+Every link's settings come from the plan (`graph.plan.LinkPlan`): its addresses (the i-th edge
+into a device, in graph order, is served on `endpoints[i]` or `endpoint`'s port + i, and bound
+on `bind` by the same rule), its liveness (the receiving device's `timeout_s`) and its keys. Both
+sides plan the same file, so they agree; `edgespeed plan --device NAME` prints them.
 
 Acknowledgement: a `link_in` acknowledges a packet once every node downstream of it on this
 device has finished with it (exactly, from the consumers' counters, when its consumers are
@@ -30,11 +31,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+from ..graph.plan import LinkPlan
 from ..graph.plan import links as planned_links
-from ..graph.spec import DeviceSpec, GraphSpec, InputSpec, NodeSpec
+from ..graph.spec import GraphSpec, InputSpec, NodeSpec
 from ..graph.validate import placement
 from ..node import Param
 from ..registry import default_registry
@@ -259,46 +260,38 @@ for _cls in (LinkOut, LinkIn):
 
 
 # -- cutting the graph at device boundaries --------------------------------------------------------
-def _key_path(spec: GraphSpec, path: str) -> str:
-    p = Path(path)
-    if not p.is_absolute() and spec.file and not spec.file.startswith("<"):
-        p = Path(spec.file).resolve().parent / p
-    return str(p)
+def _link_opts(lp: LinkPlan, mode: str | None) -> dict[str, Any]:
+    return {"mode": mode or "reliable", "timeout_s": lp.timeout_s, "heartbeat_s": lp.heartbeat_s}
 
 
-def split(spec: GraphSpec, device: str) -> GraphSpec:
+def _server_key(lp: LinkPlan) -> str:
+    return lp.receiver_keys + ".key" if lp.receiver_keys else ""
+
+
+def split(spec: GraphSpec, device: str, wired: dict[tuple[str, str], tuple[LinkPlan, ...]] | None = None) -> GraphSpec:
     """The subgraph that `device` runs, with link nodes for every edge that crosses devices.
 
     A replicated node (`device: [a, b]`) runs on each of its devices; its input edge becomes a
     `runtime.replica_out` on the upstream device with a link to each replica, and its results
     come back over a link from each replica into one `runtime.replica_in` (see `replicas`).
+    Every link's addresses, liveness and keys come from the plan (`wired`: `EdgePlan.links` by
+    consumer and port; None: plan them here).
 
     Raises:
         KeyError: `device` is not declared.
     """
     from . import replicas  # noqa: F401 - registers the replica link nodes
 
-    devices = {d.name: d for d in spec.devices}
-    if device not in devices:
+    if device not in {d.name for d in spec.devices}:
         raise KeyError(device)
     where = placement(spec)
-    wired = planned_links(spec, where)  # the planning step numbers the links and gives their addresses
+    if wired is None:
+        wired = planned_links(spec, where)
     fresh = fresh_ids(spec)
     crossings = 0
     nodes: list[NodeSpec] = []
     merges: dict[str, str] = {}  # replicated node -> its replica_in here
     fed = {inp.node for n in spec.nodes for inp in n.inputs.values()}  # nodes whose results go somewhere
-
-    def keyfile(dev: DeviceSpec) -> str:
-        return _key_path(spec, dev.keys) if dev.keys else ""
-
-    def link_opts(label: str, dst: DeviceSpec, mode: str | None) -> dict[str, Any]:
-        timeout = dst.timeout_s or 3.0
-        return {"link": label, "mode": mode or "reliable", "timeout_s": timeout, "heartbeat_s": min(0.5, timeout / 4)}
-
-    def allowed(src: list[DeviceSpec], dst: DeviceSpec) -> list[str]:
-        peers = src + [devices[a] for a in dst.allow if a in devices]
-        return [keyfile(d) + ".key" for d in peers if d.keys] + [_key_path(spec, a) for a in dst.allow if a.endswith(".key")]
 
     for n in spec.nodes:
         mine = device in n.replicas if n.replicas else where[n.id] == device
@@ -306,65 +299,58 @@ def split(spec: GraphSpec, device: str) -> GraphSpec:
         for port, inp in n.inputs.items():
             producer = spec.node(inp.node)
             if n.replicas:  # into a replicated node: a dispatcher here, a link into each replica
-                label = f"{inp.source} -> {n.id}.{port}"
-                links = [(lp.name, lp.connect, lp.bind, devices[lp.receiver]) for lp in wired[(n.id, port)]]
+                links = wired.get((n.id, port), ())  # (planned where either end runs here)
                 c, crossings = crossings, crossings + 1
-                src = devices[where[inp.node]]
                 if where[inp.node] == device:
-                    opts = link_opts(label, devices[n.replicas[0]], inp.mode)
-                    del opts["link"]
-                    params = {**opts, "links": [lk[0] for lk in links], "endpoints": [lk[1] for lk in links],
-                              "compress": inp.compress or "none", "quality": inp.quality, "keys": keyfile(src),
-                              "server_keys": [keyfile(lk[3]) + ".key" if lk[3].keys else "" for lk in links]}
+                    params = {**_link_opts(links[0], inp.mode), "links": [lp.name for lp in links],
+                              "endpoints": [lp.connect for lp in links], "compress": inp.compress or "none",
+                              "quality": inp.quality, "keys": links[0].sender_keys, "server_keys": [_server_key(lp) for lp in links]}
                     data = replace(inp, port="data", mode=None, compress=None, quality=None)
                     nodes.append(NodeSpec(fresh(f"replica_out_{c}"), "runtime.replica_out", params, {"data": data}))
                 if mine:
-                    link, _, bind, dst = links[n.replicas.index(device)]
+                    lp = links[n.replicas.index(device)]
                     in_id = fresh(f"link_in_{c}")
-                    params = {**link_opts(link, dst, inp.mode), "bind": bind, "keys": keyfile(dst), "allow": allowed([src], dst),
-                              "replica": n.id in fed}
+                    params = {**_link_opts(lp, inp.mode), "link": lp.name, "bind": lp.bind, "keys": lp.receiver_keys,
+                              "allow": list(lp.allow), "replica": n.id in fed}
                     nodes.append(NodeSpec(in_id, LinkIn.kind, params))
                     inputs[port] = InputSpec(port, in_id, "out", loc=inp.loc)
                 continue
             if producer.replicas:  # results of a replicated node: a link from each replica, one merge
-                dst = devices[where[n.id]]
                 if inp.node not in merges:
-                    label = f"{inp.source} -> {dst.name}"
-                    links = [(lp.name, lp.connect, lp.bind, devices[lp.sender]) for lp in wired[(n.id, port)]]
+                    links = wired.get((n.id, port), ())
                     c, crossings = crossings, crossings + 1
                     (feed,) = producer.inputs.values()
                     if device in producer.replicas:
-                        link, connect, _, src = links[producer.replicas.index(device)]
-                        params = {**link_opts(link, dst, inp.mode), "endpoint": connect, "compress": inp.compress or "none",
-                                  "quality": inp.quality, "keys": keyfile(src), "server_key": keyfile(dst) + ".key" if dst.keys else "",
-                                  "tags_from": f"{feed.source} -> {producer.id}.{feed.port} @{device}"}
+                        lp = links[producer.replicas.index(device)]
+                        params = {**_link_opts(lp, inp.mode), "link": lp.name, "endpoint": lp.connect,
+                                  "compress": inp.compress or "none", "quality": inp.quality, "keys": lp.sender_keys,
+                                  "server_key": _server_key(lp), "tags_from": f"{feed.source} -> {producer.id}.{feed.port} @{device}"}
                         data = InputSpec("data", producer.id, inp.output)
                         nodes.append(NodeSpec(fresh(f"link_out_{c}"), LinkOut.kind, params, {"data": data}))
                     merges[inp.node] = fresh(f"replica_in_{c}")
                     if where[n.id] == device:
-                        opts = link_opts(label, dst, inp.mode)
-                        del opts["link"]
-                        params = {**opts, "links": [lk[0] for lk in links], "binds": [lk[2] for lk in links], "keys": keyfile(dst),
-                                  "allow": allowed([lk[3] for lk in links], dst)}
+                        allow = list(dict.fromkeys(a for lp in links for a in lp.allow))  # (one merge socket per replica)
+                        params = {**_link_opts(links[0], inp.mode), "links": [lp.name for lp in links], "binds": [lp.bind for lp in links],
+                                  "keys": links[0].receiver_keys, "allow": allow}
                         nodes.append(NodeSpec(merges[inp.node], "runtime.replica_in", params))
                 if mine:  # (the merge hands on into this node's ring: the edge's queue and policy)
                     inputs[port] = InputSpec(port, merges[inp.node], "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)
                 continue
-            src, dst = devices[where[inp.node]], devices[where[n.id]]
-            if src.name == dst.name:
+            if where[inp.node] == where[n.id]:
                 inputs[port] = inp
                 continue
             c, crossings = crossings, crossings + 1  # the crossing's number in the whole graph
+            if not mine and where[inp.node] != device:
+                continue
             (lp,) = wired[(n.id, port)]
-            label, connect, bind = lp.name, lp.connect, lp.bind
-            opts = link_opts(label, dst, inp.mode)
+            opts = {**_link_opts(lp, inp.mode), "link": lp.name}
             if mine:  # we receive
                 in_id = fresh(f"link_in_{c}")
-                nodes.append(NodeSpec(in_id, LinkIn.kind, {**opts, "bind": bind, "keys": keyfile(dst), "allow": allowed([src], dst)}))
+                nodes.append(NodeSpec(in_id, LinkIn.kind, {**opts, "bind": lp.bind, "keys": lp.receiver_keys, "allow": list(lp.allow)}))
                 inputs[port] = InputSpec(port, in_id, "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)  # (as over shm)
-            elif where[inp.node] == device:  # we send
-                params = {**opts, "endpoint": connect, "compress": inp.compress or "none", "quality": inp.quality,
-                          "keys": keyfile(src), "server_key": keyfile(dst) + ".key" if dst.keys else ""}
+            else:  # we send
+                params = {**opts, "endpoint": lp.connect, "compress": inp.compress or "none", "quality": inp.quality,
+                          "keys": lp.sender_keys, "server_key": _server_key(lp)}
                 data = replace(inp, port="data", mode=None, compress=None, quality=None)
                 nodes.append(NodeSpec(fresh(f"link_out_{c}"), LinkOut.kind, params, {"data": data}))
         if mine:

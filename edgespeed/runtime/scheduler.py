@@ -91,7 +91,7 @@ class Run:
         if device is not None:
             from .devices import split as device_split
 
-            self.spec = device_split(self.spec, device)
+            self.spec = device_split(self.spec, device, self.plan.links())  # (the links as planned)
             self.resolved = check(self.spec)
         self._isolate()
         self._build()

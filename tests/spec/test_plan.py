@@ -125,3 +125,38 @@ def test_links_are_numbered_once_for_the_whole_graph_and_every_device_sees_the_s
     params = [n.params for dev in ("cam", "gw1", "gw2", "res") for n in split(r.spec, dev).nodes if n.type.startswith("runtime.")]
     used = {a for p in params for key in ("endpoint", "bind", "endpoints", "binds") for a in ([p[key]] if isinstance(p.get(key), str) else p.get(key, []))}
     assert used == {lk.connect for lk in into + back} | {lk.bind for lk in into + back}
+
+
+def test_links_carry_their_keys_and_liveness_from_the_plan_to_both_ends(tmp_path: Path) -> None:
+    from edgespeed.runtime.devices import split
+
+    graph = tmp_path / "g.yaml"  # key paths are relative to the graph file, whatever the working folder
+    graph.write_text("""
+name: keyed
+devices:
+  cam: {keys: keys/cam}
+  gw: {endpoint: "tcp://127.0.0.1:7300", keys: keys/gw, timeout_s: 8, allow: [keys/ops.key]}
+  res: {endpoint: "tcp://127.0.0.1:7400", keys: keys/res, timeout_s: 1}
+nodes:
+  - {id: src, type: video.synthetic, device: cam, params: {width: 32, height: 24, frames: 3}}
+  - {id: small, type: image.resize, device: gw, params: {width: 8, height: 8}, inputs: {image: src/frame}}
+  - {id: out, type: sink.jsonl, device: res, params: {path: out/x.jsonl}, inputs: {data: small/out}}
+""")
+    r = check(load(graph))
+    keys = tmp_path.resolve() / "keys"
+    (into,) = next(e for e in plan(r, "gw").edges if e.target == "small.image").links
+    assert (into.sender_keys, into.receiver_keys) == (str(keys / "cam"), str(keys / "gw")) and into.encrypted
+    assert into.allow == (str(keys / "cam.key"), str(keys / "ops.key"))
+    assert (into.timeout_s, into.heartbeat_s) == (8.0, 0.5)  # the receiver's timeout; a heartbeat at most every 0.5 s
+    (onward,) = next(e for e in plan(r, "res").edges if e.target == "out.data").links
+    assert onward.allow == (str(keys / "gw.key"),) and (onward.timeout_s, onward.heartbeat_s) == (1.0, 0.25)
+    assert not any(lk.encrypted for e in plan(check(load(MULTI)), "gateway").edges for lk in e.links)  # (no keys there)
+    assert plan(r, "gw").to_dict()["edges"][0]["links"][0]["encrypted"] is True
+    from edgespeed.graph.render import to_dot
+
+    assert "frame -> image [link reliable, encrypted]" in to_dot(r)  # what `edgespeed graph` labels it
+    # each end's link node takes the planned settings (the runtime derives none of them)
+    sent = next(n.params for n in split(r.spec, "cam").nodes if n.type == "runtime.link_out")
+    got = next(n.params for n in split(r.spec, "gw").nodes if n.type == "runtime.link_in")
+    assert (sent["keys"], sent["server_key"], sent["timeout_s"]) == (into.sender_keys, into.receiver_keys + ".key", 8.0)
+    assert (got["keys"], got["allow"], got["bind"], got["heartbeat_s"]) == (into.receiver_keys, list(into.allow), into.bind, 0.5)
