@@ -40,7 +40,7 @@ _WRITER, _READER = "runtime.shm_out", "runtime.shm_in"
 
 
 class DirectCarrier:
-    """An output edge whose consumer runs in the producer's thread: `put` calls it.
+    """An output edge (a `ring.Carrier`) whose consumer runs in the producer's thread: `put` calls it.
 
     The consumer's worker has no thread: set up when the run starts (`open`), torn down at the
     producer's end of stream; its failure is its own (reported under its id,
@@ -116,7 +116,7 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
             producer, port = producer_of[id(ring)]
             outs = producer.outputs[port]
             carrier = DirectCarrier(w, ring)
-            outs[outs.index(ring)] = carrier  # type: ignore[call-overload]
+            outs[outs.index(ring)] = carrier
             carriers.append(carrier)
             rings.remove(ring)
             passive.add(wid)

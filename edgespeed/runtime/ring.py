@@ -16,11 +16,28 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from typing import Protocol
 
 from .packet import Packet
 
 SMALL_BYTES = 64 << 10
 """Queued array bytes up to which a consumer takes the whole ring in one batch (`pop_batch`)."""
+
+
+class Carrier(Protocol):
+    """The producer's side of an edge, all a worker uses to send: a `Ring`, or a shared-memory
+    channel written in the producer's own thread (`fuse.DirectCarrier`). A new carrier needs
+    only these."""
+
+    name: str  # `producer/port -> consumer.input`, for metrics and errors
+
+    def put(self, pkt: Packet) -> bool:
+        """Hand `pkt` on (a full edge blocks or drops by its policy); False if it was discarded."""
+        ...
+
+    def close(self) -> None:
+        """The producer has ended: the consumer sees the end once what was put is taken."""
+        ...
 
 
 class Ring:

@@ -30,7 +30,7 @@ from ..metrics import NodeStats, report
 from ..node import Node
 from ..registry import Registry
 from .context import Preroll, RunContext
-from .ring import Ring
+from .ring import Carrier, Ring
 from .worker import Worker
 
 log = logging.getLogger("edgespeed.run")
@@ -146,7 +146,7 @@ class Run:
         r = self.resolved
         conds = {n.id: threading.Condition(threading.Lock()) for n in r.spec.nodes}
         ins: dict[str, dict[str, Ring]] = {n.id: {} for n in r.spec.nodes}
-        outs: dict[str, dict[str, list[Ring]]] = {n.id: {p: [] for p in r.ports[n.id][1]} for n in r.spec.nodes}
+        outs: dict[str, dict[str, list[Carrier]]] = {n.id: {p: [] for p in r.ports[n.id][1]} for n in r.spec.nodes}
         for n in r.spec.nodes:
             for port, inp in r.inputs[n.id].items():
                 decl = r.ports[n.id][0][port]

@@ -28,7 +28,7 @@ from .matching import InputMatching
 from .context import Preroll
 from .pacing import Pacer
 from .packet import SCALARS, Packet, freeze, payload_bytes
-from .ring import Ring
+from .ring import Carrier, Ring
 
 log = logging.getLogger("edgespeed.run")
 _perf = time.perf_counter_ns
@@ -45,7 +45,7 @@ class Worker(InputMatching, ChannelFeed):
         on_error: str,
         stats: NodeStats,
         inputs: dict[str, Ring],
-        outputs: dict[str, list[Ring]],
+        outputs: dict[str, list[Carrier]],
         sync: str,
         sync_tolerance_ms: float,
         stopping: threading.Event,
