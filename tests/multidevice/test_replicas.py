@@ -221,5 +221,7 @@ def test_a_latest_edge_out_of_replicas_drops_at_the_consumer(tmp_path):
     rep = json.loads(devs[0].report.read_text())
     assert got == sorted(set(got)) and got[-1] == n - 1
     assert len(got) < n // 4 and rep["nodes"]["sink"]["dropped"] > 0, (len(got), got[:40])
+    # taken in turn, nearly every result would follow the one before; taken newest, only while
+    # results trickle in (the links ramp up in bursts of their window: 7, 8, 15, 16 on a busy box)
     runs = sum(b == a + 1 for a, b in zip(got, got[1:]))
-    assert runs <= len(got) // 10, f"{runs} of {len(got)} were the next result, not the newest: {got[:40]}"
+    assert runs <= len(got) // 3, f"{runs} of {len(got)} were the next result, not the newest: {got[:40]}"
