@@ -313,7 +313,10 @@ def split(spec: GraphSpec, device: str, wired: dict[tuple[str, str], tuple[LinkP
                     params = {**_link_opts(lp, inp.mode), "link": lp.name, "bind": lp.bind, "keys": lp.receiver_keys,
                               "allow": list(lp.allow), "replica": n.id in fed}
                     nodes.append(NodeSpec(in_id, LinkIn.kind, params))
-                    inputs[port] = InputSpec(port, in_id, "out", loc=inp.loc)
+                    # the edge's queue and policy hold on each replica too: under `latest` a slow
+                    # replica takes the newest of what its link's window brought (its skipped
+                    # packets reach the merge as skips, by stamp order: `linkends.Tags`)
+                    inputs[port] = InputSpec(port, in_id, "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)
                 continue
             if producer.replicas:  # results of a replicated node: a link from each replica, one merge
                 if inp.node not in merges:
