@@ -13,6 +13,7 @@ pool.py       output buffers reused once every consumer let go (`Node.buffer`)
 shm.py        the cross-process carrier: shared-memory slot channels
 fuse.py       a channel's ends run in their neighbours' threads, no forwarding threads;
               feed.py the consumer reading its channel itself (and its deadline)
+boundary.py   the graph cut at process boundaries, a channel per edge between processes
 process.py    isolated nodes in child processes (`isolate:`), child.py the child's side,
               sweep.py removing segments of killed runs
 devices.py    one device's part of a graph, linked to the others over ZeroMQ (`--device`)

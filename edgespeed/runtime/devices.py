@@ -41,7 +41,7 @@ from ..node import Param
 from ..registry import default_registry
 from ..types import Stamped, StreamEnd
 from .linkends import Downstream, ReceivingEnd, SendingEnd, Tags, receiver, sender_curve, tags
-from .process import fresh_ids
+from .boundary import fresh_ids
 
 log = logging.getLogger("edgespeed.link")
 

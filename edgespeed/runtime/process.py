@@ -1,7 +1,7 @@
 """Nodes in processes of their own: `isolate: process`, or a group name shared by several nodes.
 
-The graph is split at process boundaries. Each group of isolated nodes becomes a subgraph run
-by a normal `Run` in a spawned child; every edge that crosses a boundary becomes a
+The graph is split at process boundaries (`boundary.py`). Each group of isolated nodes becomes
+a subgraph run by a normal `Run` in a spawned child; every edge that crosses a boundary becomes a
 shared-memory channel (`shm.py`) between a `runtime.shm_out` node on the writing side and a
 `runtime.shm_in` node on the reading side. The edge's ring options hold on both sides: the
 writer's ring keeps a stalled channel from blocking the producer, and the reader's drops the
@@ -27,16 +27,17 @@ import socket
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from ..errors import NodeError
-from ..graph.plan import group_of, shm_cap
-from ..graph.spec import GraphSpec, InputSpec, NodeSpec
+from ..graph.spec import GraphSpec
 from ..node import Input, Node, Output, Param
 from ..registry import default_registry
 from ..types import Stamped, StreamEnd
+from .boundary import Crossing
+from .boundary import split as split  # (process.split, as before)
 from .shm import DEFAULT_CAP_BYTES, ShmReader, ShmWriter, pipe_pair, segment_name
 
 log = logging.getLogger("edgespeed.run")
@@ -44,7 +45,7 @@ log = logging.getLogger("edgespeed.run")
 # Channel ends known to this process, by channel number (filled by the parent, or by a child
 # from what the parent handed it). Nodes find theirs here from their `channel` param.
 _CHANNELS: dict[int, ChannelEnd] = {}
-_lock = threading.Lock()
+ENDED = object()  # `ShmIn.take`: the channel has ended
 
 
 @dataclass
@@ -149,35 +150,46 @@ class ShmIn(Node):
     def _open(self, end: ChannelEnd) -> ShmReader:
         return ShmReader(end.label, end.owner_pid, end.name, end.data, end.release)
 
-    def generate(self) -> Any:
-        """Packets as they come. A consumer reading the channel in its own thread (fuse.py) may
-        send each wait's limit into the generator, its deadline (`Node.wake`); a wait that runs
-        out with nothing read then yields None, so the consumer can look at its deadline."""
+    def take(self, timeout: float) -> Any:
+        """One read, waiting at most `timeout` s: a `Stamped`, a `StreamEnd` (its value: the
+        source that ended it), None (nothing came) or ENDED (the writer has finished, or died
+        with no replacement coming; a restarting writer is waited for)."""
         abort = self.ctx.aborted
-        limit: float | None = None
         while True:
             try:
-                kind, _, ts, pts, value, stream = self._reader.recv(0.25 if limit is None else limit)
+                kind, _, ts, pts, value, stream = self._reader.recv(timeout)
             except (EOFError, OSError) as e:
-                # the writer's process died: wait for its replacement (restart) or end
                 log.debug("%s: peer gone on %s (%r)", self.id, self._end.label, e)
                 if not self._swap(abort):
-                    return
-                log.debug("%s: reading from the new peer", self.id)
+                    return ENDED
                 continue
-            if kind == "eos":
-                return
+            if kind == "eos" or (kind == "idle" and abort.is_set()):
+                return ENDED
             if kind == "idle":
-                if abort is not None and abort.is_set():
-                    return
-                if limit is not None:
-                    limit = yield None
-                continue
+                return None
             if kind == "end":
-                limit = yield StreamEnd(stream or "", value)  # (value: the source that ended it)
-                continue
-            limit = yield Stamped({"out": value}, pts_ns=pts, ts_ns=ts, stream=stream)
-            value = None  # let the slot go back as soon as downstream is done with it
+                return StreamEnd(stream or "", value)
+            return Stamped({"out": value}, pts_ns=pts, ts_ns=ts, stream=stream)
+
+    def generate(self) -> Any:
+        """Packets as they come. A consumer reading the channel in its own thread (feed.py) may
+        send each wait's limit into the generator, its deadline (`Node.wake`); a wait that runs
+        out with nothing read then yields None, so the consumer can look at its deadline."""
+        limit: float | None = None
+        while (item := self.take(0.25 if limit is None else limit)) is not ENDED:
+            if item is not None or limit is not None:
+                limit = yield item
+            item = None  # let the slot go back as soon as downstream is done with it
+
+    def poll_state(self) -> tuple[int, bool]:
+        """The descriptor to poll for the next message (with other channels': feed.py), and
+        whether slots are out (then poll often: they go back to the writer as they free)."""
+        return self._reader.fileno(), self._reader.holding
+
+    def restarts_behind(self) -> bool:
+        """A writer that crashes is replaced (`on_error: restart` or `skip`): `take` may wait."""
+        group = _RESTARTS.get(self.channel)
+        return group is not None and group.on_error in ("restart", "skip")
 
     def _swap(self, abort: Any) -> bool:
         group = _RESTARTS.get(self.channel)
@@ -195,76 +207,6 @@ class ShmIn(Node):
 
 for _cls in (ShmOut, ShmIn):
     default_registry().register(_cls)
-
-
-# -- splitting a graph at process boundaries -------------------------------------------------
-@dataclass
-class Crossing:
-    """An edge that crosses a process boundary."""
-
-    channel: int
-    label: str
-    writer: str | None  # group name, None for the parent
-    reader: str | None
-    cap_bytes: int
-
-
-@dataclass
-class Split:
-    """The parent's graph, each group's graph, and the channels between them."""
-
-    parent: GraphSpec
-    groups: dict[str, GraphSpec]
-    members: dict[str, list[str]]
-    crossings: list[Crossing] = field(default_factory=list)
-
-
-def fresh_ids(spec: GraphSpec) -> Any:
-    """A function giving node ids the graph does not use yet: `shm_in_0`, else `shm_in_0_2`..."""
-    taken = {n.id for n in spec.nodes}
-
-    def fresh(base: str) -> str:
-        name, i = base, 1
-        while name in taken:
-            i += 1
-            name = f"{base}_{i}"
-        taken.add(name)
-        return name
-
-    return fresh
-
-
-def split(spec: GraphSpec) -> Split:
-    """Cut `spec` at process boundaries (see the module docstring)."""
-    where = {n.id: group_of(n) for n in spec.nodes}
-    by_id = {n.id: n for n in spec.nodes}
-    fresh = fresh_ids(spec)
-    nodes: dict[str | None, list[NodeSpec]] = {g: [] for g in set(where.values()) | {None}}
-    crossings: list[Crossing] = []
-
-    for n in spec.nodes:
-        mine = where[n.id]
-        inputs: dict[str, InputSpec] = {}
-        for port, inp in n.inputs.items():
-            theirs = where[inp.node]
-            if theirs == mine:
-                inputs[port] = inp
-                continue
-            k = len(crossings)
-            label = f"{inp.source} -> {n.id}.{port}"
-            crossings.append(Crossing(k, label, theirs, mine, shm_cap(n, by_id[inp.node])))  # as the plan says
-            out_id, in_id = fresh(f"shm_out_{k}"), fresh(f"shm_in_{k}")
-            nodes[theirs].append(NodeSpec(out_id, ShmOut.kind, {"channel": k},
-                                          {"data": replace(inp, port="data")}))
-            nodes[mine].append(NodeSpec(in_id, ShmIn.kind, {"channel": k}))
-            # the edge's queue and policy hold at the reading end too: a `latest` edge drops
-            # there, where the backlog is (the writer's ring is drained as fast as it fills)
-            inputs[port] = InputSpec(port, in_id, "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)
-        nodes[mine].append(replace(n, inputs=inputs, isolate=None))
-    members = {g: [n.id for n in spec.nodes if where[n.id] == g] for g in nodes if g is not None}
-    parent = replace(spec, nodes=tuple(nodes[None]))
-    groups = {g: replace(spec, name=f"{spec.name}:{g}", nodes=tuple(nodes[g])) for g in nodes if g is not None}
-    return Split(parent, groups, members, crossings)
 
 
 # -- the child side ------------------------------------------------------------------------------

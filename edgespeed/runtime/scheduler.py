@@ -116,7 +116,8 @@ class Run:
         """Split off nodes that run in processes of their own (`isolate:`)."""
         if not any(n.process for n in self.plan.nodes.values()):
             return
-        from .process import ProcessGroup, split
+        from .boundary import split
+        from .process import ProcessGroup
 
         cut = split(self.spec)
         me = weakref.ref(self)

@@ -414,6 +414,14 @@ class ShmReader:
                 self._unmap_retired()
         return len(done)
 
+    def fileno(self) -> int:
+        return self._data.fileno()
+
+    @property
+    def holding(self) -> bool:
+        """Delivered slots are not all given back yet."""
+        return bool(self._out)
+
     def recv(self, timeout: float | None) -> tuple[str, int, int, int, Any, str | None]:
         """The next packet as (`data`|`end`|`eos`|`idle`, seq, ts_ns, pts_ns, value, stream):
         `stream` is the packet's stream (None: not from a multi-stream source); for `end`, the

@@ -1,0 +1,84 @@
+"""Cutting a graph at process boundaries (`isolate:`): the parent's part, each process group's
+part, and a channel for every edge between them, with a `runtime.shm_out` on the writing side and
+a `runtime.shm_in` on the reading side (`process.py` runs them; `fuse.py` folds them into their
+neighbours' threads). The edge's queue and policy hold on both sides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..graph.plan import group_of, shm_cap
+from ..graph.spec import GraphSpec, InputSpec, NodeSpec
+
+_WRITER, _READER = "runtime.shm_out", "runtime.shm_in"
+
+
+@dataclass
+class Crossing:
+    """An edge that crosses a process boundary."""
+
+    channel: int
+    label: str
+    writer: str | None  # group name, None for the parent
+    reader: str | None
+    cap_bytes: int
+
+
+@dataclass
+class Split:
+    """The parent's graph, each group's graph, and the channels between them."""
+
+    parent: GraphSpec
+    groups: dict[str, GraphSpec]
+    members: dict[str, list[str]]
+    crossings: list[Crossing] = field(default_factory=list)
+
+
+def fresh_ids(spec: GraphSpec) -> Any:
+    """A function giving node ids the graph does not use yet: `shm_in_0`, else `shm_in_0_2`..."""
+    taken = {n.id for n in spec.nodes}
+
+    def fresh(base: str) -> str:
+        name, i = base, 1
+        while name in taken:
+            i += 1
+            name = f"{base}_{i}"
+        taken.add(name)
+        return name
+
+    return fresh
+
+
+def split(spec: GraphSpec) -> Split:
+    """Cut `spec` at process boundaries (see the module docstring)."""
+    where = {n.id: group_of(n) for n in spec.nodes}
+    by_id = {n.id: n for n in spec.nodes}
+    fresh = fresh_ids(spec)
+    nodes: dict[str | None, list[NodeSpec]] = {g: [] for g in set(where.values()) | {None}}
+    crossings: list[Crossing] = []
+
+    for n in spec.nodes:
+        mine = where[n.id]
+        inputs: dict[str, InputSpec] = {}
+        for port, inp in n.inputs.items():
+            theirs = where[inp.node]
+            if theirs == mine:
+                inputs[port] = inp
+                continue
+            k = len(crossings)
+            label = f"{inp.source} -> {n.id}.{port}"
+            crossings.append(Crossing(k, label, theirs, mine, shm_cap(n, by_id[inp.node])))  # as the plan says
+            out_id, in_id = fresh(f"shm_out_{k}"), fresh(f"shm_in_{k}")
+            nodes[theirs].append(NodeSpec(out_id, _WRITER, {"channel": k},
+                                          {"data": replace(inp, port="data")}))
+            nodes[mine].append(NodeSpec(in_id, _READER, {"channel": k}))
+            # the edge's queue and policy hold at the reading end too: a `latest` edge drops
+            # there, where the backlog is (the writer's ring is drained as fast as it fills)
+            inputs[port] = InputSpec(port, in_id, "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)
+        nodes[mine].append(replace(n, inputs=inputs, isolate=None))
+    members = {g: [n.id for n in spec.nodes if where[n.id] == g] for g in nodes if g is not None}
+    parent = replace(spec, nodes=tuple(nodes[None]))
+    groups = {g: replace(spec, name=f"{spec.name}:{g}", nodes=tuple(nodes[g])) for g in nodes if g is not None}
+    return Split(parent, groups, members, crossings)
