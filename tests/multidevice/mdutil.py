@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import select
 import signal
 import socket
@@ -16,16 +17,35 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 
+LINK_SPAN = 8
+"""Ports each base reserves: a device's k-th link binds its endpoint's port + k."""
+
+
 def free_ports(n: int) -> list[int]:
-    socks = []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
+    """`n` base ports, each with the LINK_SPAN ports above it free too. They come from below the
+    kernel's ephemeral range: a port the kernel handed out (bind to 0) sits among those it hands to
+    outgoing connections, and one device's connect once took the port its peer's second link was
+    about to bind (CI: Address already in use on endpoint + 1)."""
+    span = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(span.read_text().split()[0]) if span.exists() else 32768
+    rng = random.Random()
+    ports: list[int] = []
+    while len(ports) < n:
+        base = rng.randrange(20000, low - LINK_SPAN)
+        if any(abs(base - p) < LINK_SPAN for p in ports) or not _all_free(base, LINK_SPAN):
+            continue
+        ports.append(base)
     return ports
+
+
+def _all_free(base: int, span: int) -> bool:
+    for port in range(base, base + span):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 def env() -> dict[str, str]:
