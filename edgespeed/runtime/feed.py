@@ -1,24 +1,30 @@
-"""A worker that reads a shared-memory channel itself, in its own thread (`Worker.feed`).
+"""A worker that reads shared-memory channels itself, in its own thread (`Worker.feed`, `feeds`).
 
 A mixin of `Worker`, set up by `fuse.py`: the channel's reader (`runtime.shm_in`) has no thread;
 its generator blocks in the channel's poll, in the consumer's thread (each edge that crosses a
 process boundary has a channel of its own, so a channel has one consumer). A consumer with a
 deadline of its own (`Node.wake`) sends the time left to it into the generator, which waits no
 longer than that and yields None when nothing came.
+
+A consumer whose inputs all come over channels reads them all (`_consume_fed_many`): what each
+channel holds goes into its input's ring without a wait, the rings are matched by the node's
+`sync` as ever, and only when nothing matches does the thread wait, in one poll of them all.
 """
 
 from __future__ import annotations
 
+import select
 import threading
 import time
 from collections.abc import Callable
 from inspect import GEN_CREATED, getgeneratorstate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import NodeError
 from ..node import Node
 from ..types import StreamEnd
 from .packet import Packet, freeze
+from .process import ENDED, ShmIn
 from .ring import Ring
 
 if TYPE_CHECKING:
@@ -32,38 +38,51 @@ class ChannelFeed:
     inputs: dict[str, Ring]
     node: Node
     aborted: threading.Event
+    feed: Worker | None
+    feeds: dict[str, Worker]
     _feed_gen: Any
-    _fed: int
     _last_pts: int
     _handle: Callable[[str, Packet, dict[str, Packet] | None], None]
     _lifecycle: Callable[[], None]
     _call_and_emit: Callable[..., None]
+    _try_set: Callable[[], tuple[dict[str, Packet] | None, bool]]
 
-    def _fed_lifecycle(self, feed: Worker) -> None:
-        """The feed is set up once and outlives this node's restarts; after this node is done,
+    def _fed_lifecycle(self, feeds: list[Worker]) -> None:
+        """The feeds are set up once and outlive this node's restarts; after this node is done,
         what still arrives is read and let go, so the writer on the other side never waits on a
         consumer that is gone."""
-        feed.setup_passive()
+        up: list[Worker] = []
         try:
-            self._feed_gen = feed.node.generate()
+            for feed in feeds:
+                feed.setup_passive()
+                up.append(feed)
+            if self.feed is not None:
+                self._feed_gen = self.feed.node.generate()
             try:
                 self._lifecycle()
             finally:
                 if not self.aborted.is_set():
-                    for _ in self._feed_gen:
-                        if self.aborted.is_set():
-                            break
-                self._feed_gen.close()
+                    if self._feed_gen is not None:
+                        for _ in self._feed_gen:
+                            if self.aborted.is_set():
+                                break
+                    for port, feed in self.feeds.items():
+                        while not self.inputs[port].closed and not self.aborted.is_set():
+                            if cast(ShmIn, feed.node).take(0.25) is ENDED:
+                                break
+                if self._feed_gen is not None:
+                    self._feed_gen.close()
         finally:
-            feed.finish_passive()
+            for feed in up:
+                feed.finish_passive()
 
     def _fed_packet(self, item: Any, feed: Worker) -> Packet:
         if type(item) is StreamEnd:
             return Packet(-1, _now(), self._last_pts, item, 0, None, item.stream)
-        pkt = Packet(self._fed, item.ts_ns if item.ts_ns is not None else _now(), item.pts_ns,
+        stats = feed.stats  # (the reader's count numbers its packets: it outlives this node's restarts)
+        pkt = Packet(stats.packets_out, item.ts_ns if item.ts_ns is not None else _now(), item.pts_ns,
                      freeze(item.outputs["out"]), 0, item.origin, item.stream)
-        self._fed += 1
-        feed.stats.packets_out += 1
+        stats.packets_out += 1
         return pkt
 
     def _consume_fed(self, feed: Worker) -> None:
@@ -124,3 +143,62 @@ class ChannelFeed:
                 drained = 0
                 handle(port, pkt, None)
                 del pkt  # (no reference left while waiting: the slot goes back)
+
+    def _consume_fed_many(self) -> None:
+        """Every input over a channel (none with a restart behind it, whose read may wait: fuse.py).
+        What each channel holds goes into its input's ring without a wait, while the ring has
+        room (a full `block` ring leaves the backpressure in the channel, as a reader thread
+        blocked in its put did); the rings are matched as ever; only when nothing matches does
+        the thread wait, in one poll of the channels whose rings have room, to the node's
+        deadline if it has one, and every millisecond while slots are out (they go back to the
+        writer as they free, as each reader's own wait does)."""
+        rings, handle, aborted, node = self.inputs, self._handle, self.aborted, self.node
+        cond = next(iter(rings.values())).cond
+        feeds = {port: (cast(ShmIn, w.node), w) for port, w in self.feeds.items() if not rings[port].closed}
+        timed = type(node).wake is not Node.wake
+        poller = select.poll()
+        polled: tuple[int, ...] = ()
+        while not aborted.is_set():
+            for port, (reader, feed) in list(feeds.items()):
+                ring = rings[port]
+                for _ in range(_DRAIN_MAX):
+                    if not ring.has_room():
+                        break
+                    try:
+                        item = reader.take(0.0)
+                    except Exception as e:
+                        raise NodeError(feed.id, "generate", e) from e
+                    if item is None:
+                        break
+                    if item is ENDED:
+                        ring.close()
+                        del feeds[port]
+                        break
+                    ring.fill(self._fed_packet(item, feed))
+                    item = None  # (the packet is the slot's only holder: it goes back once handled)
+            with cond:
+                got, done = self._try_set()
+            if got is not None:
+                (port, pkt), *rest = got.items()
+                got = None
+                handle(port, pkt, dict(rest) if rest else None)
+                del pkt, rest
+                continue
+            if done:
+                return
+            wait = node.wake_in_s() if timed else None
+            if wait is not None and wait <= 0:
+                self._call_and_emit("wake", node.wake)  # the deadline passed with no packet
+                continue
+            states = [reader.poll_state() for port, (reader, _) in feeds.items() if rings[port].has_room()]
+            fds = tuple(fd for fd, _ in states)
+            if fds != polled:  # (one poll object while the set stays the same)
+                poller, polled = select.poll(), fds
+                for fd in fds:
+                    poller.register(fd, select.POLLIN)
+            step = 0.001 if any(out for _, out in states) else 0.25
+            step = step if wait is None else min(step, wait)
+            if fds:
+                poller.poll(step * 1000)
+            else:  # (every ring full and nothing matched cannot last: matching drops or takes)
+                time.sleep(step)

@@ -17,8 +17,11 @@ That leaves two wake-ups, one per process, as raw pyzmq has.
 An edge with `policy: latest` or `drop_oldest` has a ring on either side, where it drops: the
 writer's, so a stalled channel never blocks the producer, and the reader's, so the backlog that
 crossed is not taken in turn. The reading consumer fills its ring from the channel itself
-(feed.py); the writer's side keeps its `shm_out` thread. Channels read by a node with several
-inputs keep their reader thread (the input matching lives in the ring-reading loop).
+(feed.py); the writer's side keeps its `shm_out` thread. A node with several inputs, all over
+channels, reads them all itself: each into its input's ring, where they are matched by its
+`sync` (feed.py). Where one of its inputs is an in-process ring (whose producer wakes it through
+the ring's condition, not a descriptor it could poll) or comes from a process that restarts
+(waiting for the new one would stall the other inputs), its channels keep their reader threads.
 The cost of the fusion: a transform's process time includes the write into the channel (a
 descriptor on a pipe, or a copy when its frame is not already in a slot), and a consumer
 cannot read its input ahead while it works (the channel's slots still buffer up to 8 packets).
@@ -27,10 +30,11 @@ cannot read its input ahead while it works (the channel's slots still buffer up 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..errors import NodeError
 from .packet import Packet
+from .process import ShmIn
 from .ring import Ring
 
 if TYPE_CHECKING:
@@ -105,6 +109,7 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
     of the workers that no longer need a thread, and the carriers to open at start."""
     passive: set[str] = set()
     carriers: list[DirectCarrier] = []
+    many: dict[str, dict[str, Worker]] = {}  # consumer with several inputs -> its channel readers by port
     producer_of = {id(r): (w, port) for w in workers.values() for port, rs in w.outputs.items() for r in rs}
     consumer_of = {id(r): w for w in workers.values() for r in w.inputs.values()}
     for wid, w in workers.items():
@@ -125,10 +130,20 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
             if len(outs) != 1 or not isinstance(outs[0], Ring):
                 continue
             consumer = consumer_of.get(id(outs[0]))
-            if consumer is None or len(consumer.inputs) != 1 or type(consumer.node).kind == _WRITER:
-                continue  # (several inputs: the matching lives in the ring loop; or a channel straight into another)
+            if consumer is None or type(consumer.node).kind == _WRITER:
+                continue  # (a channel straight into another)
+            if len(consumer.inputs) > 1:  # (its rings stay: the matching lives there)
+                port = next(p for p, r in consumer.inputs.items() if r is outs[0])
+                many.setdefault(consumer.id, {})[port] = w
+                continue
             consumer.feed = w
             if outs[0].policy == "block":  # (a lossy ring stays: the consumer fills it, and it counts the drops)
                 rings.remove(outs[0])
             passive.add(wid)
+    for cid, readers in many.items():
+        # all inputs over channels, and no read that may wait for a crashed writer's replacement
+        # (one input's restart would stall the others): the consumer reads them all itself
+        if len(readers) == len(workers[cid].inputs) and not any(cast(ShmIn, r.node).restarts_behind() for r in readers.values()):
+            workers[cid].feeds = readers
+            passive.update(r.id for r in readers.values())
     return passive, carriers

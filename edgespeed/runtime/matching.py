@@ -33,21 +33,28 @@ class InputMatching:
 
     def _next_set(self) -> dict[str, Packet] | None:
         cond = next(iter(self.inputs.values())).cond
-        match = {"any": self._match_any, "latest": self._match_latest, "timestamp": self._match_timestamp,
-                 "trigger": self._match_trigger}[self.sync]
         with cond:
             while True:
                 if self.aborted.is_set():
                     return None
-                for port, ring in self.inputs.items():  # a stream's end is not matched: it goes first
-                    if ring.ready() and ring.policy != "latest" and type(ring.peek().value) is StreamEnd:
-                        return {port: ring.pop()}
-                got, done = match()
+                got, done = self._try_set()
                 if got is not None:
                     return got
                 if done:
                     return None
                 cond.wait()
+
+    def _try_set(self) -> tuple[dict[str, Packet] | None, bool]:
+        """One look at the rings, under their condition: the next call's packets, or None and
+        whether every input has ended."""
+        for port, ring in self.inputs.items():  # a stream's end is not matched: it goes first
+            if ring.ready() and ring.policy != "latest" and type(ring.peek().value) is StreamEnd:
+                return {port: ring.pop()}, False
+        return self._match()
+
+    def _match(self) -> tuple[dict[str, Packet] | None, bool]:
+        return {"any": self._match_any, "latest": self._match_latest, "timestamp": self._match_timestamp,
+                "trigger": self._match_trigger}[self.sync]()
 
     def _match_any(self) -> tuple[dict[str, Packet] | None, bool]:
         order, n = self._order, len(self._order)

@@ -130,6 +130,26 @@ class Ring:
         finally:
             lock.release()
 
+    def has_room(self) -> bool:
+        """A `put` would not wait (lossy rings never do)."""
+        return not self._block or not self._full(0)
+
+    def fill(self, pkt: Packet) -> bool:
+        """`put` by the ring's own consumer, filling it from a channel (feed.py): it never waits,
+        which would be waiting on itself. The caller reads on only while `has_room()`, so the
+        ring's bound holds within one packet and the backpressure stays in the channel."""
+        if not self._block:
+            return self.put(pkt)
+        with self._lock:
+            if self.dead:
+                self.dropped += 1
+                return False
+            self._buf.append(pkt)
+            self.bytes += pkt.nbytes
+            self.puts += 1
+            self.peak = max(self.peak, len(self._buf))
+            return True
+
     def close(self) -> None:
         """End-of-stream: the consumer sees it once the ring is drained."""
         with self._cond:

@@ -98,10 +98,11 @@ class Worker(InputMatching, ChannelFeed):
         self._end_got: dict[tuple[str | None, str], set[str]] = {}
         self.failure: NodeError | None = None
         self.ends_handled = 0  # StreamEnd markers taken from the inputs (they are not packets)
-        # the end of a shared-memory channel this worker reads itself, in its own thread (fuse.py)
+        # the ends of shared-memory channels this worker reads itself, in its own thread (fuse.py):
+        # its one input's, or (`feeds`, by port) those of all its inputs
         self.feed: Worker | None = None
+        self.feeds: dict[str, Worker] = {}
         self._feed_gen: Any = None
-        self._fed = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -114,10 +115,10 @@ class Worker(InputMatching, ChannelFeed):
         try:
             if self.cpus:  # before setup, so the threads the node's libraries start inherit it
                 os.sched_setaffinity(0, self.cpus)
-            if self.feed is None:
+            if self.feed is None and not self.feeds:
                 self._lifecycle()
             else:
-                self._fed_lifecycle(self.feed)
+                self._fed_lifecycle([self.feed] if self.feed is not None else list(self.feeds.values()))
         except NodeError as e:
             self._fail(e)
         except BaseException as e:  # a bug in the engine itself: still report it per node
@@ -274,6 +275,8 @@ class Worker(InputMatching, ChannelFeed):
     def _consume(self) -> None:
         if self.feed is not None:
             self._consume_fed(self.feed)
+        elif self.feeds:
+            self._consume_fed_many()
         elif len(self.inputs) == 1:
             self._consume_one()
         else:

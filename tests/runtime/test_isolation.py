@@ -248,17 +248,35 @@ nodes:
     check_stream_pair_join(got)
 
 
-def _child_threads(kind: str, edge: str = "src/out") -> int:
-    """The most threads the isolated node's process had while packets came (paced, 1.2 s)."""
+def test_an_isolated_node_with_all_inputs_over_channels_matches_streams_and_ends() -> None:
+    # join runs in a child with both inputs over channels from the parent, which it reads
+    # itself (feed.py): the stream ends still arrive after their packets on both inputs
+    result, _ = run("""
+nodes:
+  - {id: src, type: "testnodes:StreamPair", params: {n: 5, tail: 3}}
+  - {id: mid, type: "testnodes:StreamTag", inputs: {data: src/out}}
+  - {id: join, type: "testnodes:StreamTag", sync: any, isolate: process, inputs: {data: mid/out, other: src/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: join/out}}
+""")
+    assert result.ok, result.failures
+    check_stream_pair_join(_by_stream("sink"))
+
+
+def _child_threads(kind: str, edge: str = "src/out", two: bool = False) -> int:
+    """The most threads the isolated node's process had while packets came (paced, 1.2 s);
+    `two`: a second source feeds its input `other` (sync: any)."""
+    src = '{id: src, type: "testnodes:ClockSource", params: {count: 30, period_s: 0.04}}'
+    more = f"  - {src.replace('src', 'src2', 1)}\n" if two else ""
+    inputs = f"{{data: {edge}, other: src2/out}}, sync: any" if two else f"{{data: {edge}}}"
     r = Run(check(load_text(f"""
 nodes:
-  - {{id: src, type: "testnodes:ClockSource", params: {{count: 30, period_s: 0.04}}}}
-  - {{id: mid, type: "{kind}", isolate: process, inputs: {{data: {edge}}}}}
+  - {src}
+{more}  - {{id: mid, type: "{kind}", isolate: process, inputs: {inputs}}}
   - {{id: sink, type: testing.list_sink, inputs: {{data: mid/out}}}}
 """)), drain_timeout_s=10)
     r.start()
-    most = 0
-    while r.snapshot()["nodes"]["sink"].get("in", 0) < 25:
+    most, want = 0, 60 if two else 30
+    while r.snapshot()["nodes"]["sink"].get("in", 0) < want - 5:
         (group,) = r.groups
         if group.proc is not None:
             try:
@@ -268,7 +286,7 @@ nodes:
         time.sleep(0.02)
     result = r.wait(30)
     assert result.ok, result.failures
-    assert result.report["nodes"]["sink"]["in"] == 30
+    assert result.report["nodes"]["sink"]["in"] == want
     return most
 
 
@@ -285,6 +303,15 @@ def test_a_latest_edge_needs_no_reader_thread_in_the_consumers_process() -> None
     plain = _child_threads("testnodes:Passthrough")
     lossy = _child_threads("testnodes:Passthrough", "{from: src/out, queue: 2, policy: latest}")
     assert plain > 0 and lossy == plain, f"{lossy} threads under latest, {plain} under block"
+
+
+def test_a_node_with_all_inputs_over_channels_needs_no_reader_threads() -> None:
+    """Two sources in the parent, one isolated node reading both: it fills its two rings from
+    the channels itself and matches them there, so its process runs as many threads as a
+    one-input node's (it ran two more, one reader per channel). Every packet arrives."""
+    plain = _child_threads("testnodes:Passthrough")
+    both = _child_threads("testnodes:StreamTag", two=True)
+    assert plain > 0 and both == plain, f"{both} threads with two inputs, {plain} with one"
 
 
 @pytest.mark.parametrize("policy", ["latest", "drop_oldest"])
