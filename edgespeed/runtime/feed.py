@@ -6,9 +6,10 @@ process boundary has a channel of its own, so a channel has one consumer). A con
 deadline of its own (`Node.wake`) sends the time left to it into the generator, which waits no
 longer than that and yields None when nothing came.
 
-A consumer whose inputs all come over channels reads them all (`_consume_fed_many`): what each
+A consumer with several inputs over channels reads them all (`_consume_fed_many`): what each
 channel holds goes into its input's ring without a wait, the rings are matched by the node's
-`sync` as ever, and only when nothing matches does the thread wait, in one poll of them all.
+`sync` as ever, and only when nothing matches does the thread wait, in one poll of them all
+(and of a `Doorbell` that its in-process inputs' producers ring, where it has such inputs).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..node import Node
 from ..types import StreamEnd
 from .packet import Packet, freeze
 from .process import ENDED, ShmIn
-from .ring import Ring
+from .ring import Doorbell, Ring
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -145,13 +146,30 @@ class ChannelFeed:
                 del pkt  # (no reference left while waiting: the slot goes back)
 
     def _consume_fed_many(self) -> None:
-        """Every input over a channel (none with a restart behind it, whose read may wait: fuse.py).
-        What each channel holds goes into its input's ring without a wait, while the ring has
-        room (a full `block` ring leaves the backpressure in the channel, as a reader thread
-        blocked in its put did); the rings are matched as ever; only when nothing matches does
-        the thread wait, in one poll of the channels whose rings have room, to the node's
-        deadline if it has one, and every millisecond while slots are out (they go back to the
-        writer as they free, as each reader's own wait does)."""
+        """Inputs over channels (none with a restart behind it, whose read may wait: fuse.py),
+        and perhaps in-process rings too. What each channel holds goes into its input's ring
+        without a wait, while the ring has room (a full `block` ring leaves the backpressure in
+        the channel, as a reader thread blocked in its put did); the rings are matched as ever;
+        only when nothing matches does the thread wait, in one poll of the channels whose rings
+        have room and of a doorbell its in-process producers ring. It waits to the node's
+        deadline if it has one, and a millisecond at a time while slots are out (they go back
+        to the writer as they free, as each reader's own wait does)."""
+        rings, cond = self.inputs, next(iter(self.inputs.values())).cond
+        others = [r for port, r in rings.items() if port not in self.feeds]
+        bell = Doorbell() if others else None
+        with cond:
+            for r in others:
+                r.doorbell = bell
+        try:
+            self._fed_many_loop(bell)
+        finally:
+            if bell is not None:
+                with cond:  # (no producer rings it once it is off its rings)
+                    for r in others:
+                        r.doorbell = None
+                    bell.close()
+
+    def _fed_many_loop(self, bell: Doorbell | None) -> None:
         rings, handle, aborted, node = self.inputs, self._handle, self.aborted, self.node
         cond = next(iter(rings.values())).cond
         feeds = {port: (cast(ShmIn, w.node), w) for port, w in self.feeds.items() if not rings[port].closed}
@@ -178,6 +196,8 @@ class ChannelFeed:
                     item = None  # (the packet is the slot's only holder: it goes back once handled)
             with cond:
                 got, done = self._try_set()
+                if got is None and bell is not None:
+                    bell.armed = True  # (under the rings' lock: a put after this look rings it)
             if got is not None:
                 (port, pkt), *rest = got.items()
                 got = None
@@ -191,7 +211,7 @@ class ChannelFeed:
                 self._call_and_emit("wake", node.wake)  # the deadline passed with no packet
                 continue
             states = [reader.poll_state() for port, (reader, _) in feeds.items() if rings[port].has_room()]
-            fds = tuple(fd for fd, _ in states)
+            fds = tuple(fd for fd, _ in states) + ((bell.fd,) if bell is not None else ())
             if fds != polled:  # (one poll object while the set stays the same)
                 poller, polled = select.poll(), fds
                 for fd in fds:
@@ -199,6 +219,8 @@ class ChannelFeed:
             step = 0.001 if any(out for _, out in states) else 0.25
             step = step if wait is None else min(step, wait)
             if fds:
-                poller.poll(step * 1000)
+                events = poller.poll(step * 1000)
+                if bell is not None and any(fd == bell.fd for fd, _ in events):
+                    bell.clear()
             else:  # (every ring full and nothing matched cannot last: matching drops or takes)
                 time.sleep(step)

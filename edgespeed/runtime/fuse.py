@@ -17,10 +17,10 @@ That leaves two wake-ups, one per process, as raw pyzmq has.
 An edge with `policy: latest` or `drop_oldest` has a ring on either side, where it drops: the
 writer's, so a stalled channel never blocks the producer, and the reader's, so the backlog that
 crossed is not taken in turn. The reading consumer fills its ring from the channel itself
-(feed.py); the writer's side keeps its `shm_out` thread. A node with several inputs, all over
-channels, reads them all itself: each into its input's ring, where they are matched by its
-`sync` (feed.py). Where one of its inputs is an in-process ring (whose producer wakes it through
-the ring's condition, not a descriptor it could poll) or comes from a process that restarts
+(feed.py); the writer's side keeps its `shm_out` thread. A node with several inputs reads its
+channels itself: each into its input's ring, where they are matched by its `sync` with its
+in-process inputs (whose producers then ring a `Doorbell` it polls with the channels, not the
+rings' condition: feed.py). Where one of its channels comes from a process that restarts
 (waiting for the new one would stall the other inputs), its channels keep their reader threads.
 The cost of the fusion: a transform's process time includes the write into the channel (a
 descriptor on a pipe, or a copy when its frame is not already in a slot), and a consumer
@@ -141,9 +141,10 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
                 rings.remove(outs[0])
             passive.add(wid)
     for cid, readers in many.items():
-        # all inputs over channels, and no read that may wait for a crashed writer's replacement
-        # (one input's restart would stall the others): the consumer reads them all itself
-        if len(readers) == len(workers[cid].inputs) and not any(cast(ShmIn, r.node).restarts_behind() for r in readers.values()):
+        # no read that may wait for a crashed writer's replacement (one input's restart would
+        # stall the others): the consumer reads its channels itself, and its in-process rings
+        # ring a doorbell in its poll
+        if not any(cast(ShmIn, r.node).restarts_behind() for r in readers.values()):
             workers[cid].feeds = readers
             passive.update(r.id for r in readers.values())
     return passive, carriers

@@ -14,6 +14,7 @@ Policies (set per input in YAML: `{from: cam/frame, queue: 2, policy: latest}`):
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import deque
 from typing import Protocol
@@ -54,7 +55,8 @@ class Ring:
     """
 
     __slots__ = ("name", "capacity", "policy", "_buf", "queued", "_cond", "_not_full", "closed", "dead",
-                 "dropped", "peak", "puts", "_block", "_latest", "_low", "_lock", "max_bytes", "bytes", "stream_dropped")
+                 "dropped", "peak", "puts", "_block", "_latest", "_low", "_lock", "max_bytes", "bytes", "stream_dropped",
+                 "doorbell")
 
     def __init__(self, name: str, capacity: int, policy: str, cond: threading.Condition | None = None,
                  max_bytes: int | None = None) -> None:
@@ -83,6 +85,7 @@ class Ring:
         self.stream_dropped: dict[str, int] | None = None  # drops of packets from named streams (made at the first)
         self.peak = 0
         self.puts = 0
+        self.doorbell: Doorbell | None = None  # set while its consumer waits in a poll, not on `cond`
 
     @property
     def cond(self) -> threading.Condition:
@@ -126,6 +129,8 @@ class Ring:
             cond = self._cond
             if cond._waiters:  # type: ignore[attr-defined]  # skip notify()'s checks when nobody waits
                 cond.notify()
+            if self.doorbell is not None:
+                self.doorbell.ring()
             return True
         finally:
             lock.release()
@@ -155,6 +160,8 @@ class Ring:
         with self._cond:
             self.closed = True
             self._cond.notify_all()
+            if self.doorbell is not None:
+                self.doorbell.ring()
 
     # -- consumer side (call with `cond` held) -------------------------------------------------
     def ready(self) -> bool:
@@ -218,3 +225,41 @@ class Ring:
             self.bytes = 0
             self._not_full.notify_all()
             self._cond.notify_all()
+            if self.doorbell is not None:
+                self.doorbell.ring()
+
+
+class Doorbell:
+    """Wakes a consumer that waits in `poll()` rather than on its rings' condition: one whose
+    other inputs are shared-memory channels (feed.py), which it cannot wait on through a
+    condition. Rung under the ring's lock, and only once the consumer has armed it (under the
+    same lock, after finding nothing to take), so a busy edge costs no syscall per packet and no
+    wake-up is lost between the consumer's look and its poll."""
+
+    __slots__ = ("fd", "_w", "armed")
+
+    def __init__(self) -> None:
+        self.fd, self._w = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self._w, False)
+        self.armed = False
+
+    def ring(self) -> None:
+        if self.armed:
+            self.armed = False
+            try:
+                os.write(self._w, b"\0")
+            except BlockingIOError:  # (the pipe is full of rings: the consumer is waking anyway)
+                pass
+
+    def clear(self) -> None:
+        try:
+            while os.read(self.fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        self.armed = False
+        os.close(self.fd)
+        os.close(self._w)
