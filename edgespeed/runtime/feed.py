@@ -146,8 +146,7 @@ class ChannelFeed:
                 del pkt  # (no reference left while waiting: the slot goes back)
 
     def _consume_fed_many(self) -> None:
-        """Inputs over channels (none with a restart behind it, whose read may wait: fuse.py),
-        and perhaps in-process rings too. What each channel holds goes into its input's ring
+        """Inputs over channels, and perhaps in-process rings too. What each channel holds goes into its input's ring
         without a wait, while the ring has room (a full `block` ring leaves the backpressure in
         the channel, as a reader thread blocked in its put did); the rings are matched as ever;
         only when nothing matches does the thread wait, in one poll of the channels whose rings
@@ -210,13 +209,14 @@ class ChannelFeed:
             if wait is not None and wait <= 0:
                 self._call_and_emit("wake", node.wake)  # the deadline passed with no packet
                 continue
-            states = [reader.poll_state() for port, (reader, _) in feeds.items() if rings[port].has_room()]
+            looks = [reader.poll_state() for port, (reader, _) in feeds.items() if rings[port].has_room()]
+            states = [s for s in looks if s is not None]  # (None: its writer is being restarted)
             fds = tuple(fd for fd, _ in states) + ((bell.fd,) if bell is not None else ())
             if fds != polled:  # (one poll object while the set stays the same)
                 poller, polled = select.poll(), fds
                 for fd in fds:
                     poller.register(fd, select.POLLIN)
-            step = 0.001 if any(out for _, out in states) else 0.25
+            step = 0.001 if any(out for _, out in states) else 0.01 if len(states) < len(looks) else 0.25
             step = step if wait is None else min(step, wait)
             if fds:
                 events = poller.poll(step * 1000)

@@ -20,8 +20,8 @@ crossed is not taken in turn. The reading consumer fills its ring from the chann
 (feed.py); the writer's side keeps its `shm_out` thread. A node with several inputs reads its
 channels itself: each into its input's ring, where they are matched by its `sync` with its
 in-process inputs (whose producers then ring a `Doorbell` it polls with the channels, not the
-rings' condition: feed.py). Where one of its channels comes from a process that restarts
-(waiting for the new one would stall the other inputs), its channels keep their reader threads.
+rings' condition: feed.py). A channel whose writer's process is being restarted is looked at
+every few milliseconds meanwhile, so the other inputs go on.
 The cost of the fusion: a transform's process time includes the write into the channel (a
 descriptor on a pipe, or a copy when its frame is not already in a slot), and a consumer
 cannot read its input ahead while it works (the channel's slots still buffer up to 8 packets).
@@ -30,11 +30,10 @@ cannot read its input ahead while it works (the channel's slots still buffer up 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from ..errors import NodeError
 from .packet import Packet
-from .process import ShmIn
 from .ring import Ring
 
 if TYPE_CHECKING:
@@ -140,11 +139,7 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
             if outs[0].policy == "block":  # (a lossy ring stays: the consumer fills it, and it counts the drops)
                 rings.remove(outs[0])
             passive.add(wid)
-    for cid, readers in many.items():
-        # no read that may wait for a crashed writer's replacement (one input's restart would
-        # stall the others): the consumer reads its channels itself, and its in-process rings
-        # ring a doorbell in its poll
-        if not any(cast(ShmIn, r.node).restarts_behind() for r in readers.values()):
-            workers[cid].feeds = readers
-            passive.update(r.id for r in readers.values())
+    for cid, readers in many.items():  # (its in-process rings ring a doorbell in its poll)
+        workers[cid].feeds = readers
+        passive.update(r.id for r in readers.values())
     return passive, carriers

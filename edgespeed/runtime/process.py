@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -146,6 +147,7 @@ class ShmIn(Node):
     def setup(self) -> None:
         self._end = _CHANNELS[self.channel]
         self._reader = self._open(self._end)
+        self._orphaned = False  # the writer died and its replacement is awaited
 
     def _open(self, end: ChannelEnd) -> ShmReader:
         return ShmReader(end.label, end.owner_pid, end.name, end.data, end.release)
@@ -153,14 +155,20 @@ class ShmIn(Node):
     def take(self, timeout: float) -> Any:
         """One read, waiting at most `timeout` s: a `Stamped`, a `StreamEnd` (its value: the
         source that ended it), None (nothing came) or ENDED (the writer has finished, or died
-        with no replacement coming; a restarting writer is waited for)."""
+        with no replacement coming). A restarting writer is waited for, as long as `timeout`:
+        meanwhile `poll_state` has no descriptor to offer."""
         abort = self.ctx.aborted
         while True:
             try:
                 kind, _, ts, pts, value, stream = self._reader.recv(timeout)
             except (EOFError, OSError) as e:
-                log.debug("%s: peer gone on %s (%r)", self.id, self._end.label, e)
-                if not self._swap(abort):
+                if not self._orphaned:
+                    log.debug("%s: peer gone on %s (%r)", self.id, self._end.label, e)
+                swapped = self._swap(abort, timeout)
+                self._orphaned = swapped is None
+                if swapped is None:
+                    return None
+                if not swapped:
                     return ENDED
                 continue
             if kind == "eos" or (kind == "idle" and abort.is_set()):
@@ -181,20 +189,18 @@ class ShmIn(Node):
                 limit = yield item
             item = None  # let the slot go back as soon as downstream is done with it
 
-    def poll_state(self) -> tuple[int, bool]:
+    def poll_state(self) -> tuple[int, bool] | None:
         """The descriptor to poll for the next message (with other channels': feed.py), and
-        whether slots are out (then poll often: they go back to the writer as they free)."""
-        return self._reader.fileno(), self._reader.holding
+        whether slots are out (then poll often: they go back to the writer as they free); None
+        while the writer's replacement is awaited (its old descriptor is at its end: always
+        readable), when the caller looks again in a few milliseconds."""
+        return None if self._orphaned else (self._reader.fileno(), self._reader.holding)
 
-    def restarts_behind(self) -> bool:
-        """A writer that crashes is replaced (`on_error: restart` or `skip`): `take` may wait."""
+    def _swap(self, abort: Any, timeout: float | None) -> bool | None:
         group = _RESTARTS.get(self.channel)
-        return group is not None and group.on_error in ("restart", "skip")
-
-    def _swap(self, abort: Any) -> bool:
-        group = _RESTARTS.get(self.channel)
-        if group is None or not group.wait_restart(abort, self.channel, self._end):
-            return False
+        swapped = False if group is None else group.wait_restart(abort, self.channel, self._end, timeout)
+        if not swapped:
+            return swapped
         end = _CHANNELS[self.channel]
         self._reader.close()
         self._end = end
@@ -377,15 +383,20 @@ class ProcessGroup:
         if arrive is not None:
             arrive()
 
-    def wait_restart(self, abort: Any, channel: int, end: ChannelEnd) -> bool:
+    def wait_restart(self, abort: Any, channel: int, end: ChannelEnd, timeout: float | None = None) -> bool | None:
         """Called by a parent-side channel end whose peer died: True once a new child is up on a
         fresh channel in place of `end`, also if that happened before this call (`start` swaps
-        the ends under `_restarted`). Counting restarts from the call missed one just before it."""
+        the ends under `_restarted`; counting restarts from the call missed one just before it).
+        False when none is coming; None when `timeout` s passed first (the caller looks again)."""
+        until = None if timeout is None else time.monotonic() + timeout
         with self._restarted:
             while _CHANNELS.get(channel) is end:
                 if self.done.is_set() or (abort is not None and abort.is_set()):
                     return False
-                self._restarted.wait(0.25)
+                left = 0.25 if until is None else min(0.25, until - time.monotonic())
+                if left <= 0:
+                    return None
+                self._restarted.wait(left)
             return not self.done.is_set()
 
     def stop(self) -> None:

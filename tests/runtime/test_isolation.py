@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,34 @@ nodes:
     assert got == sorted(got) and 10 not in got
     assert len(got) >= 45, "only the failing packet and those still in the dead process are lost"
     assert shm_left(os.getpid()) == []
+
+
+def test_a_node_reading_two_channels_goes_on_while_one_writer_restarts() -> None:
+    """join (in the parent) reads both channels itself, one from a process that crashes and is
+    restarted: no reader thread, the other input loses nothing, and what the restarted
+    process sends arrives too (the read of the dead channel never waits: it is looked at again
+    until its replacement is up)."""
+    r = Run(check(load_text("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 60, shape: [4, 4, 3], period_s: 0.01}}
+  - {id: burn, type: "testnodes:Burn", isolate: process, on_error: restart, params: {loops: 0, crash_at: 10}, inputs: {data: src/out}}
+  - {id: mid, type: "testnodes:Passthrough", isolate: process, inputs: {data: src/out}}
+  - {id: join, type: "testnodes:StreamTag", sync: any, inputs: {data: burn/out, other: mid/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: join/out}}
+""")), drain_timeout_s=10)
+    r.start()
+    seen: set[str] = set()
+    while not r.finished:
+        seen |= {t.name for t in threading.enumerate()}
+        time.sleep(0.01)
+    result = r.wait(30)
+    assert result.ok, result.failures
+    assert result.report["nodes"]["burn"]["restarts"] >= 1
+    assert not [t for t in seen if t.startswith("edgespeed:shm_in")], sorted(seen)
+    got = Counter(int(a[0, 0, 0]) for a in ListSink.collected["sink"])
+    assert set(got) == set(range(60)), "the other input loses nothing"
+    assert got[10] == 1 and got[59] == 2, "the crashing packet is lost; the restarted process goes on"
+    assert sum(got.values()) >= 60 + 45
 
 
 def test_a_frame_over_the_memory_cap_names_the_edge() -> None:
