@@ -51,6 +51,13 @@ def fresh_ids(spec: GraphSpec) -> Any:
     return fresh
 
 
+def edge_name(producer: NodeSpec, consumer: NodeSpec, port: str, inp: InputSpec) -> str:
+    """The graph's own edge that an edge of a rewritten spec carries: a boundary end stands in
+    for the far end of it (its `edge` param), so the report, metrics and errors name
+    `cam/frame -> det.image` wherever a process or device boundary cuts it."""
+    return producer.params.get("edge") or consumer.params.get("edge") or f"{inp.source} -> {consumer.id}.{port}"
+
+
 def split(spec: GraphSpec) -> Split:
     """Cut `spec` at process boundaries (see the module docstring)."""
     where = {n.id: group_of(n) for n in spec.nodes}
@@ -68,12 +75,12 @@ def split(spec: GraphSpec) -> Split:
                 inputs[port] = inp
                 continue
             k = len(crossings)
-            label = f"{inp.source} -> {n.id}.{port}"
+            label = edge_name(by_id[inp.node], n, port, inp)
             crossings.append(Crossing(k, label, theirs, mine, shm_cap(n, by_id[inp.node])))  # as the plan says
             out_id, in_id = fresh(f"shm_out_{k}"), fresh(f"shm_in_{k}")
-            nodes[theirs].append(NodeSpec(out_id, _WRITER, {"channel": k},
+            nodes[theirs].append(NodeSpec(out_id, _WRITER, {"channel": k, "edge": label},
                                           {"data": replace(inp, port="data")}))
-            nodes[mine].append(NodeSpec(in_id, _READER, {"channel": k}))
+            nodes[mine].append(NodeSpec(in_id, _READER, {"channel": k, "edge": label}))
             # the edge's queue and policy hold at the reading end too: a `latest` edge drops
             # there, where the backlog is (the writer's ring is drained as fast as it fills)
             inputs[port] = InputSpec(port, in_id, "out", queue=inp.queue, policy=inp.policy, loc=inp.loc)

@@ -51,6 +51,7 @@ class LinkOut(SendingEnd):
 
     kind = "runtime.link_out"
     link: str = Param(doc="link id: the edge it carries")
+    edge: str = Param("", doc="the graph's edge it carries, outside replicas: its rings' name (boundary.edge_name)")
     endpoint: str = Param(doc="where the receiving device listens")
     server_key: str = Param("", doc="the receiving device's public key file")
     tags_from: str = Param("", doc="replica side: the link whose packets' numbers the results carry back")
@@ -157,6 +158,7 @@ class LinkIn(ReceivingEnd):
 
     kind = "runtime.link_in"
     link: str = Param(doc="link id: the edge it carries")
+    edge: str = Param("", doc="the graph's edge it carries, outside replicas: its rings' name (boundary.edge_name)")
     bind: str = Param(doc="address to listen on")
     replica: bool = Param(False, doc="replica side: note each packet's number for the results' link")
 
@@ -346,7 +348,7 @@ def split(spec: GraphSpec, device: str, wired: dict[tuple[str, str], tuple[LinkP
             if not mine and where[inp.node] != device:
                 continue
             (lp,) = wired[(n.id, port)]
-            opts = {**_link_opts(lp, inp.mode), "link": lp.name}
+            opts = {**_link_opts(lp, inp.mode), "link": lp.name, "edge": f"{inp.source} -> {n.id}.{port}"}
             if mine:  # we receive
                 in_id = fresh(f"link_in_{c}")
                 nodes.append(NodeSpec(in_id, LinkIn.kind, {**opts, "bind": lp.bind, "keys": lp.receiver_keys, "allow": list(lp.allow)}))

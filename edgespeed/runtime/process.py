@@ -67,6 +67,7 @@ class ShmOut(Node):
     kind = "runtime.shm_out"
     data = Input()
     channel: int = Param(ge=0)
+    edge: str = Param("", doc="the graph's edge it carries: its rings' name (boundary.edge_name)")
 
     def setup(self) -> None:
         self._end = _CHANNELS[self.channel]
@@ -142,6 +143,7 @@ class ShmIn(Node):
     kind = "runtime.shm_in"
     out = Output()
     channel: int = Param(ge=0)
+    edge: str = Param("", doc="the graph's edge it carries: its rings' name (boundary.edge_name)")
     relay = True  # ends at its upstream's end of stream, not at stop(): what was sent drains
 
     def setup(self) -> None:

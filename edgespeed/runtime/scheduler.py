@@ -29,6 +29,7 @@ from ..graph.validate import Resolved, check
 from ..metrics import NodeStats, report
 from ..node import Node
 from ..registry import Registry
+from .boundary import edge_name
 from .context import Preroll, RunContext
 from .ring import Carrier, Ring
 from .worker import Worker
@@ -148,12 +149,13 @@ class Run:
         conds = {n.id: threading.Condition(threading.Lock()) for n in r.spec.nodes}
         ins: dict[str, dict[str, Ring]] = {n.id: {} for n in r.spec.nodes}
         outs: dict[str, dict[str, list[Carrier]]] = {n.id: {p: [] for p in r.ports[n.id][1]} for n in r.spec.nodes}
+        by_id = {n.id: n for n in r.spec.nodes}
         for n in r.spec.nodes:
             for port, inp in r.inputs[n.id].items():
                 decl = r.ports[n.id][0][port]
                 cap = inp.queue or decl.queue  # (an inserted boundary node's edge: not in the plan)
                 policy = inp.policy or decl.policy or "block"
-                ring = Ring(f"{inp.node}/{inp.output} -> {n.id}.{port}", cap or DEFAULT_QUEUE, policy, conds[n.id],
+                ring = Ring(edge_name(by_id[inp.node], n, port, inp), cap or DEFAULT_QUEUE, policy, conds[n.id],
                             max_bytes=None if cap else DEFAULT_MAX_BYTES)
                 ins[n.id][port] = ring
                 outs[inp.node][inp.output or ""].append(ring)
@@ -304,6 +306,7 @@ class Run:
             buffers = live.buffer_allocations() if live is not None else None
             if buffers:  # only nodes that fill pooled buffers (Node.buffer)
                 entry["buffers"] = buffers
+        sides: dict[str, list[tuple[str | None, dict[str, Any]]]] = {n: [(None, e)] for n, e in rep["edges"].items()}
         for g in self.groups:  # what the isolated nodes did, as their processes reported it
             child = self._child_reports.get(g.name)
             for nid in g.members:
@@ -314,9 +317,34 @@ class Run:
                 node["restarts"] = node.get("restarts", 0) + g.restarts
                 rep["nodes"][nid] = node
             if child:
-                rep["edges"].update(child["edges"])
+                for name, e in child["edges"].items():
+                    sides.setdefault(name, []).append((g.name, e))
                 rep["sinks"].update({k: v for k, v in child["sinks"].items() if k in g.members})
+        if self.groups:
+            rep["edges"] = _edges_across(sides, {m: g.name for g in self.groups for m in g.members}, rep["nodes"])
         return rep
+
+
+def _edges_across(sides: dict[str, list[tuple[str | None, dict[str, Any]]]], group_of: dict[str, str],
+                  nodes: dict[str, Any]) -> dict[str, Any]:
+    """One entry per graph edge. A lossy edge cut by a process boundary has a ring on each side
+    (boundary.py), both named by the edge: its entry is the consumer's side's, with the depth
+    and drops of both; the drops on the far side are added to the consumer's count (its own
+    process counted those on its side)."""
+    edges: dict[str, Any] = {}
+    for name, parts in sides.items():
+        consumer = name.split(" -> ")[1].split(".")[0]
+        near = [e for owner, e in parts if owner == group_of.get(consumer)]
+        far = [e for owner, e in parts if owner != group_of.get(consumer)]
+        if not near or not far:
+            edges[name] = parts[-1][1]
+            continue
+        both = near + far
+        edges[name] = {**near[0], "depth": sum(e["depth"] for e in both), "peak": max(e["peak"] for e in both),
+                       "dropped": sum(e["dropped"] for e in both)}
+        if consumer in nodes:
+            nodes[consumer]["dropped"] += sum(e["dropped"] for e in far)
+    return edges
 
 
 def live_sync(resolved: Resolved) -> Resolved:

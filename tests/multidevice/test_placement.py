@@ -132,3 +132,19 @@ def test_multi_device_graph_is_valid_and_splits_into_three_valid_parts():
         check(sub)
     assert {n.type for n in parts["camera"].nodes} >= {"video.synthetic", "runtime.link_out"}
     assert any(n.type == "image.normalize" for n in parts["gateway"].nodes)
+
+
+def test_each_devices_rings_are_named_by_the_graphs_edges() -> None:
+    """The link ends a device's part gains carry the edge they stand for, so that part's rings,
+    and its report and metrics, name `cam/frame -> small.image`, not the link node."""
+    from edgespeed.runtime.boundary import edge_name
+
+    spec = load_text(BASE, "g.yaml")
+    names = {}
+    for device in ("camera", "gateway", "cloud"):
+        part = split(spec, device)
+        by_id = {n.id: n for n in part.nodes}
+        names[device] = sorted(edge_name(by_id[i.node], n, port, i) for n in part.nodes for port, i in n.inputs.items())
+    assert names == {"camera": ["cam/frame -> small.image"],
+                     "gateway": ["cam/frame -> small.image", "small/out -> log.data"],
+                     "cloud": ["small/out -> log.data"]}

@@ -381,6 +381,28 @@ nodes:
     assert nexts <= len(got) // 10, f"{nexts} of {len(got)} were the next reading, not the newest"
 
 
+def test_the_report_names_the_graphs_edges_across_processes_and_counts_drops_on_both_sides() -> None:
+    """An edge cut by a process boundary keeps its name in the report (not the boundary node's),
+    once, with the drops of the rings on either side of the channel in it and in its consumer's
+    count: every frame is taken or counted as dropped (frames this size fill the channel's
+    slots, so the writer's ring drops too: 97 and 44 of 150 in one run)."""
+    result, _ = run("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 150, shape: [256, 256, 3], period_s: 0.002}}
+  - id: slow
+    type: "testnodes:Slow"
+    params: {delay_s: 0.05}
+    isolate: process
+    inputs: {data: {from: src/out, queue: 1, policy: drop_oldest}}
+  - {id: sink, type: testing.list_sink, inputs: {data: slow/out}}
+""")
+    assert result.ok, result.failures
+    edges, got = result.report["edges"], len(ListSink.collected["sink"])
+    assert not [name for name in edges if "shm_" in name], sorted(edges)
+    assert edges["src/out -> slow.data"]["capacity"] == 1 and edges["src/out -> slow.data"]["policy"] == "drop_oldest"
+    assert edges["src/out -> slow.data"]["dropped"] == result.report["nodes"]["slow"]["dropped"] == 150 - got
+
+
 def test_channels_out_of_an_isolated_node_need_no_reader_threads() -> None:
     """An isolated node feeding three nodes across the boundary writes three channels: the two
     single-input nodes (one of them slow) read theirs in their own threads, and so does the node
