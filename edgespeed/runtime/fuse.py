@@ -103,11 +103,31 @@ class DirectCarrier:
         self.dead = True
 
 
-def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[DirectCarrier]]:
+class ChannelEdge:
+    """What the report says of an edge whose consumer reads its channel with no ring between
+    (the ring it replaces had the edge's name and queue): the packets read from the channel."""
+
+    __slots__ = ("name", "capacity", "_reader")
+    policy, peak, dropped, stream_dropped = "block", 0, 0, None
+
+    def __init__(self, ring: Ring, reader: Worker) -> None:
+        self.name, self.capacity, self._reader = ring.name, ring.capacity, reader
+
+    def __len__(self) -> int:  # (what is in flight sits in the channel's slots, not queued here)
+        return 0
+
+    @property
+    def puts(self) -> int:
+        return self._reader.stats.packets_out
+
+
+def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[DirectCarrier], list[ChannelEdge]]:
     """Fold the channel ends of this process into their neighbours' threads; returns the ids
-    of the workers that no longer need a thread, and the carriers to open at start."""
+    of the workers that no longer need a thread, the carriers to open at start, and what the
+    report says of the edges whose rings went."""
     passive: set[str] = set()
     carriers: list[DirectCarrier] = []
+    edges: list[ChannelEdge] = []
     many: dict[str, dict[str, Worker]] = {}  # consumer with several inputs -> its channel readers by port
     producer_of = {id(r): (w, port) for w in workers.values() for port, rs in w.outputs.items() for r in rs}
     consumer_of = {id(r): w for w in workers.values() for r in w.inputs.values()}
@@ -138,8 +158,9 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
             consumer.feed = w
             if outs[0].policy == "block":  # (a lossy ring stays: the consumer fills it, and it counts the drops)
                 rings.remove(outs[0])
+                edges.append(ChannelEdge(outs[0], w))
             passive.add(wid)
     for cid, readers in many.items():  # (its in-process rings ring a doorbell in its poll)
         workers[cid].feeds = readers
         passive.update(r.id for r in readers.values())
-    return passive, carriers
+    return passive, carriers, edges

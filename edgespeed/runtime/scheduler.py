@@ -98,10 +98,12 @@ class Run:
         self._build()
         self._passive: set[str] = set()
         self._carriers: list[Any] = []
+        self._channel_edges: list[Any] = []  # edges read straight from a channel: the report's entries
         if any(s.kind in ("runtime.shm_out", "runtime.shm_in") for s in self.stats.values()):
             from .fuse import fuse
 
-            self._passive, self._carriers = fuse(self.workers, self.rings)  # channel ends run in their neighbours' threads
+            # channel ends run in their neighbours' threads
+            self._passive, self._carriers, self._channel_edges = fuse(self.workers, self.rings)
         if any(s.kind == "runtime.shm_out" for s in self.stats.values()):
             self._slot_pools()
         # sources start once every node (and every child's nodes) has set up: their first
@@ -299,7 +301,7 @@ class Run:
         """The report as of now (final once the run is over)."""
         end = self._t_end if self._t_end is not None else time.perf_counter()
         stats = {nid: s for nid, s in self.stats.items() if not s.kind.startswith("runtime.") or s.kind.startswith(("runtime.link", "runtime.replica"))}
-        rep = report(stats, self.rings, self.sinks, end - self._t0 if self._t0 else 0.0,
+        rep = report(stats, self.rings + self._channel_edges, self.sinks, end - self._t0 if self._t0 else 0.0,
                      {"graph": self.spec.name, "stopped_by": self.stopped_by})
         for nid, entry in rep["nodes"].items():
             live = self.nodes.get(nid)
