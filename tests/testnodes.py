@@ -35,6 +35,13 @@ class Slow(Node):
         return {"out": data}
 
 
+class SlowPreview(Slow):
+    """A slow consumer whose input port declares `latest` (as `video.preview`'s does)."""
+
+    kind = "test.slow_preview"
+    data = Input(queue=1, policy="latest")
+
+
 class ArraySource(Node):
     """Emit `count` arrays of `shape` filled with their index, from the buffer pool if `pooled`."""
 
@@ -138,7 +145,7 @@ def double(data: np.ndarray, *, factor: int = 2) -> np.ndarray:
     return data * factor
 
 
-for _cls in (Passthrough, Slow, ArraySource, Lifecycle, Pair, Chunker, BadOutput, FloatSource, double):
+for _cls in (Passthrough, Slow, SlowPreview, ArraySource, Lifecycle, Pair, Chunker, BadOutput, FloatSource, double):
     default_registry().register(_cls)
 
 

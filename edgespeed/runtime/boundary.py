@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..graph.plan import group_of, shm_cap
+from ..graph.plan import Plan, group_of, shm_cap
 from ..graph.spec import GraphSpec, InputSpec, NodeSpec
 
 _WRITER, _READER = "runtime.shm_out", "runtime.shm_in"
@@ -58,9 +58,13 @@ def edge_name(producer: NodeSpec, consumer: NodeSpec, port: str, inp: InputSpec)
     return producer.params.get("edge") or consumer.params.get("edge") or f"{inp.source} -> {consumer.id}.{port}"
 
 
-def split(spec: GraphSpec) -> Split:
-    """Cut `spec` at process boundaries (see the module docstring)."""
+def split(spec: GraphSpec, planned: Plan | None = None) -> Split:
+    """Cut `spec` at process boundaries (see the module docstring). With the run's plan, each
+    channel's two rings take the queue and policy the plan gives its edge: also what the
+    consumer's input port declares, which the writer's side (a `runtime.shm_out` port) would
+    not know."""
     where = {n.id: group_of(n) for n in spec.nodes}
+    edges = {f"{e.source} -> {e.target}": e for e in planned.edges} if planned is not None else {}
     by_id = {n.id: n for n in spec.nodes}
     fresh = fresh_ids(spec)
     nodes: dict[str | None, list[NodeSpec]] = {g: [] for g in set(where.values()) | {None}}
@@ -77,6 +81,9 @@ def split(spec: GraphSpec) -> Split:
             k = len(crossings)
             label = edge_name(by_id[inp.node], n, port, inp)
             crossings.append(Crossing(k, label, theirs, mine, shm_cap(n, by_id[inp.node])))  # as the plan says
+            e = edges.get(label)
+            if e is not None:  # (an explicit queue only where the plan's is exact: no byte bound)
+                inp = replace(inp, queue=e.capacity if e.max_bytes is None else None, policy=e.policy)
             out_id, in_id = fresh(f"shm_out_{k}"), fresh(f"shm_in_{k}")
             nodes[theirs].append(NodeSpec(out_id, _WRITER, {"channel": k, "edge": label},
                                           {"data": replace(inp, port="data")}))

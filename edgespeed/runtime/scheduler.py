@@ -122,7 +122,7 @@ class Run:
         from .boundary import split
         from .process import ProcessGroup
 
-        cut = split(self.spec)
+        cut = split(self.spec, self.plan)
         me = weakref.ref(self)
 
         def on_failure(e: NodeError) -> None:
@@ -152,13 +152,18 @@ class Run:
         ins: dict[str, dict[str, Ring]] = {n.id: {} for n in r.spec.nodes}
         outs: dict[str, dict[str, list[Carrier]]] = {n.id: {p: [] for p in r.ports[n.id][1]} for n in r.spec.nodes}
         by_id = {n.id: n for n in r.spec.nodes}
+        planned = {f"{e.source} -> {e.target}": e for e in self.plan.edges}
         for n in r.spec.nodes:
             for port, inp in r.inputs[n.id].items():
-                decl = r.ports[n.id][0][port]
-                cap = inp.queue or decl.queue  # (an inserted boundary node's edge: not in the plan)
-                policy = inp.policy or decl.policy or "block"
-                ring = Ring(edge_name(by_id[inp.node], n, port, inp), cap or DEFAULT_QUEUE, policy, conds[n.id],
-                            max_bytes=None if cap else DEFAULT_MAX_BYTES)
+                name = edge_name(by_id[inp.node], n, port, inp)
+                e = planned.get(name)
+                if e is not None:  # the graph's edge, also where a boundary end stands in for one end of it
+                    cap, max_bytes, policy = e.capacity, e.max_bytes, e.policy
+                else:  # (a replica's internal edge, or a part run by a child, whose plan has other names)
+                    decl = r.ports[n.id][0][port]
+                    q = inp.queue or decl.queue
+                    cap, max_bytes, policy = q or DEFAULT_QUEUE, None if q else DEFAULT_MAX_BYTES, inp.policy or decl.policy or "block"
+                ring = Ring(name, cap, policy, conds[n.id], max_bytes=max_bytes)
                 ins[n.id][port] = ring
                 outs[inp.node][inp.output or ""].append(ring)
                 self.rings.append(ring)

@@ -405,6 +405,32 @@ nodes:
     assert edges["src/out -> slow.data"]["dropped"] == result.report["nodes"]["slow"]["dropped"] == 150 - got
 
 
+@pytest.mark.parametrize("isolated", ["view", "src"])
+def test_a_policy_the_consumers_port_declares_holds_on_the_writers_side_too(isolated: str) -> None:
+    """A node whose input port declares `latest` (a preview) never holds its producer back
+    across a process boundary: the writer's side of the channel drops as the plan says, so the
+    source emits all it has while the node is still in its first call (it stalled behind the
+    channel's slots once they were full: the writer's side was a plain lossless edge)."""
+    iso = {n: "isolate: process, shm_cap_mb: 2, " if n == isolated else "" for n in ("src", "view")}
+    r = Run(check(load_text(f"""
+nodes:
+  - {{id: src, type: "testnodes:ArraySource", {iso["src"]}params: {{count: 40, shape: [256, 256, 3], period_s: 0.005}}}}
+  - {{id: view, type: "testnodes:SlowPreview", {iso["view"]}params: {{delay_s: 2.0}}, inputs: {{data: src/out}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: view/out}}}}
+""")), drain_timeout_s=10)
+    r.start()
+    deadline = time.monotonic() + 30
+    while r.snapshot()["nodes"]["src"]["out"] < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = r.snapshot()["nodes"]["sink"]["in"]
+    result = r.wait(30)
+    assert result.ok, result.failures
+    assert first == 0, f"the source was held back: {first} results were out before its last frame"
+    edge = result.report["edges"]["src/out -> view.data"]
+    assert (edge["capacity"], edge["policy"]) == (1, "latest")
+    assert len(ListSink.collected["sink"]) + result.report["nodes"]["view"]["dropped"] == 40
+
+
 def test_channels_out_of_an_isolated_node_need_no_reader_threads() -> None:
     """An isolated node feeding three nodes across the boundary writes three channels: the two
     single-input nodes (one of them slow) read theirs in their own threads, and so does the node
