@@ -2,6 +2,10 @@
 part, and a channel for every edge between them, with a `runtime.shm_out` on the writing side and
 a `runtime.shm_in` on the reading side (`process.py` runs them; `fuse.py` folds them into their
 neighbours' threads). The edge's queue and policy hold on both sides.
+
+What it cuts comes from the run's plan (`graph.plan`): each node's process group, each channel's
+shared memory, and the queue and policy of the rings on either side of it, so `edgespeed plan`
+shows the processes and channels a run makes.
 """
 
 from __future__ import annotations
@@ -63,7 +67,9 @@ def split(spec: GraphSpec, planned: Plan | None = None) -> Split:
     channel's two rings take the queue and policy the plan gives its edge: also what the
     consumer's input port declares, which the writer's side (a `runtime.shm_out` port) would
     not know."""
-    where = {n.id: group_of(n) for n in spec.nodes}
+    placed = planned.nodes if planned is not None else {}
+    # the plan's process groups (the nodes it does not know, a device's link ends, run in the main process)
+    where = {n.id: placed[n.id].process if n.id in placed else group_of(n) for n in spec.nodes}
     edges = {f"{e.source} -> {e.target}": e for e in planned.edges} if planned is not None else {}
     by_id = {n.id: n for n in spec.nodes}
     fresh = fresh_ids(spec)
@@ -80,8 +86,9 @@ def split(spec: GraphSpec, planned: Plan | None = None) -> Split:
                 continue
             k = len(crossings)
             label = edge_name(by_id[inp.node], n, port, inp)
-            crossings.append(Crossing(k, label, theirs, mine, shm_cap(n, by_id[inp.node])))  # as the plan says
             e = edges.get(label)
+            cap = e.shm_cap_bytes if e is not None and e.shm_cap_bytes else shm_cap(n, by_id[inp.node])
+            crossings.append(Crossing(k, label, theirs, mine, cap))
             if e is not None:  # (an explicit queue only where the plan's is exact: no byte bound)
                 inp = replace(inp, queue=e.capacity if e.max_bytes is None else None, policy=e.policy)
             out_id, in_id = fresh(f"shm_out_{k}"), fresh(f"shm_in_{k}")

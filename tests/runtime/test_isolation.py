@@ -405,6 +405,28 @@ nodes:
     assert edges["src/out -> slow.data"]["dropped"] == result.report["nodes"]["slow"]["dropped"] == 150 - got
 
 
+def test_what_runs_is_what_the_plan_says() -> None:
+    """The processes a run starts and the edges it reports are the plan's (`edgespeed plan`)."""
+    from edgespeed.graph.plan import plan
+
+    text = """
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 20, shape: [8, 8, 3]}}
+  - {id: a, type: "testnodes:Passthrough", isolate: g1, inputs: {data: src/out}}
+  - {id: b, type: "testnodes:Passthrough", isolate: g1, inputs: {data: a/out}}
+  - {id: c, type: "testnodes:SlowPreview", params: {delay_s: 0}, isolate: process, inputs: {data: b/out}}
+  - {id: join, type: "testnodes:StreamTag", sync: any, inputs: {data: c/out, other: src/out}}
+  - {id: sink, type: testing.list_sink, inputs: {data: join/out}}
+"""
+    p = plan(check(load_text(text)))
+    result, _ = run(text)
+    assert result.ok, result.failures
+    rep = result.report
+    assert {nid: n.get("process") for nid, n in rep["nodes"].items()} == {nid: n.process for nid, n in p.nodes.items()}
+    assert {name: (e["capacity"], e["policy"]) for name, e in rep["edges"].items()} == {
+        f"{e.source} -> {e.target}": (e.capacity, e.policy) for e in p.edges}
+
+
 @pytest.mark.parametrize("isolated", ["view", "src"])
 def test_a_policy_the_consumers_port_declares_holds_on_the_writers_side_too(isolated: str) -> None:
     """A node whose input port declares `latest` (a preview) never holds its producer back
