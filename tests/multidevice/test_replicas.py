@@ -36,6 +36,16 @@ nodes:
     return p
 
 
+def _run_all(g, tmp_path):
+    """Run the graph's four devices to their end; each must exit 0."""
+    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
+    try:
+        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
+    finally:
+        stop_all(*devs)
+    return devs
+
+
 def test_a_packets_stream_goes_through_replicas(tmp_path, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parents[1]))  # testnodes, for every device
     g = _graph(tmp_path, 0, mid='"testnodes:StreamTag"', params="{}")
@@ -43,11 +53,7 @@ def test_a_packets_stream_goes_through_replicas(tmp_path, monkeypatch):
     g.write_text(g.read_text().replace('"mdnodes:Counter"', '"testnodes:StreamPair"').replace(
         "{count: 0, size: 1000}", "{n: 20, tail: 5}").replace('"mdnodes:SeqSink"', "sink.jsonl").replace(
         str(tmp_path / "out.txt"), f'"{out}"'))
-    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
-    try:
-        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
-    finally:
-        stop_all(*devs)
+    _run_all(g, tmp_path)
     got = [(rec.get("stream"), rec["data"]) for rec in map(json.loads, out.read_text().splitlines())]
     # every frame comes back with its stream, in order (the end of a stays before the merge)
     assert [(s, int(d["mean"])) for s, d in got] == [(s, i) for i in range(20) for s in "ab"] + [("b", i) for i in range(20, 25)]
@@ -56,11 +62,7 @@ def test_a_packets_stream_goes_through_replicas(tmp_path, monkeypatch):
 def test_replicas_share_the_work_and_results_come_back_in_order(tmp_path):
     n = 400
     g = _graph(tmp_path, n)
-    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
-    try:
-        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
-    finally:
-        stop_all(*devs)
+    devs = _run_all(g, tmp_path)
     assert numbers(tmp_path / "out.txt") == list(range(n))
     results, gw1, gw2, camera = devs
     out = camera.counters("replica_out_0")
@@ -96,11 +98,7 @@ def test_kill_9_of_a_replica_sends_its_packets_to_the_other_and_loses_nothing(tm
 def test_a_replicated_filter_skips_without_stalling_the_merge(tmp_path):
     n = 300
     g = _graph(tmp_path, n, mid='"mdnodes:Drop"', params="{every: 3, delay_ms: 1}")
-    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
-    try:
-        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
-    finally:
-        stop_all(*devs)
+    devs = _run_all(g, tmp_path)
     assert numbers(tmp_path / "out.txt") == [i for i in range(n) if i % 3]
     assert devs[0].counters("replica_in_1")["skipped"] == len(range(0, n, 3))
 
@@ -212,11 +210,7 @@ def test_a_latest_edge_out_of_replicas_drops_at_the_consumer(tmp_path):
     g.write_text(g.read_text().replace("{count: 300, size: 1000}", "{count: 300, size: 1000, period_ms: 1}").replace(
         "inputs: {data: mid/out}", "inputs: {data: {from: mid/out, queue: 1, policy: latest}}").replace(
         f"{{path: {tmp_path / 'out.txt'}}}", f"{{path: {tmp_path / 'out.txt'}, delay_ms: 20}}"))
-    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
-    try:
-        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
-    finally:
-        stop_all(*devs)
+    devs = _run_all(g, tmp_path)
     got = numbers(tmp_path / "out.txt")
     rep = json.loads(devs[0].report.read_text())
     assert got == sorted(set(got)) and got[-1] == n - 1
@@ -237,11 +231,7 @@ def test_a_latest_edge_into_replicas_drops_at_each_replica(tmp_path):
     g = _graph(tmp_path, n, params="{delay_ms: 25}")
     g.write_text(g.read_text().replace("{count: 400, size: 1000}", "{count: 400, size: 1000, period_ms: 2}").replace(
         "inputs: {data: src/out}", "inputs: {data: {from: src/out, queue: 1, policy: latest}}"))
-    devs = [Device(g, name, tmp_path) for name in ("results", "gw1", "gw2", "camera")]
-    try:
-        assert [d.wait(60) for d in devs] == [0, 0, 0, 0], [d.text() for d in devs]
-    finally:
-        stop_all(*devs)
+    devs = _run_all(g, tmp_path)
     got = numbers(tmp_path / "out.txt")
     assert got == sorted(set(got)) and got[-1] == n - 1, got[-20:]  # in order, and the newest is never dropped
     reps = [json.loads(d.report.read_text())["nodes"]["mid"] for d in devs[1:3]]
