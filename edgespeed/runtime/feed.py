@@ -146,13 +146,13 @@ class ChannelFeed:
                 del pkt  # (no reference left while waiting: the slot goes back)
 
     def _consume_fed_many(self) -> None:
-        """Inputs over channels, and perhaps in-process rings too. What each channel holds goes into its input's ring
-        without a wait, while the ring has room (a full `block` ring leaves the backpressure in
-        the channel, as a reader thread blocked in its put did); the rings are matched as ever;
-        only when nothing matches does the thread wait, in one poll of the channels whose rings
-        have room and of a doorbell its in-process producers ring. It waits to the node's
-        deadline if it has one, and a millisecond at a time while slots are out (they go back
-        to the writer as they free, as each reader's own wait does)."""
+        """Inputs over channels, and perhaps in-process rings too. What each channel holds goes
+        into its input's ring without a wait, while the ring has room (a full `block` ring leaves
+        the backpressure in the channel, as a reader thread blocked in its put did); the rings
+        are matched as ever; only when nothing matches does the thread wait, in one poll of the
+        channels whose rings have room and of a doorbell its in-process producers ring. It waits
+        to the node's deadline if it has one, and a millisecond at a time while slots are out
+        (they go back to the writer as they free, as each reader's own wait does)."""
         rings, cond = self.inputs, next(iter(self.inputs.values())).cond
         others = [r for port, r in rings.items() if port not in self.feeds]
         bell = Doorbell() if others else None

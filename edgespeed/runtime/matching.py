@@ -18,6 +18,9 @@ from ..types import StreamEnd
 from .packet import Packet
 from .ring import Ring
 
+# the method of each `sync` (looked up per call: a dict of bound methods would be built per call)
+_MATCHERS = {"any": "_match_any", "latest": "_match_latest", "timestamp": "_match_timestamp", "trigger": "_match_trigger"}
+
 
 class InputMatching:
     inputs: dict[str, Ring]
@@ -53,8 +56,7 @@ class InputMatching:
         return self._match()
 
     def _match(self) -> tuple[dict[str, Packet] | None, bool]:
-        return {"any": self._match_any, "latest": self._match_latest, "timestamp": self._match_timestamp,
-                "trigger": self._match_trigger}[self.sync]()
+        return getattr(self, _MATCHERS[self.sync])()  # type: ignore[no-any-return]  # (no dict built per call)
 
     def _match_any(self) -> tuple[dict[str, Packet] | None, bool]:
         order, n = self._order, len(self._order)
