@@ -50,7 +50,8 @@ import pytest
 
 from edgespeed.runtime.packet import Packet, freeze, payload_bytes
 from edgespeed.runtime.ring import Ring
-from edgespeed.runtime.shm import INLINE_MAX, ShmReader, ShmWriter, cleanup_segments, pipe_pair
+from edgespeed.runtime.shm import INLINE_MAX, ShmWriter, cleanup_segments, pipe_pair
+from edgespeed.runtime.shm_reader import ShmReader
 
 HERE = Path(__file__).resolve().parent
 PAYLOADS: dict[str, tuple[int, ...]] = {"8B": (8,), "64B": (64,), "64KB": (64 << 10,), "1MB": (1 << 20,),

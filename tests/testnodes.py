@@ -52,6 +52,7 @@ class ArraySource(Node):
     pooled: bool = Param(False)
     endless: bool = Param(False)
     period_s: float = Param(0.0, ge=0)
+    linger_s: float = Param(0.0, ge=0, doc="wait this long after the last array before ending")
 
     def generate(self) -> Any:
         i = 0
@@ -64,6 +65,9 @@ class ArraySource(Node):
             i += 1
             if self.period_s:
                 time.sleep(self.period_s)
+        until = time.monotonic() + self.linger_s
+        while time.monotonic() < until and not self.stopping:
+            time.sleep(0.01)
 
 
 class Lifecycle(Node):

@@ -10,7 +10,8 @@ packet.py     the envelope (seq, ts, pts, origin) and read-only sharing of value
 ring.py       the in-process carrier: a bounded ring per edge (block, latest, drop_oldest)
 matching.py   how a node with several inputs picks what goes into one call (its `sync`)
 pool.py       output buffers reused once every consumer let go (`Node.buffer`)
-shm.py        the cross-process carrier: shared-memory slot channels
+shm.py        the cross-process carrier: shared-memory slot channels (shm_reader.py: the
+              reading end)
 fuse.py       a channel's ends run in their neighbours' threads, no forwarding threads;
               feed.py the consumer reading its channel itself (and its deadline)
 boundary.py   the graph cut at process boundaries, a channel per edge between processes

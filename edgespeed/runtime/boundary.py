@@ -92,7 +92,8 @@ def split(spec: GraphSpec, planned: Plan | None = None) -> Split:
             if e is not None:  # (an explicit queue only where the plan's is exact: no byte bound)
                 inp = replace(inp, queue=e.capacity if e.max_bytes is None else None, policy=e.policy)
             out_id, in_id = fresh(f"shm_out_{k}"), fresh(f"shm_in_{k}")
-            nodes[theirs].append(NodeSpec(out_id, _WRITER, {"channel": k, "edge": label},
+            lossy = (inp.policy or "block") != "block"
+            nodes[theirs].append(NodeSpec(out_id, _WRITER, {"channel": k, "edge": label, "lossy": lossy},
                                           {"data": replace(inp, port="data")}))
             nodes[mine].append(NodeSpec(in_id, _READER, {"channel": k, "edge": label}))
             # the edge's queue and policy hold at the reading end too: a `latest` edge drops

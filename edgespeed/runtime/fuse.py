@@ -17,7 +17,13 @@ That leaves two wake-ups, one per process, as raw pyzmq has.
 An edge with `policy: latest` or `drop_oldest` has a ring on either side, where it drops: the
 writer's, so a stalled channel never blocks the producer, and the reader's, so the backlog that
 crossed is not taken in turn. The reading consumer fills its ring from the channel itself
-(feed.py); the writer's side keeps its `shm_out` thread. A node with several inputs reads its
+(feed.py). On the writer's side the producer moves what its ring holds into the channel for as
+long as the channel takes it without waiting (`LossyCarrier`); what it cannot take yet stays in
+the ring, which keeps dropping by the policy, and is moved by the process's one `pump` thread
+as soon as the reader gives slots back. The pump runs only while some channel is backed up, so
+a consumer that keeps up costs no thread at all, and a backed-up one costs the one wake-up a
+writer thread would. (Direct writes need to know a pipe's free bytes: on other systems than
+Linux the writer keeps a `shm_out` thread.) A node with several inputs reads its
 channels itself: each into its input's ring, where they are matched by its `sync` with its
 in-process inputs (whose producers then ring a `Doorbell` it polls with the channels, not the
 rings' condition: feed.py). A channel whose writer's process is being restarted is looked at
@@ -29,12 +35,16 @@ cannot read its input ahead while it works (the channel's slots still buffer up 
 
 from __future__ import annotations
 
+import os
+import select
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from ..errors import NodeError
 from .packet import Packet
 from .ring import Ring
+from .shm import NONBLOCKING_WRITES
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -103,6 +113,148 @@ class DirectCarrier:
         self.dead = True
 
 
+class LossyCarrier(DirectCarrier):
+    """A lossy edge into a channel, written by its producer's thread: the ring drops by the
+    edge's policy as before, and whatever the channel can take without waiting is moved into it
+    at once, the rest when the reader gives slots back (`Pump`). The producer never waits."""
+
+    __slots__ = ("ring", "sender", "_move_lock", "_again")
+
+    def __init__(self, worker: Worker, ring: Ring) -> None:
+        from .process import ShmOut
+
+        super().__init__(worker, ring)
+        assert isinstance(worker.node, ShmOut)
+        self.ring, self.sender = ring, worker.node
+        self._move_lock = threading.Lock()
+        self._again = False
+
+    def put(self, pkt: Packet) -> bool:
+        if self.dead or not self.ring.put(pkt):
+            return False
+        self.pump()
+        return True
+
+    def pump(self) -> None:
+        """Move what the channel takes now. Called by the producer and by the pump thread; the
+        one that finds the other moving leaves it a note to look again, and never waits."""
+        self._again = True  # (before the try: a holder that lets go after this looks again)
+        while self._again and self._move_lock.acquire(blocking=False):
+            try:
+                self._again = False
+                self._move()
+            finally:
+                self._move_lock.release()
+
+    def _move(self) -> None:
+        ring, sender = self.ring, self.sender
+        while not self.dead:
+            with ring.cond:
+                if not ring.ready():
+                    return
+                pkt = ring.head()
+            try:
+                wait = sender.blocked(pkt.value)
+            except Exception as e:  # (SlotsHeld: the edge's own failure)
+                self._die(e if isinstance(e, NodeError) else NodeError(self.worker.id, "process", e))
+                ring.kill()
+                return
+            if wait is not None:
+                PUMP.watch(self, *wait)
+                return
+            with ring.cond:
+                if not ring.ready() or ring.head() is not pkt:
+                    continue  # (a newer one came meanwhile: look at that)
+                ring.pop()
+            DirectCarrier.put(self, pkt)
+
+    def close(self) -> None:
+        """End of stream: what the ring holds goes into the channel first, waiting if it must
+        (as a lossless edge's end does), then the channel's end."""
+        PUMP.forget(self)
+        with self._move_lock:
+            ring = self.ring
+            while not self.dead:
+                with ring.cond:
+                    if not ring.ready():
+                        break
+                    pkt = ring.pop()
+                DirectCarrier.put(self, pkt)
+        ring.close()
+        super().close()
+
+    def kill(self) -> None:
+        super().kill()
+        self.ring.kill()
+
+
+class Pump:
+    """The one thread of a process that moves packets into channels that were backed up
+    (`LossyCarrier`): it waits on their readers' slot releases, wakes the carriers that may go
+    on, and ends after a second with none waiting (it is started again when one is)."""
+
+    IDLE_S = 1.0
+    RETRY_S = 0.01  # a carrier that cannot say which descriptor to wait on is looked at this often
+    TICK_S = 0.25  # everyone is looked at this often (slot growth and hold timeouts are timed)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[LossyCarrier, tuple[int, int]] = {}
+        self._thread: threading.Thread | None = None
+        self._bell_r, self._bell_w = os.pipe()  # (a carrier added while the thread polls)
+        os.set_blocking(self._bell_r, False)
+        os.set_blocking(self._bell_w, False)
+
+    def watch(self, carrier: LossyCarrier, fd: int, events: int) -> None:
+        with self._lock:
+            self._waiting[carrier] = (fd, events)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="edgespeed:pump", daemon=True)
+                self._thread.start()
+                return
+        try:
+            os.write(self._bell_w, b"\0")
+        except BlockingIOError:
+            pass
+
+    def forget(self, carrier: LossyCarrier) -> None:
+        with self._lock:
+            self._waiting.pop(carrier, None)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def _run(self) -> None:
+        idle_since = time.monotonic()
+        while True:
+            with self._lock:
+                todo, self._waiting = self._waiting, {}
+                if not todo and time.monotonic() - idle_since >= self.IDLE_S:
+                    self._thread = None
+                    return
+            if todo:
+                idle_since = time.monotonic()
+                poller = select.poll()
+                poller.register(self._bell_r, select.POLLIN)
+                for fd, events in set(todo.values()):
+                    if fd >= 0:
+                        poller.register(fd, events)
+                poller.poll(1000 * (self.RETRY_S if any(fd < 0 for fd, _ in todo.values()) else self.TICK_S))
+            else:
+                select.select([self._bell_r], [], [], self.IDLE_S)
+            try:
+                while os.read(self._bell_r, 512):
+                    pass
+            except BlockingIOError:
+                pass
+            for carrier in todo:
+                carrier.pump()  # (one still backed up watches again)
+
+
+PUMP = Pump()
+
+
 class ChannelEdge:
     """What the report says of an edge whose consumer reads its channel with no ring between
     (the ring it replaces had the edge's name and queue): the packets read from the channel."""
@@ -135,14 +287,16 @@ def fuse(workers: dict[str, Worker], rings: list[Ring]) -> tuple[set[str], list[
         kind = type(w.node).kind
         if kind == _WRITER and len(w.inputs) == 1:
             (ring,) = w.inputs.values()
-            if ring.policy != "block" or id(ring) not in producer_of:
+            lossy = ring.policy != "block"
+            if (lossy and not NONBLOCKING_WRITES) or id(ring) not in producer_of:
                 continue
             producer, port = producer_of[id(ring)]
             outs = producer.outputs[port]
-            carrier = DirectCarrier(w, ring)
+            carrier = LossyCarrier(w, ring) if lossy else DirectCarrier(w, ring)
             outs[outs.index(ring)] = carrier
             carriers.append(carrier)
-            rings.remove(ring)
+            if not lossy:  # (a lossy ring stays: it drops, and the report counts it)
+                rings.remove(ring)
             passive.add(wid)
         elif kind == _READER:
             (outs,) = w.outputs.values()  # (one: each crossing edge has a channel of its own)

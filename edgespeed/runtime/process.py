@@ -39,7 +39,8 @@ from ..registry import default_registry
 from ..types import Stamped, StreamEnd
 from .boundary import Crossing
 from .boundary import split as split  # (process.split, as before)
-from .shm import DEFAULT_CAP_BYTES, ShmReader, ShmWriter, pipe_pair, segment_name
+from .shm import DEFAULT_CAP_BYTES, ShmWriter, pipe_pair, segment_name
+from .shm_reader import ShmReader
 
 log = logging.getLogger("edgespeed.run")
 
@@ -68,6 +69,7 @@ class ShmOut(Node):
     data = Input()
     channel: int = Param(ge=0)
     edge: str = Param("", doc="the graph's edge it carries: its rings' name (boundary.edge_name)")
+    lossy: bool = Param(False, doc="the edge drops by its policy: a dead peer's replacement is not waited for")
 
     def setup(self) -> None:
         self._end = _CHANNELS[self.channel]
@@ -89,10 +91,22 @@ class ShmOut(Node):
                 return None
             except (EOFError, OSError):  # the other process is gone: its monitor says why
                 group = _RESTARTS.get(self.channel)
-                if group is None or not group.wait_restart(abort, self.channel, self._end):
+                if group is None or not group.wait_restart(abort, self.channel, self._end, 0 if self.lossy else None):
                     break
         self.count("lost_to_dead_peer")
         return None
+
+    def blocked(self, value: Any) -> tuple[int, int] | None:
+        """What sending `value` would wait for now (`ShmWriter.blocked`): None if nothing.
+        While the other process is being restarted: (-1, 0), look again in a few milliseconds."""
+        if _CHANNELS[self.channel] is not self._end:
+            return None  # (a fresh channel: `process` opens it)
+        try:
+            return self._writer.blocked(value)
+        except (EOFError, OSError):
+            group = _RESTARTS.get(self.channel)
+            coming = group is not None and group.wait_restart(self.ctx.aborted, self.channel, self._end, 0) is None
+            return (-1, 0) if coming else None  # (none coming: `process` counts it lost)
 
     def end_stream(self, stream: str) -> None:
         """Pass the end of a stream on to the other process, with the id of the source that

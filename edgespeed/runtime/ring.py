@@ -216,6 +216,10 @@ class Ring:
     def peek(self) -> Packet:
         return self._buf[0]
 
+    def head(self) -> Packet:
+        """The packet `pop` would take (the newest under `latest`). The ring must be non-empty."""
+        return self._buf[-1] if self._latest else self._buf[0]
+
     def kill(self) -> None:
         """The consumer stopped for good: drop what is queued and never block producers again."""
         with self._cond:

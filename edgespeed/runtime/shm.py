@@ -17,16 +17,21 @@ A channel carries one edge from a writer process to a reader process:
 
 Segments are named `es<pid>_<channel>_<generation>` after the run's owner process, so that
 process can unlink every one of them whatever happened to the other side (`unlink_all`).
+This module is the writing end and what both ends share (the descriptor format, segments);
+`shm_reader.py` is the reading end.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pickle
 import select
 import struct
 import sys
+import termios
 import threading
+import time
 from collections.abc import Iterable
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
@@ -44,16 +49,16 @@ DEFAULT_CAP_BYTES = DEFAULT_SHM_CAP_BYTES  # (the plan decides each channel's si
 
 # kind, ndim, slot, generation, seq, ts_ns, pts_ns, nbytes, slot_size, dtype (8 bytes), and the
 # length of the packet's stream name (a multi-stream source's), whose UTF-8 bytes follow the
-# header; an _END (one stream of a multi-stream source ended) carries the id of that source in
+# header; an END (one stream of a multi-stream source ended) carries the id of that source in
 # its `nbytes` bytes after the name
-_HEAD = struct.Struct("<BBHIqqqQQ8sH")
-_ARRAY, _INLINE, _EOS, _RETIRE, _SMALL, _END = 0, 1, 2, 3, 4, 5
+HEAD = struct.Struct("<BBHIqqqQQ8sH")
+ARRAY, INLINE, EOS, RETIRE, SMALL, END = 0, 1, 2, 3, 4, 5
 HELD_TIMEOUT_S = 30.0
 ZERO_COPY_SLOTS = 4  # x DEFAULT_SLOTS: how far a producer's pool may grow a channel
-_REL = struct.Struct("<HI")  # slot, generation
-_BYE = _REL.pack(0xFFFF, 0xFFFFFFFF)  # the reader saw end-of-stream: every segment it needs is mapped
+REL = struct.Struct("<HI")  # slot, generation
+BYE = REL.pack(0xFFFF, 0xFFFFFFFF)  # the reader saw end-of-stream: every segment it needs is mapped
 CLOSE_WAIT_S = 10.0
-_FREE_REFS = 2  # `sys.getrefcount(self._views[key])`: our dict's reference and the argument
+FREE_REFS = 2  # `sys.getrefcount(self._views[key])`: our dict's reference and the argument
 # Each slot is a 1-D uint8 array over its bytes; every array handed out is a view of it, so its
 # reference count says whether anything in this process still looks at the slot.
 
@@ -70,7 +75,7 @@ def segment_name(owner_pid: int, channel: int | str, gen: int) -> str:
     return f"es{owner_pid}_{channel}_{gen}"
 
 
-def _attach(name: str) -> SharedMemory:
+def attach(name: str) -> SharedMemory:
     # Only the creator of a segment tracks it. Python < 3.13 registers an attached segment with
     # this process's resource tracker as if it were ours, and that tracker would unlink it (and
     # warn) when this process exits; so we unregister. Each process's tracker thus unlinks
@@ -83,7 +88,7 @@ def _attach(name: str) -> SharedMemory:
     return shm
 
 
-def _close(shm: SharedMemory) -> None:
+def close_segment(shm: SharedMemory) -> None:
     """Close our handle; if arrays in this process still view it (a node kept one past
     process()), leave the mapping to be freed with them rather than fail or warn at exit."""
     try:
@@ -156,6 +161,9 @@ class ShmWriter:
         self.sent = 0
         self.bytes_copied = 0
         self.zero_copy = 0
+        self._short_since: float | None = None  # `blocked`: since when no slot has been free
+        self._pickled: tuple[Any, bytes] | None = None  # `blocked` pickled this value for the next send
+        self._out_poll: Any = None  # `blocked`: is the descriptor pipe writable
 
     # -- slots ------------------------------------------------------------------------------
     def _add_segment(self, size: int, slots: int) -> None:
@@ -194,33 +202,33 @@ class ShmWriter:
         """Free generations of smaller slots whose slots all came back, and tell the reader."""
         for gen in [g for g in self._segs if self._gen_size[g] != self.slot_size]:
             keys = [k for k in self._views if k[0] == gen]
-            if any(k in self._remote or sys.getrefcount(self._views[k]) > _FREE_REFS for k in keys):  # noqa: SIM110
+            if any(k in self._remote or sys.getrefcount(self._views[k]) > FREE_REFS for k in keys):  # noqa: SIM110
                 continue
             for k in keys:
                 self._by_id.pop(id(self._views.pop(k)), None)
             shm = self._segs.pop(gen)
             del self._gen_size[gen]
-            _close(shm)
+            close_segment(shm)
             shm.unlink()
-            self._data.send_bytes(_HEAD.pack(_RETIRE, 0, 0, gen, 0, 0, 0, 0, 0, b"", 0))
+            self._data.send_bytes(HEAD.pack(RETIRE, 0, 0, gen, 0, 0, 0, 0, 0, b"", 0))
 
     def _drain_releases(self, timeout: float) -> None:
         if not self._release.poll(timeout):
             return
         while True:
             data = self._release.recv_bytes()
-            if data == _BYE:
+            if data == BYE:
                 self._bye = True
             else:
-                for i in range(0, len(data), _REL.size):
-                    self._remote.discard(_REL.unpack_from(data, i)[::-1])
+                for i in range(0, len(data), REL.size):
+                    self._remote.discard(REL.unpack_from(data, i)[::-1])
             if not self._release.poll(0):
                 return
 
     def _free_slot(self) -> tuple[int, int] | None:
         size = self.slot_size
         for key in self._views:
-            if self._gen_size[key[0]] == size and key not in self._remote and sys.getrefcount(self._views[key]) == _FREE_REFS:
+            if self._gen_size[key[0]] == size and key not in self._remote and sys.getrefcount(self._views[key]) == FREE_REFS:
                 return key
         return None
 
@@ -285,6 +293,64 @@ class ShmWriter:
             out: np.ndarray = self._views[key][:nbytes].view(dt).reshape(shape)
             return out
 
+    def blocked(self, value: Any) -> tuple[int, int] | None:
+        """What a `send` of `value` would wait for now: None when nothing (it goes at once), else
+        (fd, poll events) to wait on before asking again, fd -1 for "in a few milliseconds".
+
+        For the writer of a lossy edge (`fuse.LossyCarrier`), whose producer must never wait: its
+        packets stay in its ring, dropping by the policy, until this says they can go. A slot
+        short for `grow_after` s adds slots within the cap, as `take` would; every slot held for
+        HELD_TIMEOUT_S raises SlotsHeld. The pipe must take the whole descriptor (`_pipe_wait`).
+
+        Raises:
+            EOFError, OSError: the reader's end is gone.
+        """
+        with self._lock:
+            self._drain_releases(0)
+            need = HEAD.size + 260  # (the length prefix, and room for a stream name)
+            if isinstance(value, np.ndarray) and value.dtype.kind in "biufc" and value.dtype.itemsize <= 16:
+                need += 8 * value.ndim
+                if value.nbytes <= INLINE_MAX:
+                    need += value.nbytes
+                elif value.nbytes <= self.slot_size and not (value.flags.c_contiguous and self._slot_of(value)) \
+                        and self._free_slot() is None and not self._short():
+                    return self._release.fileno(), select.POLLIN
+            elif not isinstance(value, np.ndarray):
+                blob = pickle.dumps(value, protocol=5)
+                self._pickled = (value, blob)
+                need += len(blob)
+            self._short_since = None
+            return self._pipe_wait(need)
+
+    def _pipe_wait(self, need: int) -> tuple[int, int] | None:
+        """What a write of `need` bytes into the descriptor pipe would wait for (None: nothing).
+        A pipe holds its bytes in pages, and a write that does not fit the last one's rest takes
+        a page of its own, so its free bytes do not say whether a write fits; POLLOUT does, for
+        one of at most PIPE_BUF bytes (a page is free). A longer one is sure to fit only into an
+        empty pipe (FIONREAD: nothing queued); one longer than the whole pipe waits for the reader."""
+        fd = self._data.fileno()
+        if need <= select.PIPE_BUF:
+            if self._out_poll is None:
+                self._out_poll = select.poll()
+                self._out_poll.register(fd, select.POLLOUT)
+            return None if self._out_poll.poll(0) else (fd, select.POLLOUT)
+        queued = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        return None if queued == 0 or need > fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) else (-1, 0)
+
+    def _short(self, grow_after_s: float = 1.0) -> bool:
+        """No slot is free: add some once that has lasted `grow_after_s` (True if it did)."""
+        now = time.monotonic()
+        if self._short_since is None:
+            self._short_since = now
+        elif now - self._short_since >= grow_after_s and self._more_slots():
+            self._short_since = None
+            return True
+        elif now - self._short_since >= HELD_TIMEOUT_S:
+            raise SlotsHeld(f"edge {self.label!r}: all shared-memory slots ({self.cap_bytes / 2**20:.0f} MiB) have been "
+                            f"held for {HELD_TIMEOUT_S:.0f} s; a consumer keeps frames past process() (copy what you keep) "
+                            "or is stuck")
+        return False
+
     def _slot_of(self, arr: np.ndarray) -> tuple[int, int] | None:
         base = arr.base
         return self._by_id.get(id(base)) if base is not None and self._views.get(self._by_id.get(id(base), (-1, -1))) is base else None
@@ -300,7 +366,7 @@ class ShmWriter:
         """Stream `stream` of multi-stream source `source` ended (behind its last packet)."""
         name, src = stream.encode(), (source or "").encode()
         with self._lock:
-            self._data.send_bytes(_HEAD.pack(_END, 0, 0, 0, -1, ts_ns, pts_ns, len(src), 0, b"", len(name)) + name + src)
+            self._data.send_bytes(HEAD.pack(END, 0, 0, 0, -1, ts_ns, pts_ns, len(src), 0, b"", len(name)) + name + src)
 
     def _send(self, seq: int, ts_ns: int, pts_ns: int, value: Any, abort: Any, name: bytes) -> None:
         if isinstance(value, np.ndarray) and value.nbytes > INLINE_MAX and value.dtype.kind in "biufc" and value.dtype.itemsize <= 16:
@@ -314,7 +380,7 @@ class ShmWriter:
             else:
                 self.zero_copy += 1
             gen, slot = key
-            head = _HEAD.pack(_ARRAY, value.ndim, slot, gen, seq, ts_ns, pts_ns, value.nbytes, self._gen_size[gen],
+            head = HEAD.pack(ARRAY, value.ndim, slot, gen, seq, ts_ns, pts_ns, value.nbytes, self._gen_size[gen],
                               value.dtype.str.encode(), len(name)) + name
             shape = struct.pack(f"<{value.ndim}q", *value.shape)
             self._remote.add(key)
@@ -322,11 +388,12 @@ class ShmWriter:
         elif type(value) is np.ndarray and value.dtype.kind in "biufc" and value.dtype.itemsize <= 16 and value.ndim < 256:
             # a small array: its bytes right after the header, no pickle (about 10 us less per
             # hop each side, which is most of what a 64-byte packet costs beyond the wake-up)
-            head = _HEAD.pack(_SMALL, value.ndim, 0, 0, seq, ts_ns, pts_ns, value.nbytes, 0, value.dtype.str.encode(), len(name)) + name
+            head = HEAD.pack(SMALL, value.ndim, 0, 0, seq, ts_ns, pts_ns, value.nbytes, 0, value.dtype.str.encode(), len(name)) + name
             self._data.send_bytes(head + struct.pack(f"<{value.ndim}q", *value.shape) + np.ascontiguousarray(value).tobytes())
         else:
-            blob = pickle.dumps(value, protocol=5)
-            self._data.send_bytes(_HEAD.pack(_INLINE, 0, 0, 0, seq, ts_ns, pts_ns, len(blob), 0, b"", len(name)) + name + blob)
+            kept, self._pickled = self._pickled, None
+            blob = kept[1] if kept is not None and kept[0] is value else pickle.dumps(value, protocol=5)
+            self._data.send_bytes(HEAD.pack(INLINE, 0, 0, 0, seq, ts_ns, pts_ns, len(blob), 0, b"", len(name)) + name + blob)
         self.sent += 1
 
     def close(self, eos: bool = True) -> None:
@@ -341,7 +408,7 @@ class ShmWriter:
     def _close(self, eos: bool) -> None:
         if eos:
             try:
-                self._data.send_bytes(_HEAD.pack(_EOS, 0, 0, 0, 0, 0, 0, 0, 0, b"", 0))
+                self._data.send_bytes(HEAD.pack(EOS, 0, 0, 0, 0, 0, 0, 0, 0, b"", 0))
                 waited = 0.0
                 while not self._bye and waited < CLOSE_WAIT_S and self._segs:
                     self._drain_releases(0.05)
@@ -351,7 +418,7 @@ class ShmWriter:
         self._views.clear()
         self._by_id.clear()
         for shm in self._segs.values():
-            _close(shm)
+            close_segment(shm)
             try:
                 shm.unlink()
             except FileNotFoundError:
@@ -359,128 +426,8 @@ class ShmWriter:
         self._segs.clear()
 
 
-class ShmReader:
-    """The receiving end of a channel: yields read-only views of the writer's slots."""
-
-    def __init__(self, label: str, owner_pid: int, channel: int | str, data: Connection, release: Connection) -> None:
-        self.label = label
-        self.owner_pid = owner_pid
-        self.channel = channel
-        self._data = data
-        self._release = release
-        self._segs: dict[int, SharedMemory] = {}
-        self._views: dict[tuple[int, int], np.ndarray] = {}
-        self._out: set[tuple[int, int]] = set()  # delivered, not yet given back
-        self._retired: set[int] = set()  # generations the writer dropped: unmap once none is out
-        # One poll object for the life of the reader: Connection.poll builds a selector per
-        # call, which cost 6-8 us of a ~30 us hop.
-        self._poller = select.poll()
-        self._poller.register(data.fileno(), select.POLLIN)
-        self.max_gen = -1
-        self.received = 0
-
-    def _view(self, gen: int, slot: int, slot_size: int) -> np.ndarray:
-        arr = self._views.get((gen, slot))
-        if arr is None:
-            shm = self._segs.get(gen)
-            if shm is None:
-                shm = self._segs[gen] = _attach(segment_name(self.owner_pid, self.channel, gen))
-                int(np.frombuffer(shm.buf, np.uint8)[::4096].sum())  # type: ignore[arg-type]  # map every page now, not frame by frame
-                self.max_gen = max(self.max_gen, gen)
-            arr = self._views[(gen, slot)] = np.frombuffer(shm.buf, np.uint8, count=slot_size, offset=slot * slot_size)  # type: ignore[arg-type]
-        return arr
-
-    def _unmap_retired(self) -> None:
-        for gen in list(self._retired):
-            keys = [k for k in self._views if k[0] == gen]
-            if any(k in self._out for k in keys):
-                continue
-            for k in keys:
-                del self._views[k]
-            if gen in self._segs:
-                _close(self._segs.pop(gen))
-            self._retired.discard(gen)
-
-    def give_back(self) -> int:
-        """Return every delivered slot that no array in this process views any more."""
-        done = [k for k in self._out if sys.getrefcount(self._views[k]) == _FREE_REFS]
-        if done:
-            self._out.difference_update(done)
-            try:
-                self._release.send_bytes(b"".join(_REL.pack(slot, gen) for gen, slot in done))
-            except (OSError, ValueError):
-                pass
-            if self._retired:
-                self._unmap_retired()
-        return len(done)
-
-    def fileno(self) -> int:
-        return self._data.fileno()
-
-    @property
-    def holding(self) -> bool:
-        """Delivered slots are not all given back yet."""
-        return bool(self._out)
-
-    def recv(self, timeout: float | None) -> tuple[str, int, int, int, Any, str | None]:
-        """The next packet as (`data`|`end`|`eos`|`idle`, seq, ts_ns, pts_ns, value, stream):
-        `stream` is the packet's stream (None: not from a multi-stream source); for `end`, the
-        stream that ended, and `value` the id of its source.
-
-        Slots still out are checked for return every millisecond while waiting, so a writer
-        blocked on a full channel gets them back promptly.
-
-        Raises:
-            EOFError: the writer's end is gone (its process exited or crashed).
-        """
-        waited = 0.0
-        while True:
-            if self._out:
-                self.give_back()
-            step = 0.001 if self._out else (timeout if timeout is not None else 0.25)
-            if timeout is not None:
-                step = min(step, max(0.0, timeout - waited))
-            if self._poller.poll(step * 1000):
-                msg = self._data.recv_bytes()
-                if msg[0] != _RETIRE:
-                    break
-                self._retired.add(_HEAD.unpack_from(msg)[3])
-                self._unmap_retired()
-                continue
-            waited += step
-            if timeout is not None and waited >= timeout:
-                return "idle", 0, 0, 0, None, None
-        kind, ndim, slot, gen, seq, ts, pts, nbytes, slot_size, dt, name_len = _HEAD.unpack_from(msg)
-        if kind == _EOS:
-            try:
-                self._release.send_bytes(_BYE)
-            except (OSError, ValueError):
-                pass
-            return "eos", 0, 0, 0, None, None
-        at = _HEAD.size + name_len
-        stream = msg[_HEAD.size:at].decode() if name_len else None
-        if kind == _END:
-            return "end", seq, ts, pts, msg[at:at + nbytes].decode() or None, stream
-        self.received += 1
-        if kind == _INLINE:
-            value = pickle.loads(memoryview(msg)[at:])
-            if isinstance(value, np.ndarray):
-                value.flags.writeable = False
-            return "data", seq, ts, pts, value, stream
-        shape = struct.unpack_from(f"<{ndim}q", msg, at)
-        dtype = np.dtype(dt.rstrip(b"\0").decode())
-        if kind == _SMALL:  # read-only, over the message's own bytes
-            return "data", seq, ts, pts, np.frombuffer(msg, dtype, offset=at + 8 * ndim).reshape(shape), stream
-        arr = self._view(gen, slot, slot_size)[:nbytes].view(dtype).reshape(shape)
-        arr.flags.writeable = False
-        self._out.add((gen, slot))
-        return "data", seq, ts, pts, arr, stream
-
-    def close(self) -> None:
-        self._views.clear()
-        for shm in self._segs.values():
-            _close(shm)
-        self._segs.clear()
+NONBLOCKING_WRITES = sys.platform == "linux"
+"""`ShmWriter.blocked` works here (it relies on Linux's POLLOUT, FIONREAD and F_GETPIPE_SZ for pipes)."""
 
 
 def pipe_pair() -> tuple[Connection, Connection]:

@@ -381,6 +381,46 @@ nodes:
     assert nexts <= len(got) // 10, f"{nexts} of {len(got)} were the next reading, not the newest"
 
 
+@pytest.mark.parametrize("policy", ["latest", "drop_oldest"])
+def test_a_lossy_edge_into_an_isolated_node_is_written_by_its_producer(policy: str) -> None:
+    """The writer's side of a lossy edge has no thread of its own: the producer writes the
+    channel while it takes frames without waiting, and a frame that had to wait for slots goes
+    as soon as the reader gives them back (the process's pump thread, which runs only while a
+    channel is backed up), not at the producer's next frame: here the source's last frame
+    reaches the sink while the source still lingers, its stream not yet ended."""
+    from edgespeed.runtime.fuse import PUMP
+
+    r = Run(check(load_text(f"""
+nodes:
+  - {{id: src, type: "testnodes:ArraySource", params: {{count: 30, shape: [256, 256, 3], period_s: 0.002, linger_s: 4.0}}}}
+  - id: slow
+    type: "testnodes:Slow"
+    params: {{delay_s: 0.2}}
+    isolate: process
+    inputs: {{data: {{from: src/out, queue: 1, policy: {policy}}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: slow/out}}}}
+""")), drain_timeout_s=10)
+    r.start()
+    seen: set[str] = set()
+    last_while_lingering = False
+    while not r.finished:
+        seen |= {t.name for t in threading.enumerate()}
+        if not last_while_lingering and any(int(a[0, 0, 0]) == 29 for a in list(ListSink.collected.get("sink", []))):
+            last_while_lingering = r.snapshot()["nodes"]["src"]["state"] != "done"
+        time.sleep(0.01)
+    result = r.wait(30)
+    assert result.ok, result.failures
+    assert not [t for t in seen if t.startswith("edgespeed:shm_out")], sorted(seen)
+    assert "edgespeed:pump" in seen, "the channel backed up (frames this size fill its slots)"
+    assert last_while_lingering, "the frame that waited for slots went only at the end of the stream"
+    got = ListSink.collected["sink"]
+    assert len(got) + result.report["nodes"]["slow"]["dropped"] == 30
+    deadline = time.monotonic() + 3 * PUMP.IDLE_S
+    while PUMP.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not PUMP.running, "the pump thread ends once no channel is backed up"
+
+
 def test_the_report_names_the_graphs_edges_across_processes_and_counts_drops_on_both_sides() -> None:
     """An edge cut by a process boundary keeps its name in the report (not the boundary node's),
     once, also where its consumer reads the channel with no ring between. A lossy one has the
