@@ -143,13 +143,31 @@ class FloatSource(Node):
         yield {"out": np.zeros((1, 3, 2, 2), np.float32)}
 
 
+class RecordSource(Node):
+    """Emit `count` records (dicts) of about `kib` KiB each, `period_s` apart: values that cross
+    a process boundary pickled, not through a slot."""
+
+    kind = "test.record_source"
+    out = Output()
+    count: int = Param(10, ge=0)
+    kib: int = Param(1, ge=0)
+    period_s: float = Param(0.0, ge=0)
+
+    def generate(self) -> Any:
+        for i in range(self.count):
+            if self.stopping:
+                return
+            yield {"out": {"i": i, "blob": bytes(self.kib << 10)}}
+            time.sleep(self.period_s)
+
+
 @node(kind="test.double")
 def double(data: np.ndarray, *, factor: int = 2) -> np.ndarray:
     """Multiply by `factor` (a function node)."""
     return data * factor
 
 
-for _cls in (Passthrough, Slow, SlowPreview, ArraySource, Lifecycle, Pair, Chunker, BadOutput, FloatSource, double):
+for _cls in (Passthrough, Slow, SlowPreview, ArraySource, Lifecycle, Pair, Chunker, BadOutput, FloatSource, RecordSource, double):
     default_registry().register(_cls)
 
 

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 from ..errors import NodeError
 from .packet import Packet
 from .ring import Ring
-from .shm import NONBLOCKING_WRITES
+from .shm import NONBLOCKING_WRITES, SEND_WAITS
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -159,8 +159,10 @@ class LossyCarrier(DirectCarrier):
                 self._die(e if isinstance(e, NodeError) else NodeError(self.worker.id, "process", e))
                 ring.kill()
                 return
+            if wait == SEND_WAITS and PUMP.is_current():
+                wait = None  # (the pump's own wait: the producer goes on meanwhile)
             if wait is not None:
-                PUMP.watch(self, *wait)
+                PUMP.watch(self, *(wait if wait != SEND_WAITS else (-1, 0)))
                 return
             with ring.cond:
                 if not ring.ready() or ring.head() is not pkt:
@@ -224,6 +226,10 @@ class Pump:
     @property
     def running(self) -> bool:
         return self._thread is not None
+
+    def is_current(self) -> bool:
+        """Called in the pump's thread."""
+        return threading.current_thread() is self._thread
 
     def _run(self) -> None:
         idle_since = time.monotonic()

@@ -295,7 +295,8 @@ class ShmWriter:
 
     def blocked(self, value: Any) -> tuple[int, int] | None:
         """What a `send` of `value` would wait for now: None when nothing (it goes at once), else
-        (fd, poll events) to wait on before asking again, fd -1 for "in a few milliseconds".
+        (fd, poll events) to wait on before asking again, fd -1 for "in a few milliseconds", or
+        SEND_WAITS: longer than the whole pipe, it goes only by a send that waits for the reader.
 
         For the writer of a lossy edge (`fuse.LossyCarrier`), whose producer must never wait: its
         packets stay in its ring, dropping by the policy, until this says they can go. A slot
@@ -327,7 +328,8 @@ class ShmWriter:
         A pipe holds its bytes in pages, and a write that does not fit the last one's rest takes
         a page of its own, so its free bytes do not say whether a write fits; POLLOUT does, for
         one of at most PIPE_BUF bytes (a page is free). A longer one is sure to fit only into an
-        empty pipe (FIONREAD: nothing queued); one longer than the whole pipe waits for the reader."""
+        empty pipe (FIONREAD: nothing queued); one longer than the whole pipe waits for the reader
+        in any case (SEND_WAITS, once the pipe is empty)."""
         fd = self._data.fileno()
         if need <= select.PIPE_BUF:
             if self._out_poll is None:
@@ -335,7 +337,9 @@ class ShmWriter:
                 self._out_poll.register(fd, select.POLLOUT)
             return None if self._out_poll.poll(0) else (fd, select.POLLOUT)
         queued = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
-        return None if queued == 0 or need > fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) else (-1, 0)
+        if queued:
+            return -1, 0
+        return SEND_WAITS if need > fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ) else None
 
     def _short(self, grow_after_s: float = 1.0) -> bool:
         """No slot is free: add some once that has lasted `grow_after_s` (True if it did)."""
@@ -425,6 +429,10 @@ class ShmWriter:
                 pass
         self._segs.clear()
 
+
+SEND_WAITS = (-1, 1)
+"""`ShmWriter.blocked`: a descriptor longer than the pipe (a record that pickles to more than 64
+KiB), which only a send that waits for the reader can write."""
 
 NONBLOCKING_WRITES = sys.platform == "linux"
 """`ShmWriter.blocked` works here (it relies on Linux's POLLOUT, FIONREAD and F_GETPIPE_SZ for pipes)."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from edgespeed.runtime.shm import ShmWriter, cleanup_segments, pipe_pair
+from edgespeed.runtime.shm import SEND_WAITS, ShmWriter, cleanup_segments, pipe_pair
 from edgespeed.runtime.shm_reader import ShmReader
 
 
@@ -75,6 +75,8 @@ def test_small_packets_stop_before_the_pipe_would_make_a_send_wait(channel: tupl
     while r.recv(0.01)[0] == "data":
         pass
     assert w.blocked(big) is None
+    record = {"blob": bytes(100 << 10)}  # (longer than the whole pipe: only a waiting send writes it)
+    assert w.blocked(record) == SEND_WAITS
 
 
 def test_a_record_is_pickled_once_for_the_check_and_the_send(channel: tuple[ShmWriter, ShmReader],

@@ -421,6 +421,32 @@ nodes:
     assert not PUMP.running, "the pump thread ends once no channel is backed up"
 
 
+def test_records_longer_than_the_pipe_never_hold_a_lossy_edges_producer_back() -> None:
+    """A record that pickles to more than the descriptor pipe holds (64 KiB) can only go by a
+    send that waits for the reader; on a lossy edge that wait is the pump thread's, so the source
+    emits all it has while the isolated node is still in its first call."""
+    r = Run(check(load_text("""
+nodes:
+  - {id: src, type: "testnodes:RecordSource", params: {count: 30, kib: 200, period_s: 0.005}}
+  - id: slow
+    type: "testnodes:Slow"
+    params: {delay_s: 1.5}
+    isolate: process
+    inputs: {data: {from: src/out, queue: 1, policy: latest}}
+  - {id: sink, type: testing.list_sink, inputs: {data: slow/out}}
+""")), drain_timeout_s=10)
+    r.start()
+    deadline = time.monotonic() + 30
+    while r.snapshot()["nodes"]["src"]["out"] < 30 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = r.snapshot()["nodes"]["sink"]["in"]
+    result = r.wait(30)
+    assert result.ok, result.failures
+    assert first == 0, f"the source was held back: {first} results were out before its last record"
+    got = [rec["i"] for rec in ListSink.collected["sink"]]
+    assert got[-1] == 29 and len(got) + result.report["nodes"]["slow"]["dropped"] == 30
+
+
 def test_the_report_names_the_graphs_edges_across_processes_and_counts_drops_on_both_sides() -> None:
     """An edge cut by a process boundary keeps its name in the report (not the boundary node's),
     once, also where its consumer reads the channel with no ring between. A lossy one has the
