@@ -9,6 +9,13 @@ when the child is up. The baseline is `bench_hop.ZmqLink` (PUSH here, PULL in a 
 
 Targets (p50, this run): 64 B <= raw pyzmq ipc; a 1920x1080x3 frame (written by the source
 into its pooled buffer, which is the channel's shared-memory slot) <= 0.25x raw pyzmq ipc.
+Both also over an edge with `policy: latest` (queue 1, as a live preview or a detector that
+wants the newest frame), written by the producer's thread as the lossless edge is
+(`fuse.LossyCarrier`), but through a ring on either side of the channel, where it drops: the
+1080p target holds, and 64 B <= 1.5x raw pyzmq ipc (a lock, a queue and a look at the channel
+more per side: 40-70 us on a 2-core box whose raw pyzmq p50 moves from 300 to 480 us between
+runs). A latest edge may drop a packet that finds the previous one still queued; at least 90%
+must arrive.
 """
 
 from __future__ import annotations
@@ -39,22 +46,25 @@ WARMUP = 20
 START_S = 2.0
 SHAPES = {"64B": [64], "1080p": [1080, 1920, 3]}
 TARGET = {"64B": 1.0, "1080p": 0.25}
+TARGET_LATEST = {"64B": 1.5, "1080p": 0.25}
 
 
-def _engine(shape: list[int]) -> np.ndarray:
+def _engine(shape: list[int], policy: str = "block") -> np.ndarray:
+    edge = "src/out" if policy == "block" else f"{{from: src/out, queue: 1, policy: {policy}}}"
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "lat.txt"
         text = f"""
 nodes:
   - {{id: src, type: "bench_nodes:Ticks", params: {{count: {COUNT}, rate_hz: {RATE_HZ}, shape: {shape}, start_after_s: {START_S}}}}}
-  - {{id: sink, type: "bench_nodes:Latencies", isolate: process, params: {{path: "{out}"}}, inputs: {{data: src/out}}}}
+  - {{id: sink, type: "bench_nodes:Latencies", isolate: process, params: {{path: "{out}"}}, inputs: {{data: {edge}}}}}
 """
         run = Run(check(load_text(text)), drain_timeout_s=30)
         run.start()
         result = run.wait(60)
         assert result.ok, result.failures
         lat = np.array([float(v) for v in out.read_text().split()])
-    assert len(lat) == COUNT, f"{len(lat)} of {COUNT} packets reached the isolated sink"
+    least = COUNT if policy == "block" else int(0.9 * COUNT)
+    assert len(lat) >= least, f"{len(lat)} of {COUNT} packets reached the isolated sink"
     assert cleanup_segments() == [], "shared-memory segments left behind"
     return lat[WARMUP:]
 
@@ -77,18 +87,22 @@ def _pyzmq(shape: list[int]) -> np.ndarray:
         link.close()
 
 
+@pytest.mark.parametrize("policy", ["block", "latest"])
 @pytest.mark.parametrize("payload", list(SHAPES))
-def test_isolated_hop_vs_pyzmq(benchmark: Any, figures: dict[str, Any], payload: str) -> None:
+def test_isolated_hop_vs_pyzmq(benchmark: Any, figures: dict[str, Any], payload: str, policy: str) -> None:
     def both() -> tuple[float, float]:
-        eng = float(np.percentile(_engine(SHAPES[payload]), 50))
+        eng = float(np.percentile(_engine(SHAPES[payload], policy), 50))
         raw = float(np.percentile(_pyzmq(SHAPES[payload]), 50))
         return eng, raw
 
     eng, raw = benchmark.pedantic(both, rounds=1, iterations=1)
     ratio = eng / raw
-    figures[f"iso_hop_{payload}_p50_us"] = round(eng, 1)
-    figures[f"iso_hop_{payload}_pyzmq_ipc_p50_us"] = round(raw, 1)
-    figures[f"iso_hop_{payload}_vs_pyzmq"] = round(ratio, 2)
+    key = f"iso_hop_{payload}" if policy == "block" else f"iso_hop_{payload}_{policy}"
+    figures[f"{key}_p50_us"] = round(eng, 1)
+    figures[f"{key}_pyzmq_ipc_p50_us"] = round(raw, 1)
+    figures[f"{key}_vs_pyzmq"] = round(ratio, 2)
     benchmark.extra_info.update(engine_p50_us=eng, pyzmq_ipc_p50_us=raw, ratio=ratio)
-    print(f"\n[isolated hop {payload}] engine p50 {eng:.1f} us, raw pyzmq ipc p50 {raw:.1f} us: {ratio:.2f}x (target <= {TARGET[payload]}x)")
-    assert ratio <= TARGET[payload], f"{payload}: isolated hop p50 {eng:.1f} us is {ratio:.2f}x raw pyzmq ipc ({raw:.1f} us)"
+    target = (TARGET if policy == "block" else TARGET_LATEST)[payload]
+    print(f"\n[isolated hop {payload}, {policy}] engine p50 {eng:.1f} us, raw pyzmq ipc p50 {raw:.1f} us: {ratio:.2f}x "
+          f"(target <= {target}x)")
+    assert ratio <= target, f"{payload}, {policy}: isolated hop p50 {eng:.1f} us is {ratio:.2f}x raw pyzmq ipc ({raw:.1f} us)"
