@@ -421,27 +421,30 @@ nodes:
     assert not PUMP.running, "the pump thread ends once no channel is backed up"
 
 
-def test_records_longer_than_the_pipe_never_hold_a_lossy_edges_producer_back() -> None:
-    """A record that pickles to more than the descriptor pipe holds (64 KiB) can only go by a
-    send that waits for the reader; on a lossy edge that wait is the pump thread's, so the source
-    emits all it has while the isolated node is still in its first call."""
-    r = Run(check(load_text("""
-nodes:
-  - {id: src, type: "testnodes:RecordSource", params: {count: 30, kib: 200, period_s: 0.005}}
-  - id: slow
-    type: "testnodes:Slow"
-    params: {delay_s: 1.5}
-    isolate: process
-    inputs: {data: {from: src/out, queue: 1, policy: latest}}
-  - {id: sink, type: testing.list_sink, inputs: {data: slow/out}}
-""")), drain_timeout_s=10)
+def _results_out_by_the_sources_last(count: int, text: str) -> tuple[int, Any]:
+    """Run `text`; how many results `sink` had when `src` had put out its `count`-th packet,
+    and how the run ended (it must end well)."""
+    r = Run(check(load_text(text)), drain_timeout_s=10)
     r.start()
     deadline = time.monotonic() + 30
-    while r.snapshot()["nodes"]["src"]["out"] < 30 and time.monotonic() < deadline:
+    while r.snapshot()["nodes"]["src"]["out"] < count and time.monotonic() < deadline:
         time.sleep(0.01)
     first = r.snapshot()["nodes"]["sink"]["in"]
     result = r.wait(30)
     assert result.ok, result.failures
+    return first, result
+
+
+def test_records_longer_than_the_pipe_never_hold_a_lossy_edges_producer_back() -> None:
+    """A record that pickles to more than the descriptor pipe holds (64 KiB) can only go by a
+    send that waits for the reader; on a lossy edge that wait is the pump thread's, so the source
+    emits all it has while the isolated node is still in its first call."""
+    first, result = _results_out_by_the_sources_last(30, """
+nodes:
+  - {id: src, type: "testnodes:RecordSource", params: {count: 30, kib: 200, period_s: 0.005}}
+  - {id: slow, type: "testnodes:Slow", params: {delay_s: 1.5}, isolate: process, inputs: {data: {from: src/out, queue: 1, policy: latest}}}
+  - {id: sink, type: testing.list_sink, inputs: {data: slow/out}}
+""")
     assert first == 0, f"the source was held back: {first} results were out before its last record"
     got = [rec["i"] for rec in ListSink.collected["sink"]]
     assert got[-1] == 29 and len(got) + result.report["nodes"]["slow"]["dropped"] == 30
@@ -500,19 +503,12 @@ def test_a_policy_the_consumers_port_declares_holds_on_the_writers_side_too(isol
     source emits all it has while the node is still in its first call (it stalled behind the
     channel's slots once they were full: the writer's side was a plain lossless edge)."""
     iso = {n: "isolate: process, shm_cap_mb: 2, " if n == isolated else "" for n in ("src", "view")}
-    r = Run(check(load_text(f"""
+    first, result = _results_out_by_the_sources_last(40, f"""
 nodes:
   - {{id: src, type: "testnodes:ArraySource", {iso["src"]}params: {{count: 40, shape: [256, 256, 3], period_s: 0.005}}}}
   - {{id: view, type: "testnodes:SlowPreview", {iso["view"]}params: {{delay_s: 2.0}}, inputs: {{data: src/out}}}}
   - {{id: sink, type: testing.list_sink, inputs: {{data: view/out}}}}
-""")), drain_timeout_s=10)
-    r.start()
-    deadline = time.monotonic() + 30
-    while r.snapshot()["nodes"]["src"]["out"] < 40 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    first = r.snapshot()["nodes"]["sink"]["in"]
-    result = r.wait(30)
-    assert result.ok, result.failures
+""")
     assert first == 0, f"the source was held back: {first} results were out before its last frame"
     edge = result.report["edges"]["src/out -> view.data"]
     assert (edge["capacity"], edge["policy"]) == (1, "latest")
