@@ -22,8 +22,10 @@ long as the channel takes it without waiting (`LossyCarrier`); what it cannot ta
 the ring, which keeps dropping by the policy, and is moved by the process's one `pump` thread
 as soon as the reader gives slots back. The pump runs only while some channel is backed up, so
 a consumer that keeps up costs no thread at all, and a backed-up one costs the one wake-up a
-writer thread would. (Direct writes need to know a pipe's free bytes: on other systems than
-Linux the writer keeps a `shm_out` thread.) A node with several inputs reads its
+writer thread would (one per process however many channels are backed up; a record too long
+for the descriptor pipe is always sent by the pump, whose send may wait). Knowing that a write
+will not wait takes Linux's pipe polling and FIONREAD: elsewhere the writer keeps a `shm_out`
+thread. A node with several inputs reads its
 channels itself: each into its input's ring, where they are matched by its `sync` with its
 in-process inputs (whose producers then ring a `Doorbell` it polls with the channels, not the
 rings' condition: feed.py). A channel whose writer's process is being restarted is looked at
