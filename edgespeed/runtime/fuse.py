@@ -204,7 +204,9 @@ class Pump:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[LossyCarrier, tuple[int, int]] = {}
+        self._polling: dict[LossyCarrier, tuple[int, int]] = {}  # what the thread waits on now
         self._thread: threading.Thread | None = None
+        self.rounds = 0  # the thread's wake-ups (a backed-up channel costs a few per second)
         self._bell_r, self._bell_w = os.pipe()  # (a carrier added while the thread polls)
         os.set_blocking(self._bell_r, False)
         os.set_blocking(self._bell_w, False)
@@ -216,6 +218,8 @@ class Pump:
                 self._thread = threading.Thread(target=self._run, name="edgespeed:pump", daemon=True)
                 self._thread.start()
                 return
+            if threading.current_thread() is self._thread or self._polling.get(carrier) == (fd, events):
+                return  # (the thread polls it already, or will next round: a ring would spin it)
         try:
             os.write(self._bell_w, b"\0")
         except BlockingIOError:
@@ -238,6 +242,7 @@ class Pump:
         while True:
             with self._lock:
                 todo, self._waiting = self._waiting, {}
+                self._polling = todo
                 if not todo and time.monotonic() - idle_since >= self.IDLE_S:
                     self._thread = None
                     return
@@ -256,6 +261,9 @@ class Pump:
                     pass
             except BlockingIOError:
                 pass
+            self.rounds += 1
+            with self._lock:
+                self._polling = {}
             for carrier in todo:
                 carrier.pump()  # (one still backed up watches again)
 

@@ -421,6 +421,30 @@ nodes:
     assert not PUMP.running, "the pump thread ends once no channel is backed up"
 
 
+def test_a_backed_up_lossy_channel_costs_its_pump_a_few_wake_ups_a_second() -> None:
+    """While the reader keeps every slot, the pump waits for it to give one back: it wakes for
+    a release, its tick (4 a second) and nothing else, however fast the producer comes (a
+    carrier that it found still backed up once rang its own bell and spun it: 82% of a core)."""
+    from edgespeed.runtime.fuse import PUMP
+
+    r = Run(check(load_text("""
+nodes:
+  - {id: src, type: "testnodes:ArraySource", params: {count: 200, shape: [240, 320, 3], period_s: 0.01}}
+  - {id: slow, type: "testnodes:Slow", params: {delay_s: 0.5}, isolate: process, inputs: {data: {from: src/out, queue: 1, policy: latest}}}
+""")), drain_timeout_s=10)
+    r.start()
+    deadline = time.monotonic() + 20
+    while not PUMP.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    before = PUMP.rounds
+    time.sleep(1.0)
+    rounds = PUMP.rounds - before
+    r.stop()
+    result = r.wait(30)
+    assert result.ok, result.failures
+    assert 0 < rounds <= 20, f"{rounds} wake-ups of the pump in a second, with 100 frames put"
+
+
 def _results_out_by_the_sources_last(count: int, text: str) -> tuple[int, Any]:
     """Run `text`; how many results `sink` had when `src` had put out its `count`-th packet,
     and how the run ended (it must end well)."""
