@@ -51,8 +51,8 @@ class InputMatching:
         """One look at the rings, under their condition: the next call's packets, or None and
         whether every input has ended."""
         for port, ring in self.inputs.items():  # a stream's end is not matched: it goes first
-            if ring.ready() and ring.policy != "latest" and type(ring.peek().value) is StreamEnd:
-                return {port: ring.pop()}, False
+            if ring.ends if ring.policy == "latest" else ring.ready() and type(ring.peek().value) is StreamEnd:
+                return {port: ring.pop()}, False  # (from a latest ring: the end, the data before it dropped)
         return self._match()
 
     def _match(self) -> tuple[dict[str, Packet] | None, bool]:

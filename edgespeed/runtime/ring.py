@@ -10,6 +10,11 @@ Policies (set per input in YAML: `{from: cam/frame, queue: 2, policy: latest}`):
   every packet kept until it is pushed out). Counted in `dropped`.
 - `latest`: like `drop_oldest`, and the consumer always takes the newest packet, dropping any
   backlog it finds (the freshest frame for a slow consumer; a live preview). Counted in `dropped`.
+
+The end of a stream (a multi-stream source's `StreamEnd`) is an event, not data, and no policy
+drops it, as GStreamer's leaky queues never drop events: a camera that went away must reach the
+nodes that keep state for it, or that state stays for the life of the run. A lossy ring drops
+the oldest data around it, and under `latest` the consumer takes it before the newest packet.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import threading
 from collections import deque
 from typing import Protocol
 
+from ..types import StreamEnd
 from .packet import Packet
 
 SMALL_BYTES = 64 << 10
@@ -56,7 +62,7 @@ class Ring:
 
     __slots__ = ("name", "capacity", "policy", "_buf", "queued", "_cond", "_not_full", "closed", "dead",
                  "dropped", "peak", "puts", "_block", "_latest", "_low", "_lock", "max_bytes", "bytes", "stream_dropped",
-                 "doorbell")
+                 "doorbell", "ends")
 
     def __init__(self, name: str, capacity: int, policy: str, cond: threading.Condition | None = None,
                  max_bytes: int | None = None) -> None:
@@ -86,6 +92,7 @@ class Ring:
         self.peak = 0
         self.puts = 0
         self.doorbell: Doorbell | None = None  # set while its consumer waits in a poll, not on `cond`
+        self.ends = 0  # stream ends queued in a lossy ring (never dropped); a block ring does not count
 
     @property
     def cond(self) -> threading.Condition:
@@ -112,7 +119,9 @@ class Ring:
                         self._not_full.wait()
                 else:
                     while self._full(size):
-                        gone = buf.popleft()
+                        gone = self._oldest_data() if self.ends else buf.popleft()
+                        if gone is None:  # (only stream ends queued: they stay, a few past capacity)
+                            break
                         self.bytes -= gone.nbytes
                         self.dropped += 1
                         if gone.stream is not None:
@@ -120,6 +129,8 @@ class Ring:
             if self.dead:
                 self.dropped += 1
                 return False
+            if not self._block and type(pkt.value) is StreamEnd:
+                self.ends += 1
             buf.append(pkt)
             self.bytes += size
             self.puts += 1
@@ -172,8 +183,11 @@ class Ring:
         return self.closed and not self._buf
 
     def pop(self) -> Packet:
-        """Take the next packet (the newest under `latest`). The ring must be non-empty."""
+        """Take the next packet (the newest under `latest`, after any stream end queued). The
+        ring must be non-empty."""
         buf = self._buf
+        if self.ends:
+            return self._pop_lossy_end()
         if self._latest and len(buf) > 1:
             self.dropped += len(buf) - 1
             pkt = buf.pop()
@@ -208,6 +222,33 @@ class Ring:
             self._not_full.notify()
         return batch
 
+    def _oldest_data(self) -> Packet | None:
+        """Remove and return the oldest packet that is not a stream end (None: there is none)."""
+        for i, p in enumerate(self._buf):
+            if type(p.value) is not StreamEnd:
+                del self._buf[i]
+                return p
+        return None
+
+    def _pop_lossy_end(self) -> Packet:
+        """`pop` with stream ends queued: FIFO under drop_oldest; under latest, the data before
+        the first end is dropped (it is stale) and the end is taken."""
+        buf = self._buf
+        if not self._latest:
+            pkt = buf.popleft()
+            self.bytes -= pkt.nbytes
+            if type(pkt.value) is StreamEnd:
+                self.ends -= 1
+            return pkt
+        while type(buf[0].value) is not StreamEnd:
+            gone = buf.popleft()
+            self.bytes -= gone.nbytes
+            self.dropped += 1
+            if gone.stream is not None:
+                self._count_stream(gone.stream, 1)
+        self.ends -= 1
+        return buf.popleft()
+
     def _count_stream(self, stream: str, n: int) -> None:
         if self.stream_dropped is None:
             self.stream_dropped = {}
@@ -217,7 +258,9 @@ class Ring:
         return self._buf[0]
 
     def head(self) -> Packet:
-        """The packet `pop` would take (the newest under `latest`). The ring must be non-empty."""
+        """The packet `pop` would take. The ring must be non-empty."""
+        if self._latest and self.ends:
+            return next(p for p in self._buf if type(p.value) is StreamEnd)
         return self._buf[-1] if self._latest else self._buf[0]
 
     def kill(self) -> None:
@@ -227,6 +270,7 @@ class Ring:
             self.dropped += len(self._buf)
             self._buf.clear()
             self.bytes = 0
+            self.ends = 0
             self._not_full.notify_all()
             self._cond.notify_all()
             if self.doorbell is not None:

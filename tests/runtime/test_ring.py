@@ -10,6 +10,7 @@ import pytest
 
 from edgespeed.runtime.packet import Packet, freeze, payload_bytes
 from edgespeed.runtime.ring import Ring
+from edgespeed.types import StreamEnd
 
 
 def pkt(i: int, value: object = None) -> Packet:
@@ -60,6 +61,34 @@ def test_lossy_policies_count_every_drop(policy: str, kept: list[int]) -> None:
     got = drain(ring)
     assert got == kept
     assert ring.dropped == 5 - len(kept)
+
+
+@pytest.mark.parametrize(
+    ("policy", "kept"),
+    [
+        pytest.param("drop_oldest", ["end a", 7, 8], id="drop_oldest-keeps-the-end-and-the-newest"),
+        pytest.param("latest", ["end a", 8], id="latest-takes-the-end-then-the-newest"),
+    ],
+)
+def test_no_policy_drops_the_end_of_a_stream(policy: str, kept: list[object]) -> None:
+    """A stream's end is an event: the lossy policies drop the data around it, never it."""
+    ring = Ring("a/out -> b.in", 3, policy)
+    for i in range(9):
+        ring.put(Packet(-1, 0, 0, StreamEnd("a"), 0, None, "a") if i == 4 else pkt(i))
+    got = []
+    with ring.cond:
+        while ring.ready():
+            p = ring.pop()
+            got.append(f"end {p.value.stream}" if isinstance(p.value, StreamEnd) else p.seq)
+    assert got == kept
+    assert ring.dropped == 9 - len(kept) and ring.ends == 0
+
+
+def test_a_lossy_ring_full_of_ends_still_takes_them() -> None:
+    ring = Ring("a/out -> b.in", 1, "drop_oldest")
+    for s in "abc":
+        ring.put(Packet(-1, 0, 0, StreamEnd(s), 0, None, s))
+    assert len(ring) == 3 and ring.dropped == 0
 
 
 def test_byte_limit_bounds_memory_but_always_takes_one_packet() -> None:

@@ -99,6 +99,28 @@ nodes:
     assert [v for e, v in zip(ListSink.envelopes["sink"], ListSink.collected["sink"]) if e.stream == "b"][-1] == 8
 
 
+@pytest.mark.parametrize("policy", ["latest", "drop_oldest"])
+@pytest.mark.parametrize("isolate", ["thread", "process"])
+def test_a_lossy_edge_drops_data_but_never_the_end_of_a_stream(isolate: str, policy: str) -> None:
+    """A burst far faster than its consumers over edges that hold one packet: most frames are
+    dropped, the end of stream a never is: `join` waits for a's end on both of its inputs (the
+    source feeds both, one through `mid`) and ends it, once. (Lossy rings dropped ends like data:
+    a camera that went away then left its state in every node past such an edge.)"""
+    result, _ = run(f"""
+nodes:
+  - {{id: src, type: "testnodes:StreamPair", params: {{n: 60, tail: 20}}}}
+  - {{id: mid, type: "testnodes:StreamTag", isolate: {isolate}, inputs: {{data: {{from: src/out, queue: 1, policy: {policy}}}}}}}
+  - id: join
+    type: "testnodes:StreamTag"
+    sync: any
+    inputs: {{data: {{from: mid/out, queue: 1, policy: {policy}}}, other: {{from: src/out, queue: 1, policy: {policy}}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: join/out}}}}
+""")
+    assert result.ok, result.failures
+    tags = [v for v in ListSink.collected["sink"] if isinstance(v, str)]
+    assert [t.split(" after")[0] for t in tags if t.startswith("join")] == ["join: a ended"], tags
+
+
 @pytest.mark.parametrize("isolate", ["thread", "process"])
 def test_wake_emits_at_the_deadline_while_no_packet_comes(isolate: str) -> None:
     # in a process of its own, the node reads the channel in its own thread: the channel's
