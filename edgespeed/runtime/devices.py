@@ -110,14 +110,14 @@ class LinkOut(SendingEnd):
         """Pass the end of a stream on to the next device, with the id of the source that ended
         it (from the end's packet, `engine_packet`): a packet with no value. Not on a replica's
         link: its results go back to a merge, whose consumers see no stream ends. A `realtime`
-        link may drop it like any packet when its queue is full (the stream's state after the
-        link then stays until its node ends)."""
+        link's queue never drops it (it drops the data around it), as the rings do; one in flight
+        when the peer is lost is lost with what else was in flight."""
         env = self.engine_packet
         if self._tags is not None or env is None:
             return
         with self._lock:
             self._sender.send(None, env.ts_ns, env.pts_ns, abort=self.ctx.aborted,
-                              meta={"s": stream, "end": getattr(env.value, "source", None) or ""})
+                              meta={"s": stream, "end": getattr(env.value, "source", None) or ""}, keep=True)
 
     def _skip(self, ts_ns: int, meta: dict[str, int]) -> None:
         """Tell the merge that a packet gave no result (a filter), so it does not wait for one."""

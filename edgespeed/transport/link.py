@@ -145,9 +145,10 @@ class Sender(SenderSession):
 
     # -- the public side ----------------------------------------------------------------------
     def send(self, value: Any, ts_ns: int, pts_ns: int, abort: Any = None, meta: dict[str, Any] | None = None,
-             wait: bool = True) -> None:
+             wait: bool = True, keep: bool = False) -> None:
         """Queue one packet and send what credit allows; reliable mode waits for credit unless
-        `wait` is false. `meta` travels in the header (replicas put their sequence numbers there)."""
+        `wait` is false. `meta` travels in the header (replicas put their sequence numbers there).
+        `keep`: realtime mode never drops it from its queue (the end of a stream)."""
         if self.offset_ns is not None:
             off = self._off_meta
             if off is None or off["off"] != self.offset_ns:
@@ -165,7 +166,7 @@ class Sender(SenderSession):
         raw = value.nbytes if type(value) is np.ndarray else _array_bytes(value) or nbytes
         counters = self.counters
         counters["bytes_raw"] = counters.get("bytes_raw", 0) + raw
-        self.queued(seq, frames, nbytes)
+        self.queued(seq, frames, nbytes, keep)
         unacked = self.unacked
         if self.welcomed:
             # first: the packet leaves before we look at what came back. With nothing else

@@ -44,6 +44,7 @@ class SenderSession:
         self.window = self.win = window  # credit: the smaller of ours and the receiver's
         self.sent_upto = -1  # highest sequence number sent on the current session
         self.unacked: deque[tuple[int, Any, int]] = deque()
+        self._kept: set[int] = set()  # realtime: numbers its queue never drops (the ends of streams)
         self.welcomed = False
         self.eos_seq: int | None = None
         self.eos_fields: dict[str, int] = {}
@@ -79,15 +80,23 @@ class SenderSession:
         first = len(self.unacked) - waiting
         return range(first, first + max(0, min(self.win - first, waiting)))
 
-    def queued(self, seq: int, frames: Any, nbytes: int) -> None:
-        """A new packet numbered `seq` (= `next_seq`); realtime drops the oldest waiting beyond `queue`."""
+    def queued(self, seq: int, frames: Any, nbytes: int, keep: bool = False) -> None:
+        """A new packet numbered `seq` (= `next_seq`); realtime drops the oldest waiting beyond
+        `queue`, but never one queued with `keep` (the end of a stream: an event, not data)."""
         self.next_seq = seq + 1
         self.unacked.append((seq, frames, nbytes))
         if not self.reliable:
+            if keep:
+                self._kept.add(seq)
             # the oldest packet not yet sent goes; those in flight are left to their ack. The hole
             # it leaves in the numbering is fine: a realtime receiver takes any newer number.
             while (waiting := self.waiting()) > self.queue_max:
-                del self.unacked[len(self.unacked) - waiting]
+                i = len(self.unacked) - waiting
+                while i < len(self.unacked) and self.unacked[i][0] in self._kept:
+                    i += 1
+                if i == len(self.unacked):  # (only kept ones wait: they stay, past `queue`)
+                    break
+                del self.unacked[i]
                 self.counters["dropped"] += 1
 
     def hello(self, now: float) -> None:
@@ -147,7 +156,7 @@ class SenderSession:
         self.acked = max(self.acked, acked)
         self.win = max(1, min(win, self.window))
         while self.unacked and self.unacked[0][0] <= self.acked:
-            self.unacked.popleft()
+            self._kept.discard(self.unacked.popleft()[0])
         self.sent_upto = max(self.sent_upto, self.acked)
 
     def lost(self, now: float) -> None:
@@ -156,7 +165,7 @@ class SenderSession:
         self.welcomed = False
         if not self.reliable:  # what was in flight is gone with the peer
             while self.unacked and self.unacked[0][0] <= self.sent_upto:
-                self.unacked.popleft()
+                self._kept.discard(self.unacked.popleft()[0])
                 self.counters["dropped"] += 1
         self.hello(now)
 
@@ -164,6 +173,7 @@ class SenderSession:
         """A new session `sid`, nothing kept; returns the numbers that were not acknowledged."""
         lost = [seq for seq, _, _ in self.unacked]
         self.unacked.clear()
+        self._kept.clear()
         self.acked = self.sent_upto = self.next_seq - 1
         self.sid = sid
         self.welcomed = False

@@ -34,7 +34,7 @@ class Consumer(threading.Thread):
     def run(self) -> None:
         while not self.halt.is_set() and not self.rx.ended:
             for m in self.rx.recv(10):
-                self.got.append(int(m.value[0]))
+                self.got.append(int(m.value[0]) if m.value is not None else -1)  # (-1: a stream's end)
                 time.sleep(self.delay_s)
                 self.rx.complete(m.seq, self.rx.epoch)
                 if self.stop_after is not None and len(self.got) >= self.stop_after:
@@ -157,6 +157,28 @@ def test_realtime_drops_the_oldest_and_counts_every_drop():
     assert tx.counters["dropped"] > 0
     assert len(c.got) + tx.counters["dropped"] == 300
     assert c.got == sorted(c.got) and c.got[-1] == 299  # the newest is kept
+
+
+def test_realtime_never_drops_the_end_of_a_stream():
+    """The end of a stream (a packet with no value, `keep`) waits in a realtime queue past its
+    size, while the data around it is dropped; the consumer gets it in its place."""
+    ep = _endpoint()
+    c = Consumer(ep, mode="realtime", delay_s=0.005)
+    c.start()
+    tx = Sender("l", ep, mode="realtime", window=2, queue=3)
+    deadline = time.monotonic() + 5
+    while not tx.welcomed and time.monotonic() < deadline:
+        tx.pump(10)
+    for i in range(200):
+        if i == 100:
+            tx.send(None, 0, 0, meta={"s": "a", "end": "src"}, keep=True)
+        tx.send(np.array([i]), 0, 0)
+    assert tx.close(linger_s=10)
+    c.join(5)
+    assert tx.counters["dropped"] > 100, "the burst overflows the queue"
+    assert c.got.count(-1) == 1 and len(c.got) + tx.counters["dropped"] == 201
+    at = c.got.index(-1)
+    assert c.got[:at] == sorted(c.got[:at]) and all(v > 99 for v in c.got[at + 1:]), "in its place"
 
 
 @pytest.mark.parametrize("endpoint, loopback", [

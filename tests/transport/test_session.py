@@ -88,6 +88,18 @@ def test_realtime_drops_the_oldest_waiting_beyond_the_queue():
     assert [s for s, _, _ in tx.unacked] == [3, 4] and tx.counters["dropped"] == 3
 
 
+def test_realtime_never_drops_the_end_of_a_stream():
+    tx = _tx(reliable=False, queue=2)
+    for seq in range(6):
+        tx.queued(seq, [b"x"], 1, keep=seq == 2)
+    assert [s for s, _, _ in tx.unacked] == [2, 5] and tx.counters["dropped"] == 4
+    for seq in range(6, 9):  # (kept ones alone past the queue: they all stay)
+        tx.queued(seq, [b"x"], 1, keep=True)
+    assert [s for s, _, _ in tx.unacked] == [2, 6, 7, 8]
+    tx.on("welcome", {"acked": 7}, 0.0, 0)
+    assert [s for s, _, _ in tx.unacked] == [8]
+
+
 def test_eos_goes_once_everything_before_it_went_and_again_each_heartbeat():
     tx = _tx()
     tx.on("welcome", {"acked": -1}, 0.0, 0)
