@@ -5,7 +5,8 @@
 - `timestamp`: packets whose pts agree within `sync_tolerance_ms`, the others dropped;
 - `trigger`: each trigger packet with the other inputs' packets of its pts, waited for.
 A mixin of `Worker`, which owns the rings and the state named below; every method runs under
-the rings' shared condition.
+the rings' shared condition. The end of a stream is never matched or dropped: whichever input it
+is next on, it goes first, alone (a node keeping state per stream must see it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ from ..metrics import NodeStats
 from ..types import StreamEnd
 from .packet import Packet
 from .ring import Ring
+
+def _end_next(ring: Ring) -> bool:
+    """The ring's next packet is the end of a stream (a `latest` ring hands its ends over first)."""
+    return bool(ring.ends) if ring.policy == "latest" else bool(ring.queued) and type(ring.peek().value) is StreamEnd
+
 
 # the method of each `sync` (looked up per call: a dict of bound methods would be built per call)
 _MATCHERS = {"any": "_match_any", "latest": "_match_latest", "timestamp": "_match_timestamp", "trigger": "_match_trigger"}
@@ -51,9 +57,21 @@ class InputMatching:
         """One look at the rings, under their condition: the next call's packets, or None and
         whether every input has ended."""
         for port, ring in self.inputs.items():  # a stream's end is not matched: it goes first
-            if ring.ends if ring.policy == "latest" else ring.ready() and type(ring.peek().value) is StreamEnd:
+            if _end_next(ring):
                 return {port: ring.pop()}, False  # (from a latest ring: the end, the data before it dropped)
         return self._match()
+
+    def _leftovers(self) -> tuple[dict[str, Packet] | None, bool]:
+        """An input that a match needs has ended: what the others hold can match nothing now and
+        is dropped, but the ends of streams still go, one per call; done once every input has
+        ended (an end may still be on its way on one)."""
+        for port, ring in self.inputs.items():
+            while ring.ready():
+                if _end_next(ring):
+                    return {port: ring.pop()}, False
+                ring.pop()
+                self.stats.dropped += 1
+        return None, all(r.finished() or r.dead for r in self.inputs.values())
 
     def _match(self) -> tuple[dict[str, Packet] | None, bool]:
         return getattr(self, _MATCHERS[self.sync])()  # type: ignore[no-any-return]  # (no dict built per call)
@@ -73,10 +91,12 @@ class InputMatching:
         for port in self._order[1:]:
             ring = self.inputs[port]
             while ring.ready():
+                if _end_next(ring):
+                    return {port: ring.pop()}, False
                 self._held[port] = ring.pop()
         ring = self.inputs[trigger]
         if not ring.ready():
-            return None, ring.finished() or ring.dead
+            return self._leftovers() if ring.finished() or ring.dead else (None, False)
         pkt = ring.pop()
         missing = [p for p in self._order[1:] if p not in self._held and not self.node.inputs[p].optional]
         if missing:
@@ -90,14 +110,12 @@ class InputMatching:
         rings = self.inputs
         while True:
             if any(r.finished() or r.dead for r in rings.values()):
-                leftover = sum(len(r) for r in rings.values())
-                self.stats.dropped += leftover  # can never be matched now
-                for r in rings.values():
-                    while r.ready():
-                        r.pop()
-                return None, True
+                return self._leftovers()
             if not all(r.ready() for r in rings.values()):
                 return None, False
+            for p, r in rings.items():  # (one that dropping the heads before it brought up)
+                if _end_next(r):
+                    return {p: r.pop()}, False
             heads = {p: r.peek() for p, r in rings.items()}
             lo = min(heads.values(), key=lambda k: k.pts_ns)
             hi = max(k.pts_ns for k in heads.values())
@@ -125,20 +143,19 @@ class InputMatching:
         head = rings[trigger]
         while True:
             pkt, self._waiting = self._waiting, None  # taken off its ring: the ring's policy chose it
+            if pkt is None and _end_next(head):
+                return {trigger: head.pop()}, False
             if pkt is None:
                 if not head.ready():
-                    if head.finished() or head.dead:
-                        for p in others:  # nothing left for them to match
-                            self.stats.dropped += len(rings[p])
-                            while rings[p].ready():
-                                rings[p].pop()
-                        return None, True
-                    return None, False
+                    return self._leftovers() if head.finished() or head.dead else (None, False)
                 pkt = head.pop()
             t = pkt.pts_ns
             for p in others:
                 ring = rings[p]
                 while ring.ready() and ring.peek().pts_ns < t - tol:
+                    if _end_next(ring):  # (it goes first: this trigger packet waits meanwhile)
+                        self._waiting = pkt
+                        return {p: ring.pop()}, False
                     ring.pop()
                     self.stats.dropped += 1
                 if not ring.ready() and not (ring.finished() or ring.dead):
@@ -147,7 +164,7 @@ class InputMatching:
             got = {trigger: pkt}
             for p in others:
                 ring = rings[p]
-                while ring.ready() and ring.peek().pts_ns <= t + tol:
+                while ring.ready() and ring.peek().pts_ns <= t + tol and not _end_next(ring):
                     got[p] = ring.pop()
             if all(p in got or self.node.inputs[p].optional for p in others):
                 return got, False

@@ -121,6 +121,25 @@ nodes:
     assert [t.split(" after")[0] for t in tags if t.startswith("join")] == ["join: a ended"], tags
 
 
+@pytest.mark.parametrize(("sync", "trigger"), [("latest", "src"), ("latest", "mid"), ("timestamp", "src"), ("trigger", "src"),
+                                             ("trigger", "mid")])
+def test_every_sync_hands_a_stream_end_on_whatever_input_it_is_next(sync: str, trigger: str) -> None:
+    """A node with two inputs that the source feeds both (one through `mid`) ends stream a
+    once, whatever its `sync`: an end is never matched, held as the newest packet, or dropped
+    as too old to match (all four of these never ended a: the end was held or dropped)."""
+    other = "mid" if trigger == "src" else "src"
+    result, _ = run(f"""
+nodes:
+  - {{id: src, type: "testnodes:StreamPair", params: {{n: 30, tail: 5}}}}
+  - {{id: mid, type: "testnodes:StreamTag", inputs: {{data: src/out}}}}
+  - {{id: join, type: "testnodes:StreamTag", sync: {sync}, inputs: {{data: {trigger}/out, other: {other}/out}}}}
+  - {{id: sink, type: testing.list_sink, inputs: {{data: join/out}}}}
+""")
+    assert result.ok, result.failures
+    tags = [v for v in ListSink.collected["sink"] if isinstance(v, str) and v.startswith("join")]
+    assert [t.split(" after")[0] for t in tags] == ["join: a ended"], tags
+
+
 @pytest.mark.parametrize("isolate", ["thread", "process"])
 def test_wake_emits_at_the_deadline_while_no_packet_comes(isolate: str) -> None:
     # in a process of its own, the node reads the channel in its own thread: the channel's
