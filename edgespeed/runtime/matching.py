@@ -152,8 +152,8 @@ class InputMatching:
             t = pkt.pts_ns
             for p in others:
                 ring = rings[p]
-                while ring.ready() and ring.peek().pts_ns < t - tol:
-                    if _end_next(ring):  # (it goes first: this trigger packet waits meanwhile)
+                while ring.ready() and (ring.peek().pts_ns < t - tol or _end_next(ring)):
+                    if _end_next(ring):  # (it goes first, whatever its pts: this trigger packet waits meanwhile)
                         self._waiting = pkt
                         return {p: ring.pop()}, False
                     ring.pop()
