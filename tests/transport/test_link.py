@@ -142,7 +142,8 @@ def test_a_silent_peer_is_detected_within_the_timeout(caplog):
     tx.close(linger_s=0)
 
 
-def test_realtime_drops_the_oldest_and_counts_every_drop():
+def _slow_realtime_pair() -> tuple[Consumer, Sender]:
+    """A realtime link into a consumer that takes 5 ms a packet, welcomed and ready to send."""
     ep = _endpoint()
     c = Consumer(ep, mode="realtime", delay_s=0.005)
     c.start()
@@ -150,6 +151,11 @@ def test_realtime_drops_the_oldest_and_counts_every_drop():
     deadline = time.monotonic() + 5
     while not tx.welcomed and time.monotonic() < deadline:
         tx.pump(10)
+    return c, tx
+
+
+def test_realtime_drops_the_oldest_and_counts_every_drop():
+    c, tx = _slow_realtime_pair()
     for i in range(300):
         tx.send(np.array([i]), 0, 0)  # never blocks
     assert tx.close(linger_s=10)
@@ -162,13 +168,7 @@ def test_realtime_drops_the_oldest_and_counts_every_drop():
 def test_realtime_never_drops_the_end_of_a_stream():
     """The end of a stream (a packet with no value, `keep`) waits in a realtime queue past its
     size, while the data around it is dropped; the consumer gets it in its place."""
-    ep = _endpoint()
-    c = Consumer(ep, mode="realtime", delay_s=0.005)
-    c.start()
-    tx = Sender("l", ep, mode="realtime", window=2, queue=3)
-    deadline = time.monotonic() + 5
-    while not tx.welcomed and time.monotonic() < deadline:
-        tx.pump(10)
+    c, tx = _slow_realtime_pair()
     for i in range(200):
         if i == 100:
             tx.send(None, 0, 0, meta={"s": "a", "end": "src"}, keep=True)
