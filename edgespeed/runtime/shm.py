@@ -262,9 +262,7 @@ class ShmWriter:
                 waited = 0.0
                 continue
             if waited >= HELD_TIMEOUT_S:
-                raise SlotsHeld(f"edge {self.label!r}: all shared-memory slots ({self.cap_bytes / 2**20:.0f} MiB) have been "
-                                f"held for {HELD_TIMEOUT_S:.0f} s; a consumer keeps frames past process() (copy what you keep) "
-                                "or is stuck")
+                raise self._held_too_long()
             self._drain_releases(0.05)
             waited += 0.05
 
@@ -356,10 +354,12 @@ class ShmWriter:
             self._short_since = None
             return True
         elif now - self._short_since >= HELD_TIMEOUT_S:
-            raise SlotsHeld(f"edge {self.label!r}: all shared-memory slots ({self.cap_bytes / 2**20:.0f} MiB) have been "
-                            f"held for {HELD_TIMEOUT_S:.0f} s; a consumer keeps frames past process() (copy what you keep) "
-                            "or is stuck")
+            raise self._held_too_long()
         return False
+
+    def _held_too_long(self) -> SlotsHeld:
+        return SlotsHeld(f"edge {self.label!r}: all shared-memory slots ({self.cap_bytes / 2**20:.0f} MiB) have been held "
+                         f"for {HELD_TIMEOUT_S:.0f} s; a consumer keeps frames past process() (copy what you keep) or is stuck")
 
     def _slot_of(self, arr: np.ndarray) -> tuple[int, int] | None:
         base = arr.base
